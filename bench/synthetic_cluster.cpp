@@ -1,0 +1,68 @@
+#include "bench/synthetic_cluster.h"
+
+#include <random>
+
+namespace kubenat::bench {
+
+std::string synthetic_cluster_ip(int service) {
+  // 172.16.0.0/12 holds a million addresses; skip .0 and .255 in each /24.
+  const int host = service % 254 + 1;
+  const int net = service / 254;
+  return "172." + std::to_string(16 + net / 256) + "." + std::to_string(net % 256) + "." + std::to_string(host);
+}
+
+std::string synthetic_endpoint_ip(int service, int endpoint) {
+  // 10.0.0.0/8 with 64 addresses per service: enough for 262,144 services.
+  const long index = static_cast<long>(service) * 64 + endpoint;
+  return "10." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) + "." +
+         std::to_string(index & 255);
+}
+
+ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
+  ClusterState state;
+  std::mt19937_64 rng(spec.seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int n = 0; n < spec.nodes; ++n) {
+    Node node;
+    node.name = "node-" + std::to_string(n);
+    node.addresses.push_back({"InternalIP", "192.168." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1)});
+    state.nodes[node.name] = node;
+  }
+  for (int i = 0; i < spec.services; ++i) {
+    Service svc;
+    svc.id = {"ns" + std::to_string(i % 50), "svc" + std::to_string(i)};
+    svc.cluster_ips.push_back(*IpAddress::parse(synthetic_cluster_ip(i)));
+    ServicePort port{"http", Protocol::Tcp, 80, 0};
+    const double kind = unit(rng);
+    if (kind < spec.load_balancer_share) {
+      svc.type = ServiceType::LoadBalancer;
+      port.node_port = 30000 + i % 2768;
+      svc.load_balancer_ips.push_back(*IpAddress::parse("198.18." + std::to_string(i / 250 % 256) + "." +
+                                                        std::to_string(i % 250 + 1)));
+    } else if (kind < spec.load_balancer_share + spec.node_port_share) {
+      svc.type = ServiceType::NodePort;
+      port.node_port = 30000 + i % 2768;
+    }
+    if (unit(rng) < spec.affinity_share) svc.session_affinity = SessionAffinity::ClientIP;
+    if (unit(rng) < spec.local_policy_share && svc.type != ServiceType::ClusterIP) {
+      svc.external_traffic_policy = TrafficPolicy::Local;
+    }
+    svc.ports.push_back(port);
+    state.services[svc.id] = svc;
+
+    EndpointSlice slice;
+    slice.id = {svc.id.namespace_, svc.id.name + "-abcde"};
+    slice.service_name = svc.id.name;
+    slice.ports.push_back(EndpointPort{std::string("http"), Protocol::Tcp, 8080});
+    for (int e = 0; e < spec.endpoints_per_service; ++e) {
+      Endpoint ep;
+      ep.address = *IpAddress::parse(synthetic_endpoint_ip(i, e));
+      ep.node_name = "node-" + std::to_string((i + e) % spec.nodes);
+      slice.endpoints.push_back(ep);
+    }
+    state.put_slice(std::move(slice));
+  }
+  return state;
+}
+
+}  // namespace kubenat::bench

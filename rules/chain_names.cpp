@@ -1,0 +1,58 @@
+#include "rules/chain_names.h"
+
+#include <cstddef>
+#include <cstdint>
+
+#include "rules/sha256.h"
+
+namespace kubenat {
+
+namespace {
+
+constexpr std::string_view kBase32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr std::size_t kHashLength = 16;
+
+std::string hash_input(const ServicePortName& name) {
+  std::string input = name.to_string();
+  input += protocol_lower(name.protocol);
+  return input;
+}
+
+}  // namespace
+
+std::string chain_hash(std::string_view input) {
+  const auto digest = sha256(input);
+  // 16 base32 characters are exactly 80 bits, the first 10 digest bytes, so
+  // the encoding's '=' padding never reaches the name.
+  std::string out;
+  out.reserve(kHashLength);
+  std::uint64_t buffer = 0;
+  int buffered_bits = 0;
+  for (std::size_t i = 0; out.size() < kHashLength; ++i) {
+    buffer = (buffer << 8) | digest[i];
+    buffered_bits += 8;
+    while (buffered_bits >= 5 && out.size() < kHashLength) {
+      buffered_bits -= 5;
+      out += kBase32Alphabet[(buffer >> buffered_bits) & 0x1f];
+    }
+  }
+  return out;
+}
+
+std::string service_port_hash(const ServicePortName& name) { return chain_hash(hash_input(name)); }
+
+std::string svc_chain(const ServicePortName& name) { return "KUBE-SVC-" + service_port_hash(name); }
+
+std::string svl_chain(const ServicePortName& name) { return "KUBE-SVL-" + service_port_hash(name); }
+
+std::string ext_chain(const ServicePortName& name) { return "KUBE-EXT-" + service_port_hash(name); }
+
+std::string fw_chain(const ServicePortName& name) { return "KUBE-FW-" + service_port_hash(name); }
+
+std::string sep_chain(const ServicePortName& name, std::string_view endpoint) {
+  std::string input = hash_input(name);
+  input += endpoint;
+  return "KUBE-SEP-" + chain_hash(input);
+}
+
+}  // namespace kubenat

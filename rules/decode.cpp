@@ -1,0 +1,952 @@
+#include "rules/decode.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace kubenat {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxQuotedLength = 64;
+constexpr int kDefaultAffinityTimeoutSeconds = 10800;
+constexpr int kMaxAffinityTimeoutSeconds = 86400;
+constexpr int kMaxPort = 65535;
+
+constexpr std::string_view kServiceNameLabel = "kubernetes.io/service-name";
+// kube-proxy's informers select only objects *without* these labels, so
+// objects carrying them never reach its proxier.
+constexpr std::string_view kServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name";
+constexpr std::string_view kHeadlessLabel = "service.kubernetes.io/headless";
+constexpr std::string_view kZoneTopologyKey = "topology.kubernetes.io/zone";
+constexpr std::string_view kHostnameTopologyKey = "kubernetes.io/hostname";
+
+// A value as it may appear in a diagnostic: JSON text, ASCII only (so a
+// hostile value cannot break a log line or a terminal) and shortened.
+std::string quote_json(const json& value) {
+  std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
+  if (text.size() > kMaxQuotedLength) {
+    text.resize(kMaxQuotedLength - 3);
+    text += "...";
+  }
+  return text;
+}
+
+std::string quote(std::string_view text) { return quote_json(json(std::string(text))); }
+
+// A position in the input object: the value there (nullptr when the field is
+// missing or null, which the Kubernetes API treats alike) and its path.
+struct Field {
+  const json* value = nullptr;
+  std::string path;
+
+  bool present() const { return value != nullptr; }
+
+  Field operator[](std::string_view key) const {
+    std::string child = path.empty() ? std::string(key) : path + "." + std::string(key);
+    return {lookup(key), std::move(child)};
+  }
+
+  // For map keys that are not identifiers, such as label keys.
+  Field key(std::string_view key) const { return {lookup(key), path + "[" + quote(key) + "]"}; }
+
+ private:
+  const json* lookup(std::string_view key) const {
+    if (value == nullptr || !value->is_object()) {
+      return nullptr;
+    }
+    const auto it = value->find(key);
+    if (it == value->end() || it->is_null()) {
+      return nullptr;
+    }
+    return &*it;
+  }
+};
+
+std::optional<std::int64_t> integer_of(const json& value) {
+  if (value.is_number_unsigned()) {
+    const auto unsigned_value = value.get<std::uint64_t>();
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    return static_cast<std::int64_t>(std::min(unsigned_value, kMax));
+  }
+  if (value.is_number_integer()) {
+    return value.get<std::int64_t>();
+  }
+  return std::nullopt;
+}
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// RFC 1123 label, as Kubernetes requires of namespaces.
+bool is_dns_label(std::string_view text) {
+  if (text.empty() || text.size() > 63 || !is_lower_alnum(text.front()) || !is_lower_alnum(text.back())) {
+    return false;
+  }
+  return std::ranges::all_of(text, [](char c) { return is_lower_alnum(c) || c == '-'; });
+}
+
+// RFC 1123 subdomain, as Kubernetes requires of object and node names.
+bool is_dns_subdomain(std::string_view text) {
+  if (text.empty() || text.size() > 253) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = text.find('.', start);
+    const std::string_view part = text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back()) ||
+        !std::ranges::all_of(part, [](char c) { return is_lower_alnum(c) || c == '-'; })) {
+      return false;
+    }
+    if (dot == std::string_view::npos) {
+      return true;
+    }
+    start = dot + 1;
+  }
+}
+
+// Port names are IANA service names in the API; we accept a little more
+// ('.', '_') but nothing that could break out of a rule comment.
+bool is_port_name(std::string_view text) {
+  return text.size() <= 63 &&
+         std::ranges::all_of(text, [](char c) { return is_lower_alnum(c) || c == '-' || c == '.' || c == '_'; });
+}
+
+// A label value (zones): empty, or alphanumeric at both ends with '-', '_'
+// and '.' inside.
+bool is_label_value(std::string_view text) {
+  if (text.empty()) {
+    return true;
+  }
+  if (text.size() > 63 || !is_alnum(text.front()) || !is_alnum(text.back())) {
+    return false;
+  }
+  return std::ranges::all_of(text, [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+std::string_view trim_space(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\n\v\f\r";
+  const std::size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
+std::string with(std::string_view message, std::string_view consequence) {
+  return std::string(message) + "; " + std::string(consequence);
+}
+
+// Reads typed fields and records what is wrong with them against the object
+// being decoded. Every getter leaves `out` alone when the field is absent,
+// stores the value when it has the expected type, and otherwise reports
+// "expected ..., got <value>; <consequence>" and returns false.
+class Reader {
+ public:
+  explicit Reader(std::string object, Diagnostics& diagnostics)
+      : object_(std::move(object)), diagnostics_(diagnostics) {}
+
+  void set_object(std::string object) { object_ = std::move(object); }
+
+  void report(const Field& field, std::string message) {
+    diagnostics_.push_back({object_, field.path, std::move(message)});
+  }
+
+  void report_missing(const Field& field, std::string_view consequence) {
+    report(field, with("required field is missing", consequence));
+  }
+
+  [[nodiscard]] bool get_string(const Field& field, std::string& out, std::string_view consequence) {
+    if (!field.present()) {
+      return true;
+    }
+    if (!field.value->is_string()) {
+      return wrong_type(field, "a string", consequence);
+    }
+    out = field.value->get<std::string>();
+    return true;
+  }
+
+  [[nodiscard]] bool get_bool(const Field& field, bool& out, std::string_view consequence) {
+    if (!field.present()) {
+      return true;
+    }
+    if (!field.value->is_boolean()) {
+      return wrong_type(field, "a boolean", consequence);
+    }
+    out = field.value->get<bool>();
+    return true;
+  }
+
+  [[nodiscard]] bool get_int(const Field& field, int& out, int min, int max, std::string_view consequence) {
+    if (!field.present()) {
+      return true;
+    }
+    const std::optional<std::int64_t> number = integer_of(*field.value);
+    if (!number) {
+      return wrong_type(field, "an integer", consequence);
+    }
+    if (*number < min || *number > max) {
+      report(field, with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
+                         consequence));
+      return false;
+    }
+    out = static_cast<int>(*number);
+    return true;
+  }
+
+  // A list as one Field per element, with paths "<path>[i]".
+  [[nodiscard]] bool get_list(const Field& field, std::vector<Field>& out, std::string_view consequence) {
+    out.clear();
+    if (!field.present()) {
+      return true;
+    }
+    if (!field.value->is_array()) {
+      return wrong_type(field, "a list", consequence);
+    }
+    out.reserve(field.value->size());
+    for (std::size_t i = 0; i < field.value->size(); ++i) {
+      out.push_back({&(*field.value)[i], field.path + "[" + std::to_string(i) + "]"});
+    }
+    return true;
+  }
+
+  // Only a type check: an absent object reads as empty through Field.
+  [[nodiscard]] bool check_object(const Field& field, std::string_view consequence) {
+    if (!field.present() || field.value->is_object()) {
+      return true;
+    }
+    return wrong_type(field, "an object", consequence);
+  }
+
+  // A map of strings (labels); entries with other values are dropped.
+  [[nodiscard]] bool get_string_map(const Field& field, std::map<std::string, std::string>& out,
+                                    std::string_view consequence) {
+    if (!check_object(field, consequence)) {
+      return false;
+    }
+    if (!field.present()) {
+      return true;
+    }
+    for (const auto& [key, value] : field.value->items()) {
+      if (value.is_string()) {
+        out[key] = value.get<std::string>();
+      } else {
+        (void)wrong_type(field.key(key), "a string", "entry skipped");
+      }
+    }
+    return true;
+  }
+
+ private:
+  bool wrong_type(const Field& field, std::string_view expected, std::string_view consequence) {
+    report(field, with("expected " + std::string(expected) + ", got " + quote_json(*field.value), consequence));
+    return false;
+  }
+
+  std::string object_;
+  Diagnostics& diagnostics_;
+};
+
+// "Service ns1/svc1"; name parts that fail validation are shown quoted and
+// escaped, so the object name itself cannot inject text into a log line.
+std::string describe(std::string_view kind, const std::optional<std::string>& namespace_, const std::string& name) {
+  std::string text(kind);
+  text += ' ';
+  if (namespace_) {
+    text += is_dns_label(*namespace_) ? *namespace_ : quote(*namespace_);
+    text += '/';
+  }
+  text += is_dns_subdomain(name) ? name : quote(name);
+  return text;
+}
+
+// Reads metadata.namespace (for namespaced kinds; absent means "default", as
+// for a manifest) and metadata.name, names the object in later diagnostics,
+// and checks both against the Kubernetes name syntax.
+[[nodiscard]] bool read_identity(Reader& reader, const json& object, std::string_view kind, bool namespaced,
+                                 ObjectName& id, std::string_view consequence) {
+  const Field root{&object, ""};
+  if (!object.is_object()) {
+    reader.report(root, with("expected an object, got " + quote_json(object), consequence));
+    return false;
+  }
+  const Field metadata = root["metadata"];
+  if (!reader.check_object(metadata, consequence)) {
+    return false;
+  }
+  // Name the object first, so that even a wrongly typed name is reported
+  // against "Service ns1/\"\"" rather than a bare kind.
+  const auto text_of = [](const Field& field) {
+    return field.present() && field.value->is_string() ? field.value->get<std::string>() : std::string();
+  };
+  id.name = text_of(metadata["name"]);
+  if (namespaced) {
+    id.namespace_ = text_of(metadata["namespace"]);
+    if (id.namespace_.empty()) {
+      id.namespace_ = "default";
+    }
+  }
+  reader.set_object(describe(kind, namespaced ? std::optional(id.namespace_) : std::nullopt, id.name));
+  std::string type_check_only;
+  if (!reader.get_string(metadata["name"], type_check_only, consequence) ||
+      (namespaced && !reader.get_string(metadata["namespace"], type_check_only, consequence))) {
+    return false;
+  }
+  if (namespaced && !is_dns_label(id.namespace_)) {
+    reader.report(metadata["namespace"], with("invalid namespace " + quote(id.namespace_), consequence));
+    return false;
+  }
+  if (id.name.empty()) {
+    reader.report_missing(metadata["name"], consequence);
+    return false;
+  }
+  if (!is_dns_subdomain(id.name)) {
+    reader.report(metadata["name"], with("invalid name " + quote(id.name) + " (must be a DNS subdomain)", consequence));
+    return false;
+  }
+  return true;
+}
+
+// Why kube-proxy would never see an object with these labels, or empty.
+std::string ignored_reason(const std::map<std::string, std::string>& labels) {
+  if (const auto it = labels.find(std::string(kServiceProxyNameLabel)); it != labels.end()) {
+    return "label " + std::string(kServiceProxyNameLabel) + "=" + quote(it->second) +
+           ": handled by another service proxy";
+  }
+  if (labels.contains(std::string(kHeadlessLabel))) {
+    return "label " + std::string(kHeadlessLabel) + ": endpoints of a headless Service";
+  }
+  return {};
+}
+
+// "TCP" when absent, as the API defaults it.
+[[nodiscard]] bool read_protocol(Reader& reader, const Field& field, Protocol& out, std::string_view consequence) {
+  std::string text = "TCP";
+  if (!reader.get_string(field, text, consequence)) {
+    return false;
+  }
+  const std::optional<Protocol> protocol = parse_protocol(text);
+  if (!protocol) {
+    reader.report(field, with("unsupported protocol " + quote(text), consequence));
+    return false;
+  }
+  out = *protocol;
+  return true;
+}
+
+[[nodiscard]] bool read_port_name(Reader& reader, const Field& field, std::string& out, std::string_view consequence) {
+  if (!reader.get_string(field, out, consequence)) {
+    return false;
+  }
+  if (!is_port_name(out)) {
+    reader.report(field, with("invalid port name " + quote(out), consequence));
+    return false;
+  }
+  return true;
+}
+
+[[nodiscard]] std::optional<IpAddress> read_ip(Reader& reader, const Field& field, std::string_view consequence) {
+  std::string text;
+  if (!reader.get_string(field, text, consequence)) {
+    return std::nullopt;
+  }
+  if (!field.present()) {
+    reader.report_missing(field, consequence);
+    return std::nullopt;
+  }
+  std::optional<IpAddress> address = IpAddress::parse_sloppy(text);
+  if (!address) {
+    reader.report(field, with("invalid IP " + quote(text), consequence));
+  }
+  return address;
+}
+
+// Only "Local" changes anything; kube-proxy treats every other value as
+// Cluster, and so do we, but a typo deserves a diagnostic.
+TrafficPolicy read_traffic_policy(Reader& reader, const Field& field) {
+  std::string text;
+  if (!reader.get_string(field, text, "treated as Cluster")) {
+    return TrafficPolicy::Cluster;
+  }
+  if (text == "Local") {
+    return TrafficPolicy::Local;
+  }
+  if (!text.empty() && text != "Cluster") {
+    reader.report(field, with("unknown traffic policy " + quote(text), "treated as Cluster"));
+  }
+  return TrafficPolicy::Cluster;
+}
+
+std::optional<ServiceType> parse_service_type(std::string_view text) {
+  if (text.empty() || text == "ClusterIP") {
+    return ServiceType::ClusterIP;
+  }
+  if (text == "NodePort") {
+    return ServiceType::NodePort;
+  }
+  if (text == "LoadBalancer") {
+    return ServiceType::LoadBalancer;
+  }
+  if (text == "ExternalName") {
+    return ServiceType::ExternalName;
+  }
+  return std::nullopt;
+}
+
+// spec.clusterIPs when non-empty, else spec.clusterIP. "None" or "" means
+// headless (no cluster IPs). Any unparseable IP rejects the whole Service:
+// half a Service would route some families and not others.
+[[nodiscard]] bool read_cluster_ips(Reader& reader, const Field& spec, std::vector<IpAddress>& out) {
+  constexpr std::string_view kSkip = "service skipped";
+  std::vector<Field> entries;
+  if (!reader.get_list(spec["clusterIPs"], entries, kSkip)) {
+    return false;
+  }
+  if (entries.empty() && spec["clusterIP"].present()) {
+    entries.push_back(spec["clusterIP"]);
+  }
+  for (const Field& entry : entries) {
+    std::string text;
+    if (!reader.get_string(entry, text, kSkip)) {
+      return false;
+    }
+    if (text.empty() || text == "None") {
+      out.clear();
+      return true;
+    }
+    const std::optional<IpAddress> address = IpAddress::parse_sloppy(text);
+    if (!address) {
+      reader.report(entry, with("invalid IP " + quote(text), kSkip));
+      return false;
+    }
+    out.push_back(*address);
+  }
+  return true;
+}
+
+// Ports with the same name and protocol collide in kube-proxy's port map,
+// where the later one wins; we keep that and say so.
+[[nodiscard]] bool read_service_ports(Reader& reader, const Field& spec, std::vector<ServicePort>& out) {
+  constexpr std::string_view kSkip = "port skipped";
+  std::vector<Field> entries;
+  if (!reader.get_list(spec["ports"], entries, "service skipped")) {
+    return false;
+  }
+  std::map<std::pair<std::string, Protocol>, std::pair<std::size_t, std::string>> seen;  // -> index in out, path
+  for (const Field& entry : entries) {
+    ServicePort port;
+    if (!reader.check_object(entry, kSkip) || !read_port_name(reader, entry["name"], port.name, kSkip) ||
+        !read_protocol(reader, entry["protocol"], port.protocol, kSkip) ||
+        !reader.get_int(entry["port"], port.port, 1, kMaxPort, kSkip) ||
+        !reader.get_int(entry["nodePort"], port.node_port, 0, kMaxPort, kSkip)) {
+      continue;
+    }
+    if (!entry["port"].present()) {
+      reader.report_missing(entry["port"], kSkip);
+      continue;
+    }
+    const auto key = std::pair(port.name, port.protocol);
+    if (const auto it = seen.find(key); it != seen.end()) {
+      reader.report(entry, "same name " + quote(port.name) + " and protocol as " + it->second.second + "; " +
+                               it->second.second + " skipped");
+      out[it->second.first] = port;
+      it->second.second = entry.path;
+      continue;
+    }
+    seen.emplace(key, std::pair(out.size(), entry.path));
+    out.push_back(port);
+  }
+  return true;
+}
+
+void read_external_ips(Reader& reader, const Field& spec, std::vector<IpAddress>& out) {
+  std::vector<Field> entries;
+  if (!reader.get_list(spec["externalIPs"], entries, "field ignored")) {
+    return;
+  }
+  for (const Field& entry : entries) {
+    if (std::optional<IpAddress> address = read_ip(reader, entry, "entry skipped")) {
+      out.push_back(*address);
+    }
+  }
+}
+
+// Hostname-only ingress entries and non-VIP ipModes (for example "Proxy",
+// where the load balancer itself forwards to the nodes) are normal and
+// skipped without a diagnostic, as kube-proxy does.
+void read_load_balancer_ips(Reader& reader, const Field& root, std::vector<IpAddress>& out) {
+  constexpr std::string_view kSkip = "entry skipped";
+  const Field status = root["status"];
+  const Field load_balancer = status["loadBalancer"];
+  std::vector<Field> entries;
+  if (!reader.check_object(status, "field ignored") || !reader.check_object(load_balancer, "field ignored") ||
+      !reader.get_list(load_balancer["ingress"], entries, "field ignored")) {
+    return;
+  }
+  for (const Field& entry : entries) {
+    std::string ip;
+    std::string ip_mode = "VIP";
+    if (!reader.check_object(entry, kSkip) || !reader.get_string(entry["ip"], ip, kSkip) ||
+        !reader.get_string(entry["ipMode"], ip_mode, kSkip) || ip.empty() || ip_mode != "VIP") {
+      continue;
+    }
+    if (std::optional<IpAddress> address = read_ip(reader, entry["ip"], kSkip)) {
+      out.push_back(*address);
+    }
+  }
+}
+
+// Only spec.loadBalancerSourceRanges: kube-proxy does not read the older
+// service.beta.kubernetes.io/load-balancer-source-ranges annotation (cloud
+// load balancers do), so honouring it would firewall traffic kube-proxy lets
+// through. Entries are trimmed because API validation lets padding through.
+void read_source_ranges(Reader& reader, const Field& spec, std::vector<Cidr>& out) {
+  std::vector<Field> entries;
+  if (!reader.get_list(spec["loadBalancerSourceRanges"], entries, "field ignored")) {
+    return;
+  }
+  for (const Field& entry : entries) {
+    std::string text;
+    if (!reader.get_string(entry, text, "entry skipped")) {
+      continue;
+    }
+    if (const std::optional<Cidr> cidr = Cidr::parse_sloppy(trim_space(text))) {
+      out.push_back(*cidr);
+    } else {
+      reader.report(entry, with("invalid CIDR " + quote(text), "entry skipped"));
+    }
+  }
+}
+
+void read_session_affinity(Reader& reader, const Field& spec, Service& service) {
+  const Field field = spec["sessionAffinity"];
+  std::string text;
+  if (!reader.get_string(field, text, "treated as None")) {
+    return;
+  }
+  if (text.empty() || text == "None") {
+    return;
+  }
+  if (text != "ClientIP") {
+    reader.report(field, with("unknown session affinity " + quote(text), "treated as None"));
+    return;
+  }
+  service.session_affinity = SessionAffinity::ClientIP;
+  const Field config = spec["sessionAffinityConfig"];
+  const Field client_ip = config["clientIP"];
+  const std::string fallback = "default " + std::to_string(kDefaultAffinityTimeoutSeconds) + " used";
+  int timeout = kDefaultAffinityTimeoutSeconds;
+  if (reader.check_object(config, fallback) && reader.check_object(client_ip, fallback) &&
+      reader.get_int(client_ip["timeoutSeconds"], timeout, 1, kMaxAffinityTimeoutSeconds, fallback)) {
+    service.session_affinity_timeout_seconds = timeout;
+  }
+}
+
+[[nodiscard]] bool read_labels(Reader& reader, const json& object, std::map<std::string, std::string>& labels,
+                               std::string_view consequence) {
+  return reader.get_string_map(Field{&object, ""}["metadata"]["labels"], labels, consequence);
+}
+
+[[nodiscard]] bool read_address_type(Reader& reader, const Field& field, AddressType& out) {
+  constexpr std::string_view kSkip = "slice skipped";
+  std::string text;
+  if (!reader.get_string(field, text, kSkip)) {
+    return false;
+  }
+  if (text == "IPv4") {
+    out = AddressType::IPv4;
+  } else if (text == "IPv6") {
+    out = AddressType::IPv6;
+  } else if (text == "FQDN") {
+    out = AddressType::FQDN;
+  } else if (!field.present()) {
+    reader.report_missing(field, kSkip);
+    return false;
+  } else {
+    reader.report(field, with("unsupported address type " + quote(text), kSkip));
+    return false;
+  }
+  return true;
+}
+
+[[nodiscard]] bool read_slice_ports(Reader& reader, const Field& root, std::vector<EndpointPort>& out) {
+  constexpr std::string_view kSkip = "port skipped";
+  std::vector<Field> entries;
+  if (!reader.get_list(root["ports"], entries, "slice skipped")) {
+    return false;
+  }
+  for (const Field& entry : entries) {
+    EndpointPort port;
+    std::string name;
+    if (!reader.check_object(entry, kSkip) || !read_port_name(reader, entry["name"], name, kSkip) ||
+        !read_protocol(reader, entry["protocol"], port.protocol, kSkip) ||
+        !reader.get_int(entry["port"], port.port, 0, kMaxPort, kSkip)) {
+      continue;
+    }
+    // nil and "" differ: kube-proxy drops ports with a nil name.
+    if (entry["name"].present()) {
+      port.name = std::move(name);
+    }
+    out.push_back(std::move(port));
+  }
+  return true;
+}
+
+// Optional node name of an endpoint or address; an invalid one is dropped
+// (the endpoint then counts as on an unknown node) rather than compared.
+void read_node_name(Reader& reader, const Field& field, std::string& out) {
+  std::string text;
+  if (!reader.get_string(field, text, "field ignored") || text.empty()) {
+    return;
+  }
+  if (!is_dns_subdomain(text)) {
+    reader.report(field, with("invalid node name " + quote(text), "field ignored"));
+    return;
+  }
+  out = std::move(text);
+}
+
+void read_zone(Reader& reader, const Field& field, std::string& out, std::string_view consequence) {
+  std::string text;
+  if (!reader.get_string(field, text, consequence)) {
+    return;
+  }
+  if (!is_label_value(text)) {
+    reader.report(field, with("invalid zone " + quote(text), consequence));
+    return;
+  }
+  out = std::move(text);
+}
+
+void read_hints(Reader& reader, const Field& hints, std::string_view list_name, std::vector<std::string>& out,
+                bool names_are_nodes) {
+  std::vector<Field> entries;
+  if (!reader.get_list(hints[list_name], entries, "field ignored")) {
+    return;
+  }
+  for (const Field& entry : entries) {
+    std::string name;
+    if (!reader.check_object(entry, "entry skipped")) {
+      continue;
+    }
+    if (names_are_nodes) {
+      read_node_name(reader, entry["name"], name);
+    } else {
+      read_zone(reader, entry["name"], name, "entry skipped");
+    }
+    if (!name.empty()) {
+      out.push_back(std::move(name));
+    }
+  }
+}
+
+std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, AddressType address_type) {
+  constexpr std::string_view kSkip = "endpoint skipped";
+  std::vector<Field> addresses;
+  if (!reader.check_object(entry, kSkip) || !reader.get_list(entry["addresses"], addresses, kSkip)) {
+    return std::nullopt;
+  }
+  if (addresses.empty()) {
+    reader.report(entry["addresses"], with("no addresses", kSkip));
+    return std::nullopt;
+  }
+  Endpoint endpoint;
+  // kube-proxy uses only the first address.
+  const std::optional<IpAddress> address = read_ip(reader, addresses.front(), kSkip);
+  if (!address) {
+    return std::nullopt;
+  }
+  const IpFamily expected = address_type == AddressType::IPv6 ? IpFamily::V6 : IpFamily::V4;
+  if (address->family() != expected) {
+    reader.report(addresses.front(), with(std::string(ip_family_name(address->family())) + " address " +
+                                              quote(address->to_string()) + " in an " +
+                                              std::string(ip_family_name(expected)) + " slice",
+                                          kSkip));
+    return std::nullopt;
+  }
+  endpoint.address = *address;
+
+  const Field conditions = entry["conditions"];
+  if (!reader.check_object(conditions, kSkip) || !reader.get_bool(conditions["ready"], endpoint.ready, kSkip) ||
+      !reader.get_bool(conditions["serving"], endpoint.serving, kSkip) ||
+      !reader.get_bool(conditions["terminating"], endpoint.terminating, kSkip)) {
+    return std::nullopt;
+  }
+
+  read_node_name(reader, entry["nodeName"], endpoint.node_name);
+  read_zone(reader, entry["zone"], endpoint.zone, "field ignored");
+  // discovery.k8s.io/v1beta1 kept node and zone in a topology map.
+  const Field topology = entry["topology"];
+  if (reader.check_object(topology, "field ignored")) {
+    if (!entry["nodeName"].present()) {
+      read_node_name(reader, topology.key(kHostnameTopologyKey), endpoint.node_name);
+    }
+    if (!entry["zone"].present()) {
+      read_zone(reader, topology.key(kZoneTopologyKey), endpoint.zone, "field ignored");
+    }
+  }
+
+  const Field hints = entry["hints"];
+  if (reader.check_object(hints, "field ignored")) {
+    read_hints(reader, hints, "forZones", endpoint.zone_hints, false);
+    read_hints(reader, hints, "forNodes", endpoint.node_hints, true);
+  }
+  return endpoint;
+}
+
+// One v1 Endpoints address (addresses[] or notReadyAddresses[]).
+std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entry, bool ready) {
+  constexpr std::string_view kSkip = "endpoint skipped";
+  if (!reader.check_object(entry, kSkip)) {
+    return std::nullopt;
+  }
+  const std::optional<IpAddress> address = read_ip(reader, entry["ip"], kSkip);
+  if (!address) {
+    return std::nullopt;
+  }
+  Endpoint endpoint;
+  endpoint.address = *address;
+  endpoint.ready = ready;
+  endpoint.serving = ready;
+  read_node_name(reader, entry["nodeName"], endpoint.node_name);
+  return endpoint;
+}
+
+}  // namespace
+
+Decoded<Service> decode_service(const json& object) {
+  Decoded<Service> result;
+  Reader reader("Service", result.diagnostics);
+  constexpr std::string_view kSkip = "service skipped";
+  Service service;
+  std::map<std::string, std::string> labels;
+  if (!read_identity(reader, object, "Service", true, service.id, kSkip) ||
+      !read_labels(reader, object, labels, kSkip)) {
+    return result;
+  }
+  result.ignored_reason = ignored_reason(labels);
+  if (!result.ignored_reason.empty()) {
+    return result;
+  }
+
+  const Field root{&object, ""};
+  const Field spec = root["spec"];
+  if (!reader.check_object(spec, kSkip)) {
+    return result;
+  }
+  std::string type_text;
+  if (!reader.get_string(spec["type"], type_text, kSkip)) {
+    return result;
+  }
+  const std::optional<ServiceType> type = parse_service_type(type_text);
+  if (!type) {
+    reader.report(spec["type"], with("unknown Service type " + quote(type_text), kSkip));
+    return result;
+  }
+  service.type = *type;
+  if (service.type == ServiceType::ExternalName) {
+    result.value = std::move(service);
+    return result;
+  }
+
+  if (!read_cluster_ips(reader, spec, service.cluster_ips) || !read_service_ports(reader, spec, service.ports)) {
+    return result;
+  }
+  read_external_ips(reader, spec, service.external_ips);
+  read_load_balancer_ips(reader, root, service.load_balancer_ips);
+  read_source_ranges(reader, spec, service.load_balancer_source_ranges);
+  service.external_traffic_policy = read_traffic_policy(reader, spec["externalTrafficPolicy"]);
+  service.internal_traffic_policy = read_traffic_policy(reader, spec["internalTrafficPolicy"]);
+  read_session_affinity(reader, spec, service);
+  (void)reader.get_int(spec["healthCheckNodePort"], service.health_check_node_port, 0, kMaxPort, "field ignored");
+
+  result.value = std::move(service);
+  return result;
+}
+
+Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
+  Decoded<EndpointSlice> result;
+  Reader reader("EndpointSlice", result.diagnostics);
+  constexpr std::string_view kSkip = "slice skipped";
+  EndpointSlice slice;
+  std::map<std::string, std::string> labels;
+  if (!read_identity(reader, object, "EndpointSlice", true, slice.id, kSkip) ||
+      !read_labels(reader, object, labels, kSkip)) {
+    return result;
+  }
+  result.ignored_reason = ignored_reason(labels);
+  if (!result.ignored_reason.empty()) {
+    return result;
+  }
+
+  const Field root{&object, ""};
+  const Field service_label = root["metadata"]["labels"].key(kServiceNameLabel);
+  const auto service_name = labels.find(std::string(kServiceNameLabel));
+  if (service_name == labels.end() || service_name->second.empty()) {
+    reader.report(service_label, with("no Service named", kSkip));
+    return result;
+  }
+  if (!is_dns_subdomain(service_name->second)) {
+    reader.report(service_label, with("invalid Service name " + quote(service_name->second), kSkip));
+    return result;
+  }
+  slice.service_name = service_name->second;
+
+  if (!read_address_type(reader, root["addressType"], slice.address_type) ||
+      !read_slice_ports(reader, root, slice.ports)) {
+    return result;
+  }
+
+  std::vector<Field> entries;
+  if (!reader.get_list(root["endpoints"], entries, kSkip)) {
+    return result;
+  }
+  // kube-proxy ignores FQDN slices; their endpoints are not even looked at.
+  if (slice.address_type != AddressType::FQDN) {
+    for (const Field& entry : entries) {
+      if (std::optional<Endpoint> endpoint = read_slice_endpoint(reader, entry, slice.address_type)) {
+        slice.endpoints.push_back(std::move(*endpoint));
+      }
+    }
+  }
+  result.value = std::move(slice);
+  return result;
+}
+
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object) {
+  Decoded<std::vector<EndpointSlice>> result;
+  Reader reader("Endpoints", result.diagnostics);
+  constexpr std::string_view kSkip = "endpoints skipped";
+  ObjectName id;
+  std::map<std::string, std::string> labels;
+  if (!read_identity(reader, object, "Endpoints", true, id, kSkip) || !read_labels(reader, object, labels, kSkip)) {
+    return result;
+  }
+  result.ignored_reason = ignored_reason(labels);
+  if (!result.ignored_reason.empty()) {
+    return result;
+  }
+
+  std::vector<Field> subsets;
+  if (!reader.get_list(Field{&object, ""}["subsets"], subsets, kSkip)) {
+    return result;
+  }
+  std::vector<EndpointSlice> slices;
+  for (std::size_t i = 0; i < subsets.size(); ++i) {
+    const Field& subset = subsets[i];
+    if (!reader.check_object(subset, "subset skipped")) {
+      continue;
+    }
+    std::vector<Field> port_entries;
+    std::vector<Field> ready_entries;
+    std::vector<Field> not_ready_entries;
+    if (!reader.get_list(subset["ports"], port_entries, "subset skipped") ||
+        !reader.get_list(subset["addresses"], ready_entries, "subset skipped") ||
+        !reader.get_list(subset["notReadyAddresses"], not_ready_entries, "subset skipped")) {
+      continue;
+    }
+
+    std::vector<EndpointPort> ports;
+    for (const Field& entry : port_entries) {
+      constexpr std::string_view kPortSkip = "port skipped";
+      std::string name;
+      EndpointPort port;
+      if (!reader.check_object(entry, kPortSkip) || !read_port_name(reader, entry["name"], name, kPortSkip) ||
+          !read_protocol(reader, entry["protocol"], port.protocol, kPortSkip) ||
+          !reader.get_int(entry["port"], port.port, 1, kMaxPort, kPortSkip)) {
+        continue;
+      }
+      if (!entry["port"].present()) {
+        reader.report_missing(entry["port"], kPortSkip);
+        continue;
+      }
+      // v1 Endpoints have no nil port names: absent means the unnamed port.
+      port.name = std::move(name);
+      ports.push_back(std::move(port));
+    }
+
+    // A slice holds one address family; a subset may (in principle) mix them.
+    EndpointSlice v4;
+    EndpointSlice v6;
+    v4.address_type = AddressType::IPv4;
+    v6.address_type = AddressType::IPv6;
+    for (const auto& [entries, ready] : {std::pair(&ready_entries, true), std::pair(&not_ready_entries, false)}) {
+      for (const Field& entry : *entries) {
+        if (std::optional<Endpoint> endpoint = read_endpoints_address(reader, entry, ready)) {
+          (endpoint->address.is_v4() ? v4 : v6).endpoints.push_back(std::move(*endpoint));
+        }
+      }
+    }
+    for (auto* slice : {&v4, &v6}) {
+      if (slice->endpoints.empty()) {
+        continue;
+      }
+      slice->id = {id.namespace_, id.name + "/subset-" + std::to_string(i) +
+                                      (slice->address_type == AddressType::IPv4 ? "-ipv4" : "-ipv6")};
+      slice->service_name = id.name;
+      slice->ports = ports;
+      slice->from_endpoints_v1 = true;
+      slices.push_back(std::move(*slice));
+    }
+  }
+  result.value = std::move(slices);
+  return result;
+}
+
+Decoded<Node> decode_node(const json& object) {
+  Decoded<Node> result;
+  Reader reader("Node", result.diagnostics);
+  constexpr std::string_view kSkip = "node skipped";
+  ObjectName id;
+  Node node;
+  if (!read_identity(reader, object, "Node", false, id, kSkip) || !read_labels(reader, object, node.labels, kSkip)) {
+    return result;
+  }
+  node.name = std::move(id.name);
+
+  const Field root{&object, ""};
+  const Field status = root["status"];
+  std::vector<Field> addresses;
+  if (reader.check_object(status, "field ignored") &&
+      reader.get_list(status["addresses"], addresses, "field ignored")) {
+    for (const Field& entry : addresses) {
+      NodeAddress address;
+      if (reader.check_object(entry, "entry skipped") && reader.get_string(entry["type"], address.type, "entry skipped") &&
+          reader.get_string(entry["address"], address.address, "entry skipped")) {
+        node.addresses.push_back(std::move(address));
+      }
+    }
+  }
+
+  const Field spec = root["spec"];
+  std::vector<Field> cidrs;
+  if (reader.check_object(spec, "field ignored") && reader.get_list(spec["podCIDRs"], cidrs, "field ignored")) {
+    if (cidrs.empty() && spec["podCIDR"].present()) {
+      cidrs.push_back(spec["podCIDR"]);
+    }
+    for (const Field& entry : cidrs) {
+      std::string text;
+      if (!reader.get_string(entry, text, "entry skipped") || text.empty()) {
+        continue;
+      }
+      if (const std::optional<Cidr> cidr = Cidr::parse_sloppy(text)) {
+        node.pod_cidrs.push_back(*cidr);
+      } else {
+        reader.report(entry, with("invalid CIDR " + quote(text), "entry skipped"));
+      }
+    }
+  }
+
+  result.value = std::move(node);
+  return result;
+}
+
+}  // namespace kubenat

@@ -1,0 +1,91 @@
+#pragma once
+
+// The iptables rule plan: what the filter and nat tables must hold for one IP
+// family. Built by compile_iptables (rules/iptables_compiler.h), rendered by
+// rules/iptables_render.h and rules/plan_json.h, compared by the diff.
+//
+// The plan is split the way it changes. Each service port owns a fragment:
+// its KUBE-SVC/SVL/EXT/FW/SEP chains, plus the rules it contributes to the
+// shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...). The shared chains are
+// fixed rules around those contributions. One changed Service therefore
+// changes one fragment, which can be recompiled and compared alone.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/ip.h"
+#include "rules/model.h"
+
+namespace kubenat {
+
+enum class IptablesTable : std::uint8_t { Filter, Nat };
+std::string_view table_name(IptablesTable table);  // "filter", "nat"
+
+// A rule is the text after "-A <chain> " in iptables-restore input, exactly
+// as kube-proxy writes it.
+struct IptablesChain {
+  std::string name;
+  std::vector<std::string> rules;
+  bool operator==(const IptablesChain&) const = default;
+};
+
+// A rule a service port adds to one of the shared chains.
+struct SharedRule {
+  IptablesTable table = IptablesTable::Nat;
+  std::string chain;
+  std::string rule;
+  bool operator==(const SharedRule&) const = default;
+};
+
+struct ServicePortRules {
+  std::vector<SharedRule> shared_rules;    // in kube-proxy's order
+  std::vector<IptablesChain> nat_chains;   // owned chains, sorted by name
+  bool operator==(const ServicePortRules&) const = default;
+};
+
+// A chain kubenat always has. Its content is `head`, then the service ports'
+// shared rules for it (in service-port order), then `tail`.
+struct SharedChain {
+  IptablesTable table = IptablesTable::Nat;
+  std::string name;
+  std::vector<std::string> head;
+  std::vector<std::string> tail;
+  bool operator==(const SharedChain&) const = default;
+};
+
+// A rule in a built-in chain (INPUT, PREROUTING, ...) that jumps to one of
+// ours. These are ensured one by one, never restored wholesale, because the
+// built-in chains hold other people's rules.
+struct JumpRule {
+  IptablesTable table = IptablesTable::Filter;
+  std::string chain;  // the built-in chain
+  std::string rule;   // "... -j KUBE-..."
+  bool operator==(const JumpRule&) const = default;
+};
+
+struct IptablesPlan {
+  IpFamily family = IpFamily::V4;
+  // In the order they stand at the top of each built-in chain.
+  std::vector<JumpRule> jumps;
+  // In declaration order: filter chains first, then nat.
+  std::vector<SharedChain> shared_chains;
+  std::map<ServicePortName, ServicePortRules> service_ports;
+  // Endpoints counted over all service ports; above the configured threshold
+  // the plan was compiled in large-cluster mode (no per-endpoint comments).
+  std::size_t total_endpoints = 0;
+  bool large_cluster_mode = false;
+
+  // The full content of every chain of `table` the plan declares: the shared
+  // chains in declaration order, then the service ports' chains sorted by
+  // name.
+  std::vector<IptablesChain> chains(IptablesTable table) const;
+  // The full content of one shared chain.
+  IptablesChain assemble(const SharedChain& shared) const;
+
+  bool operator==(const IptablesPlan&) const = default;
+};
+
+}  // namespace kubenat

@@ -1,0 +1,51 @@
+#pragma once
+
+// The node-side settings that shape the rules: who this node is and the
+// kube-proxy options that change rule text.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "rules/ip.h"
+
+namespace kubenat {
+
+struct ProxyConfig {
+  // This node's name (--hostname-override): endpoints whose nodeName equals
+  // it are local.
+  std::string node_name;
+  // The one family a plan is for; a dual-stack node runs one plan per family.
+  IpFamily family = IpFamily::V4;
+  // The node's own IPs (--node-ip). Used to decide whether a
+  // loadBalancerSourceRange lets the node reach its own LoadBalancer IPs.
+  std::vector<IpAddress> node_ips;
+  // --cluster-cidr: pod traffic detection (detect-local-mode ClusterCIDR).
+  // Empty: no detector, as kube-proxy's no-op detector.
+  std::vector<Cidr> cluster_cidrs;
+  // 1 << masquerade_bit marks packets for SNAT (--iptables-masquerade-bit).
+  int masquerade_bit = 14;
+  // --masquerade-all: SNAT every packet sent to a cluster IP.
+  bool masquerade_all = false;
+  // --nodeport-addresses. Empty (or a zero-length prefix) means every local
+  // address; otherwise NodePorts answer only on local_addresses inside them.
+  std::vector<Cidr> nodeport_addresses;
+  // The node's interface addresses, which --nodeport-addresses selects from.
+  std::vector<IpAddress> local_addresses;
+  // Accept NodePort connections to 127.0.0.0/8 (IPv4 only; kube-proxy's
+  // localhostNodePorts, default true).
+  bool localhost_nodeports = true;
+  // Count dropped invalid packets and localhost NodePort hits with nfacct
+  // objects (kube-proxy does when the kernel has nfnetlink_acct). The
+  // objects must exist before the rules are loaded.
+  bool nfacct_counters = false;
+  // The kernel's nf_conntrack_tcp_be_liberal is set: no INVALID drop rule.
+  bool conntrack_tcp_liberal = false;
+  // iptables supports MASQUERADE --random-fully.
+  bool masquerade_random_fully = false;
+  // Beyond this many endpoints in all, per-endpoint comments are left out
+  // (kube-proxy's largeClusterEndpointsThreshold).
+  std::size_t large_cluster_endpoints_threshold = 1000;
+};
+
+}  // namespace kubenat

@@ -1,0 +1,15 @@
+#pragma once
+
+// The kubenat subcommands. Each takes its arguments (after the command
+// name) and the streams to write to, and returns the process exit code:
+// 0 success, 1 failure, 2 bad usage.
+
+#include <iosfwd>
+#include <span>
+#include <string>
+
+namespace kubenat {
+
+int plan_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+
+}  // namespace kubenat

@@ -1,0 +1,36 @@
+// kubenat: a kube-proxy replacement. This file only dispatches to the
+// subcommands in tools/kubenat/*_command.cpp.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/kubenat/commands.h"
+
+namespace {
+
+void usage(std::ostream& out) {
+  out << "usage: kubenat <command> [flags]\n\n"
+         "commands:\n"
+         "  plan    print the rules for a cluster snapshot (iptables-restore input or JSON)\n\n"
+         "Run `kubenat <command> --help` for the flags of a command.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(std::cerr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "plan") return kubenat::plan_command(args, std::cout, std::cerr);
+  if (command == "help" || command == "--help" || command == "-h") {
+    usage(std::cout);
+    return 0;
+  }
+  std::cerr << "kubenat: unknown command \"" << command << "\"\n";
+  usage(std::cerr);
+  return 2;
+}
