@@ -1,5 +1,7 @@
 #include "rules/chain_names.h"
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -50,9 +52,29 @@ std::string ext_chain(const ServicePortName& name) { return "KUBE-EXT-" + servic
 std::string fw_chain(const ServicePortName& name) { return "KUBE-FW-" + service_port_hash(name); }
 
 std::string sep_chain(const ServicePortName& name, std::string_view endpoint) {
-  std::string input = hash_input(name);
-  input += endpoint;
-  return "KUBE-SEP-" + chain_hash(input);
+  return sep_chain_from_prefix(hash_input(name), endpoint);
+}
+
+std::string chain_hash_prefix(const ServicePortName& name) { return hash_input(name); }
+
+std::string sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint) {
+  // Names are built by the hundred thousand: hash from a stack buffer when
+  // the input fits, rather than allocate for it.
+  std::array<char, 512> buffer;
+  std::string heap;
+  std::string_view input;
+  if (prefix.size() + endpoint.size() <= buffer.size()) {
+    std::copy(prefix.begin(), prefix.end(), buffer.begin());
+    std::copy(endpoint.begin(), endpoint.end(), buffer.begin() + static_cast<std::ptrdiff_t>(prefix.size()));
+    input = std::string_view(buffer.data(), prefix.size() + endpoint.size());
+  } else {
+    heap.reserve(prefix.size() + endpoint.size());
+    heap.append(prefix).append(endpoint);
+    input = heap;
+  }
+  std::string out = "KUBE-SEP-";
+  out += chain_hash(input);
+  return out;
 }
 
 }  // namespace kubenat

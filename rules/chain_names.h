@@ -30,4 +30,11 @@ std::string fw_chain(const ServicePortName& name);   // "KUBE-FW-<hash>"
 // brackets around IPv6).
 std::string sep_chain(const ServicePortName& name, std::string_view endpoint);
 
+// The hash input every chain of one service port starts with:
+// name.to_string() + protocol_lower(name.protocol).
+std::string chain_hash_prefix(const ServicePortName& name);
+// sep_chain() for callers that name many endpoints of one service port and
+// computed chain_hash_prefix() once.
+std::string sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint);
+
 }  // namespace kubenat

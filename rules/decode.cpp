@@ -100,7 +100,8 @@ bool is_dns_subdomain(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = text.find('.', start);
-    const std::string_view part = text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    const std::string_view part =
+        text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back()) ||
         !std::ranges::all_of(part, [](char c) { return is_lower_alnum(c) || c == '-'; })) {
       return false;
@@ -150,8 +151,7 @@ std::string with(std::string_view message, std::string_view consequence) {
 // "expected ..., got <value>; <consequence>" and returns false.
 class Reader {
  public:
-  explicit Reader(std::string object, Diagnostics& diagnostics)
-      : object_(std::move(object)), diagnostics_(diagnostics) {}
+  Reader(std::string object, Diagnostics& diagnostics) : object_(std::move(object)), diagnostics_(diagnostics) {}
 
   void set_object(std::string object) { object_ = std::move(object); }
 
@@ -194,8 +194,9 @@ class Reader {
       return wrong_type(field, "an integer", consequence);
     }
     if (*number < min || *number > max) {
-      report(field, with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
-                         consequence));
+      report(field,
+             with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
+                  consequence));
       return false;
     }
     out = static_cast<int>(*number);
@@ -322,7 +323,7 @@ std::string ignored_reason(const std::map<std::string, std::string>& labels) {
            ": handled by another service proxy";
   }
   if (labels.contains(std::string(kHeadlessLabel))) {
-    return "label " + std::string(kHeadlessLabel) + ": endpoints of a headless Service";
+    return "label " + std::string(kHeadlessLabel) + ": kube-proxy does not watch objects with it";
   }
   return {};
 }
@@ -666,10 +667,10 @@ std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, 
   }
   const IpFamily expected = address_type == AddressType::IPv6 ? IpFamily::V6 : IpFamily::V4;
   if (address->family() != expected) {
-    reader.report(addresses.front(), with(std::string(ip_family_name(address->family())) + " address " +
-                                              quote(address->to_string()) + " in an " +
-                                              std::string(ip_family_name(expected)) + " slice",
-                                          kSkip));
+    reader.report(addresses.front(),
+                  with(std::string(ip_family_name(address->family())) + " address " + quote(address->to_string()) +
+                           " in an " + std::string(ip_family_name(expected)) + " slice",
+                       kSkip));
     return std::nullopt;
   }
   endpoint.address = *address;
@@ -791,7 +792,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
   const Field service_label = root["metadata"]["labels"].key(kServiceNameLabel);
   const auto service_name = labels.find(std::string(kServiceNameLabel));
   if (service_name == labels.end() || service_name->second.empty()) {
-    reader.report(service_label, with("no Service named", kSkip));
+    reader.report_missing(service_label, kSkip);
     return result;
   }
   if (!is_dns_subdomain(service_name->second)) {
@@ -919,7 +920,8 @@ Decoded<Node> decode_node(const json& object) {
       reader.get_list(status["addresses"], addresses, "field ignored")) {
     for (const Field& entry : addresses) {
       NodeAddress address;
-      if (reader.check_object(entry, "entry skipped") && reader.get_string(entry["type"], address.type, "entry skipped") &&
+      if (reader.check_object(entry, "entry skipped") &&
+          reader.get_string(entry["type"], address.type, "entry skipped") &&
           reader.get_string(entry["address"], address.address, "entry skipped")) {
         node.addresses.push_back(std::move(address));
       }

@@ -85,17 +85,36 @@ bool localhost_nodeports(const ProxyConfig& config) {
          node_port_addresses(config).contains_ipv4_loopback;
 }
 
+// kube-proxy caches its probability strings too: formatting a double is
+// the single most expensive step of writing a dispatch rule.
+class ProbabilityCache {
+ public:
+  const std::string& get(std::size_t n) {
+    while (cache_.size() <= n) cache_.push_back(cache_.empty() ? std::string() : probability(cache_.size()));
+    return cache_[n];
+  }
+
+ private:
+  std::vector<std::string> cache_;
+};
+
 struct Context {
   const ProxyConfig& config;
   LocalDetector detector;
   bool localhost_nodeports;
   bool large_cluster_mode;
+  ProbabilityCache* probabilities;
 };
 
 class ServicePortCompiler {
  public:
   ServicePortCompiler(const ServicePortInfo& port, const EndpointSelection& sel, const Context& ctx)
-      : port_(port), sel_(sel), ctx_(ctx), spn_(port.name_string), hash_(service_port_hash(port.name)),
+      : port_(port),
+        sel_(sel),
+        ctx_(ctx),
+        spn_(port.name_string),
+        hash_prefix_(chain_hash_prefix(port.name)),
+        hash_(chain_hash(hash_prefix_)),
         proto_(protocol_lower(port.name.protocol)) {}
 
   ServicePortRules compile();
@@ -109,21 +128,17 @@ class ServicePortCompiler {
     for (IptablesChain& c : out_.nat_chains) {
       if (c.name == name) return c;
     }
-    out_.nat_chains.push_back(IptablesChain{name, {}});
-    return out_.nat_chains.back();
+    return out_.nat_chains.emplace_back(IptablesChain{name, {}});
   }
   // "-m tcp -p tcp -d <ip> --dport <port>"
   std::string match(const IpAddress& ip, int port) const {
     return rule("-m", proto_, "-p", proto_, "-d", ip.to_string(), "--dport", std::to_string(port));
   }
   std::string comment(std::string_view text) const { return rule("-m comment --comment", text); }
-  std::string endpoint_comment(std::string_view text) const {
-    return ctx_.large_cluster_mode ? std::string() : comment(text);
-  }
   // Endpoint chain names, hashed once per endpoint on first use.
   const std::string& sep_name(std::size_t i) {
     if (sep_names_.empty()) sep_names_.resize(port_.endpoints.size());
-    if (sep_names_[i].empty()) sep_names_[i] = sep_chain(port_.name, port_.endpoints[i].address);
+    if (sep_names_[i].empty()) sep_names_[i] = sep_chain_from_prefix(hash_prefix_, port_.endpoints[i].address);
     return sep_names_[i];
   }
   void write_dispatch(const std::string& chain_name, const std::vector<std::size_t>& endpoints);
@@ -133,45 +148,106 @@ class ServicePortCompiler {
   const EndpointSelection& sel_;
   const Context& ctx_;
   const std::string& spn_;
+  const std::string hash_prefix_;
   const std::string hash_;
   const std::string_view proto_;
   std::vector<std::string> sep_names_;
   ServicePortRules out_;
 };
 
+// The two functions below run once per endpoint, a hundred thousand times in
+// a large cluster: they build each rule in one string, without temporaries.
+
+// The two functions below run once per endpoint, a hundred thousand times in
+// a large cluster: they append each rule to the chain's text in place.
+
 void ServicePortCompiler::write_dispatch(const std::string& chain_name,
                                          const std::vector<std::size_t>& endpoints) {
   IptablesChain& c = owned(chain_name);
+  std::string& out = c.lines;
+  const std::size_t per_rule = 140 + spn_.size() + (port_.session_affinity ? 120 : 0);
+  out.reserve(out.size() + endpoints.size() * per_rule);
+  auto start_rule = [&](const EndpointInfo& ep) {
+    out += "-A ";
+    out += chain_name;
+    out += ' ';
+    if (!ctx_.large_cluster_mode) {
+      out += "-m comment --comment \"";
+      out += spn_;
+      out += " -> ";
+      out += ep.address;
+      out += "\" ";
+    }
+  };
   if (port_.session_affinity) {
+    const std::string timeout = std::to_string(port_.session_affinity_timeout_seconds);
     for (std::size_t i : endpoints) {
-      const EndpointInfo& ep = port_.endpoints[i];
       const std::string& sep = sep_name(i);
-      c.rules.push_back(rule(endpoint_comment(quoted(spn_ + " -> " + ep.address)), "-m recent --name", sep,
-                             "--rcheck --seconds", std::to_string(port_.session_affinity_timeout_seconds),
-                             "--reap -j", sep));
+      start_rule(port_.endpoints[i]);
+      out += "-m recent --name ";
+      out += sep;
+      out += " --rcheck --seconds ";
+      out += timeout;
+      out += " --reap -j ";
+      out += sep;
+      out += '\n';
     }
   }
   const std::size_t n = endpoints.size();
   for (std::size_t i = 0; i < n; ++i) {
-    const EndpointInfo& ep = port_.endpoints[endpoints[i]];
-    std::string statistic;
-    if (i + 1 < n) statistic = "-m statistic --mode random --probability " + probability(n - i);
-    c.rules.push_back(rule(endpoint_comment(quoted(spn_ + " -> " + ep.address)), statistic, "-j",
-                           sep_name(endpoints[i])));
+    const std::string& sep = sep_name(endpoints[i]);
+    start_rule(port_.endpoints[endpoints[i]]);
+    if (i + 1 < n) {
+      out += "-m statistic --mode random --probability ";
+      out += ctx_.probabilities->get(n - i);
+      out += ' ';
+    }
+    out += "-j ";
+    out += sep;
+    out += '\n';
   }
 }
 
 void ServicePortCompiler::write_endpoint_chain(std::size_t i) {
   const EndpointInfo& ep = port_.endpoints[i];
-  const std::string& sep = sep_name(i);
-  // Endpoint chains are new by construction: no need to look for one.
-  IptablesChain& c = out_.nat_chains.emplace_back(IptablesChain{sep, {}});
-  const std::string cmt = endpoint_comment(spn_);
+  // Endpoint chains are new by construction: no need to look for one. This
+  // is the name's last use, so it moves into the chain.
+  sep_name(i);
+  IptablesChain& c = out_.nat_chains.emplace_back(IptablesChain{std::move(sep_names_[i]), {}});
+  const std::string& sep = c.name;
+  std::string& out = c.lines;
+  out.reserve(2 * (sep.size() + spn_.size()) + 2 * ep.address.size() + 160 +
+              (port_.session_affinity ? 40 : 0));
+  auto start_rule = [&] {
+    out += "-A ";
+    out += sep;
+    out += ' ';
+    if (!ctx_.large_cluster_mode) {
+      out += "-m comment --comment ";
+      out += spn_;
+      out += ' ';
+    }
+  };
   // Hairpin: a pod reaching itself through the service must be SNATed, or
   // it would answer itself directly.
-  c.rules.push_back(rule(cmt, "-s", ep.ip.to_string(), "-j", kMarkMasq));
-  std::string affinity = port_.session_affinity ? rule("-m recent --name", sep, "--set") : std::string();
-  c.rules.push_back(rule(cmt, affinity, "-m", proto_, "-p", proto_, "-j DNAT --to-destination", ep.address));
+  start_rule();
+  out += "-s ";
+  out += ep.ip.to_string();
+  out += " -j KUBE-MARK-MASQ\n";
+
+  start_rule();
+  if (port_.session_affinity) {
+    out += "-m recent --name ";
+    out += sep;
+    out += " --set ";
+  }
+  out += "-m ";
+  out += proto_;
+  out += " -p ";
+  out += proto_;
+  out += " -j DNAT --to-destination ";
+  out += ep.address;
+  out += '\n';
 }
 
 ServicePortRules ServicePortCompiler::compile() {
@@ -281,30 +357,30 @@ ServicePortRules ServicePortCompiler::compile() {
       masq = rule(comment(quoted(spn_ + " cluster IP")), cluster_ip_match, ctx_.detector.if_not_local, "-j",
                   kMarkMasq);
     }
-    if (!masq.empty()) owned(internal_chain).rules.push_back(std::move(masq));
+    if (!masq.empty()) owned(internal_chain).append(masq);
   }
 
   if (uses_ext) {
     IptablesChain& c = owned(ext);
     if (!port_.external_policy_local) {
-      c.rules.push_back(
+      c.append(
           rule(comment(quoted("masquerade traffic for " + spn_ + " external destinations")), "-j", kMarkMasq));
     } else {
       if (ctx_.detector.implemented()) {
         // Pods reaching an external address are treated as if they had gone
         // out to the load balancer and back: any endpoint, no policy.
-        c.rules.push_back(rule(comment(quoted("pod traffic for " + spn_ + " external destinations")),
+        c.append(rule(comment(quoted("pod traffic for " + spn_ + " external destinations")),
                                ctx_.detector.if_local, "-j", svc));
       }
       // The host's own traffic has a local source address that the endpoint
       // could not answer: masquerade it, and let it use any endpoint.
-      c.rules.push_back(
+      c.append(
           rule(comment(quoted("masquerade LOCAL traffic for " + spn_ + " external destinations")),
                "-m addrtype --src-type LOCAL -j", kMarkMasq));
-      c.rules.push_back(rule(comment(quoted("route LOCAL traffic for " + spn_ + " external destinations")),
+      c.append(rule(comment(quoted("route LOCAL traffic for " + spn_ + " external destinations")),
                              "-m addrtype --src-type LOCAL -j", svc));
     }
-    if (has_external) c.rules.push_back(rule("-j", external_policy_chain));
+    if (has_external) c.append(rule("-j", external_policy_chain));
   }
 
   if (uses_fw) {
@@ -312,7 +388,7 @@ ServicePortRules ServicePortCompiler::compile() {
     const std::string lb_comment = comment(quoted(spn_ + " loadbalancer IP"));
     bool allow_from_node = false;
     for (const Cidr& range : port_.load_balancer_source_ranges) {
-      c.rules.push_back(rule(lb_comment, "-s", range.to_string(), "-j", ext));
+      c.append(rule(lb_comment, "-s", range.to_string(), "-j", ext));
       for (const IpAddress& node_ip : ctx_.config.node_ips) {
         if (range.contains(node_ip)) allow_from_node = true;
       }
@@ -321,12 +397,12 @@ ServicePortRules ServicePortCompiler::compile() {
     // node's own requests to it then loop back with the VIP as source.
     if (allow_from_node) {
       for (const IpAddress& ip : port_.load_balancer_ips) {
-        c.rules.push_back(rule(lb_comment, "-s", ip.to_string(), "-j", ext));
+        c.append(rule(lb_comment, "-s", ip.to_string(), "-j", ext));
       }
     }
     // No target: what falls through was not DNATed, and the filter table's
     // KUBE-PROXY-FIREWALL drops it.
-    c.rules.push_back(comment(quoted("other traffic to " + spn_ + " will be dropped by KUBE-PROXY-FIREWALL")));
+    c.append(comment(quoted("other traffic to " + spn_ + " will be dropped by KUBE-PROXY-FIREWALL")));
   }
 
   if (uses_svc) write_dispatch(svc, sel_.cluster);
@@ -472,7 +548,9 @@ IptablesPlan iptables_base_plan(const ProxyConfig& config) {
 
 ServicePortRules compile_service_port(const ServicePortInfo& port, const EndpointSelection& selection,
                                       const ProxyConfig& config, bool large_cluster_mode) {
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), large_cluster_mode};
+  ProbabilityCache probabilities;
+  const Context ctx{config, local_detector(config), localhost_nodeports(config), large_cluster_mode,
+                    &probabilities};
   return ServicePortCompiler(port, selection, ctx).compile();
 }
 
@@ -489,7 +567,9 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
   std::string zone;
   if (auto node = state.nodes.find(config.node_name); node != state.nodes.end()) zone = node->second.zone();
 
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode};
+  ProbabilityCache probabilities;
+  const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode,
+                    &probabilities};
   for (const auto& [name, port] : resolved.service_ports) {
     const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
     plan.service_ports.emplace(name, ServicePortCompiler(port, selection, ctx).compile());

@@ -1,37 +1,59 @@
 #include "rules/iptables_plan.h"
 
-#include <algorithm>
-
 namespace kubenat {
 
 std::string_view table_name(IptablesTable table) {
   return table == IptablesTable::Filter ? "filter" : "nat";
 }
 
+void IptablesChain::append(std::string_view rule) {
+  lines.reserve(lines.size() + name.size() + rule.size() + 5);
+  lines += "-A ";
+  lines += name;
+  lines += ' ';
+  lines += rule;
+  lines += '\n';
+}
+
+std::vector<std::string> IptablesChain::rules() const {
+  std::vector<std::string> out;
+  const std::size_t prefix = name.size() + 4;  // "-A <name> "
+  std::size_t start = 0;
+  while (start < lines.size()) {
+    std::size_t end = lines.find('\n', start);
+    if (end == std::string::npos) end = lines.size();
+    out.push_back(lines.substr(start + prefix, end - start - prefix));
+    start = end + 1;
+  }
+  return out;
+}
+
 IptablesChain IptablesPlan::assemble(const SharedChain& shared) const {
-  IptablesChain chain{shared.name, shared.head};
+  IptablesChain chain{shared.name, {}};
+  for (const std::string& rule : shared.head) chain.append(rule);
   for (const auto& [name, fragment] : service_ports) {
     for (const SharedRule& rule : fragment.shared_rules) {
-      if (rule.table == shared.table && rule.chain == shared.name) chain.rules.push_back(rule.rule);
+      if (rule.table == shared.table && rule.chain == shared.name) chain.append(rule.rule);
     }
   }
-  chain.rules.insert(chain.rules.end(), shared.tail.begin(), shared.tail.end());
+  for (const std::string& rule : shared.tail) chain.append(rule);
   return chain;
+}
+
+void IptablesPlan::visit_chains(IptablesTable table,
+                                const std::function<void(const IptablesChain&)>& visit) const {
+  for (const SharedChain& shared : shared_chains) {
+    if (shared.table == table) visit(assemble(shared));
+  }
+  if (table != IptablesTable::Nat) return;
+  for (const auto& [name, fragment] : service_ports) {
+    for (const IptablesChain& chain : fragment.nat_chains) visit(chain);
+  }
 }
 
 std::vector<IptablesChain> IptablesPlan::chains(IptablesTable table) const {
   std::vector<IptablesChain> out;
-  for (const SharedChain& shared : shared_chains) {
-    if (shared.table == table) out.push_back(assemble(shared));
-  }
-  if (table == IptablesTable::Nat) {
-    const std::size_t first_owned = out.size();
-    for (const auto& [name, fragment] : service_ports) {
-      out.insert(out.end(), fragment.nat_chains.begin(), fragment.nat_chains.end());
-    }
-    std::sort(out.begin() + static_cast<std::ptrdiff_t>(first_owned), out.end(),
-              [](const IptablesChain& a, const IptablesChain& b) { return a.name < b.name; });
-  }
+  visit_chains(table, [&out](const IptablesChain& chain) { out.push_back(chain); });
   return out;
 }
 

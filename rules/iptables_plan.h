@@ -11,6 +11,7 @@
 // changes one fragment, which can be recompiled and compared alone.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -24,11 +25,20 @@ namespace kubenat {
 enum class IptablesTable : std::uint8_t { Filter, Nat };
 std::string_view table_name(IptablesTable table);  // "filter", "nat"
 
-// A rule is the text after "-A <chain> " in iptables-restore input, exactly
-// as kube-proxy writes it.
+// A chain and its rules. The rules are kept as the iptables-restore lines
+// that write them, "-A <name> <rule>\n" each, in order: one string per chain
+// keeps a hundred thousand chains cheap to build, compare and render.
 struct IptablesChain {
   std::string name;
-  std::vector<std::string> rules;
+  std::string lines;
+
+  // Appends "-A <name> <rule>\n". A rule is the text after "-A <chain> ",
+  // exactly as kube-proxy writes it.
+  void append(std::string_view rule);
+  // The rules without the "-A <name> " prefix, in order.
+  std::vector<std::string> rules() const;
+  bool empty() const { return lines.empty(); }
+
   bool operator==(const IptablesChain&) const = default;
 };
 
@@ -79,9 +89,11 @@ struct IptablesPlan {
   bool large_cluster_mode = false;
 
   // The full content of every chain of `table` the plan declares: the shared
-  // chains in declaration order, then the service ports' chains sorted by
-  // name.
+  // chains in declaration order, then the service ports' chains, service
+  // port by service port (each port's chains sorted by name).
   std::vector<IptablesChain> chains(IptablesTable table) const;
+  // The same chains in the same order, without copying the owned ones.
+  void visit_chains(IptablesTable table, const std::function<void(const IptablesChain&)>& visit) const;
   // The full content of one shared chain.
   IptablesChain assemble(const SharedChain& shared) const;
 

@@ -3,33 +3,44 @@
 namespace kubenat {
 namespace {
 
-void append_rule(std::string& out, std::string_view chain, std::string_view rule) {
-  out += "-A ";
-  out += chain;
-  out += ' ';
-  out += rule;
-  out += '\n';
-}
-
 void render_table(std::string& out, const IptablesPlan& plan, IptablesTable table,
                   const IptablesRenderOptions& options) {
-  const std::vector<IptablesChain> chains = plan.chains(table);
+  // Shared chains are assembled once; owned chains are only pointed at.
+  std::vector<IptablesChain> assembled;
+  std::vector<const IptablesChain*> chains;
+  for (const SharedChain& shared : plan.shared_chains) {
+    if (shared.table == table) assembled.push_back(plan.assemble(shared));
+  }
+  for (const IptablesChain& chain : assembled) chains.push_back(&chain);
+  if (table == IptablesTable::Nat) {
+    for (const auto& [name, fragment] : plan.service_ports) {
+      for (const IptablesChain& chain : fragment.nat_chains) chains.push_back(&chain);
+    }
+  }
+
+  std::size_t size = 16;
+  for (const IptablesChain* chain : chains) size += chain->name.size() + 10 + chain->lines.size();
+  out.reserve(out.size() + size + 4096);
+
   out += '*';
   out += table_name(table);
   out += '\n';
-  for (const IptablesChain& chain : chains) {
+  for (const IptablesChain* chain : chains) {
     out += ':';
-    out += chain.name;
+    out += chain->name;
     out += " - [0:0]\n";
   }
   if (options.include_jumps) {
     for (const JumpRule& jump : plan.jumps) {
-      if (jump.table == table) append_rule(out, jump.chain, jump.rule);
+      if (jump.table != table) continue;
+      out += "-A ";
+      out += jump.chain;
+      out += ' ';
+      out += jump.rule;
+      out += '\n';
     }
   }
-  for (const IptablesChain& chain : chains) {
-    for (const std::string& rule : chain.rules) append_rule(out, chain.name, rule);
-  }
+  for (const IptablesChain* chain : chains) out += chain->lines;
   out += "COMMIT\n";
 }
 
@@ -37,7 +48,6 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
 
 std::string render_iptables_restore(const IptablesPlan& plan, const IptablesRenderOptions& options) {
   std::string out;
-  out.reserve(1 << 16);
   render_table(out, plan, IptablesTable::Filter, options);
   render_table(out, plan, IptablesTable::Nat, options);
   return out;

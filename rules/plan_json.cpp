@@ -13,7 +13,7 @@ nlohmann::ordered_json plan_to_json(const IptablesPlan& plan) {
   for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
     json chains = json::array();
     for (const IptablesChain& chain : plan.chains(table)) {
-      chains.push_back(json{{"name", chain.name}, {"rules", chain.rules}});
+      chains.push_back(json{{"name", chain.name}, {"rules", chain.rules()}});
     }
     tables[std::string(table_name(table))] = json{{"chains", std::move(chains)}};
   }

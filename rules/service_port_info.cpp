@@ -54,14 +54,17 @@ std::vector<const EndpointSlice*> feeding_slices(const std::map<std::string, End
 std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
                                         const std::vector<const EndpointSlice*>& slices,
                                         const ProxyConfig& config) {
+  std::size_t count = 0;
+  for (const EndpointSlice* slice : slices) count += slice->endpoints.size();
   std::vector<EndpointInfo> out;
+  out.reserve(count);
   for (const EndpointSlice* slice : slices) {
     for (const EndpointPort& slice_port : slice->ports) {
       if (!slice_port.name || slice_port.port == 0) continue;
       if (*slice_port.name != port.name || slice_port.protocol != port.protocol) continue;
       for (const Endpoint& ep : slice->endpoints) {
         if (ep.address.family() != config.family) continue;
-        EndpointInfo info;
+        EndpointInfo& info = out.emplace_back();
         info.ip = ep.address;
         info.port = slice_port.port;
         info.address = join_host_port(ep.address, slice_port.port);
@@ -71,7 +74,6 @@ std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
         info.is_local = !ep.node_name.empty() && ep.node_name == config.node_name;
         info.zone_hints = ep.zone_hints;
         info.node_hints = ep.node_hints;
-        out.push_back(std::move(info));
       }
     }
   }
@@ -81,16 +83,17 @@ std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
                    [](const EndpointInfo& a, const EndpointInfo& b) { return a.address < b.address; });
   // A duplicate (an endpoint moving between slices) replaces the earlier copy
   // unless it is the terminating one.
-  std::vector<EndpointInfo> unique;
-  unique.reserve(out.size());
-  for (EndpointInfo& ep : out) {
-    if (!unique.empty() && unique.back().address == ep.address) {
-      if (!ep.terminating) unique.back() = std::move(ep);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (kept > 0 && out[kept - 1].address == out[i].address) {
+      if (!out[i].terminating) out[kept - 1] = std::move(out[i]);
     } else {
-      unique.push_back(std::move(ep));
+      if (kept != i) out[kept] = std::move(out[i]);
+      ++kept;
     }
   }
-  return unique;
+  out.resize(kept);
+  return out;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <utility>
@@ -20,13 +21,19 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kSnapshot = "snapshot";
+// kubectl never nests lists; the bound only keeps recursion shallow.
+constexpr int kMaxListDepth = 8;
+constexpr std::size_t kMaxErrorLength = 300;
 
-// Parser messages can span lines and echo input; the error must stay one line.
+// Parser messages can span lines and echo input; the error must stay one
+// short line.
 std::string one_line(std::string_view text) {
   std::string line;
-  line.reserve(text.size());
-  for (const char c : text) {
+  for (const char c : text.substr(0, kMaxErrorLength)) {
     line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  }
+  if (text.size() > kMaxErrorLength) {
+    line += "...";
   }
   return line;
 }
@@ -67,34 +74,54 @@ json scalar_to_json(const YAML::Node& node) {
   return text;
 }
 
-// Throws YAML::Exception (caught by the caller) for keys that are not scalars.
-json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return scalar_to_json(node);
-    case YAML::NodeType::Sequence: {
-      json array = json::array();
-      for (const YAML::Node& element : node) {
-        array.push_back(yaml_to_json(element));
-      }
-      return array;
+// Converts a YAML document to JSON. Aliases make a YAML document a graph:
+// "&a [*a]" contains itself and a few nested aliases expand exponentially, so
+// the conversion is bounded in depth and in the number of nodes it emits.
+// Kubernetes objects never come near either limit. Throws YAML::Exception
+// (caught by the caller) when a limit is hit or a key is not a scalar.
+class YamlToJson {
+ public:
+  explicit YamlToJson(std::size_t max_nodes) : nodes_left_(max_nodes) {}
+
+  json convert(const YAML::Node& node, int depth = 0) {
+    if (depth > kMaxDepth) {
+      throw YAML::Exception(node.Mark(), "nested deeper than " + std::to_string(kMaxDepth) + " levels");
     }
-    case YAML::NodeType::Map: {
-      json object = json::object();
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar() && !entry.first.IsNull()) {
-          throw YAML::Exception(entry.first.Mark(), "mapping key is not a scalar");
+    if (nodes_left_ == 0) {
+      throw YAML::Exception(node.Mark(), "aliases expand to more nodes than the text could hold");
+    }
+    --nodes_left_;
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar:
+        return scalar_to_json(node);
+      case YAML::NodeType::Sequence: {
+        json array = json::array();
+        for (const YAML::Node& element : node) {
+          array.push_back(convert(element, depth + 1));
         }
-        object[entry.first.IsNull() ? std::string() : entry.first.Scalar()] = yaml_to_json(entry.second);
+        return array;
       }
-      return object;
+      case YAML::NodeType::Map: {
+        json object = json::object();
+        for (const auto& entry : node) {
+          if (!entry.first.IsScalar() && !entry.first.IsNull()) {
+            throw YAML::Exception(entry.first.Mark(), "mapping key is not a scalar");
+          }
+          object[entry.first.IsNull() ? std::string() : entry.first.Scalar()] = convert(entry.second, depth + 1);
+        }
+        return object;
+      }
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        return nullptr;
     }
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
+    return nullptr;
   }
-  return nullptr;
-}
+
+ private:
+  static constexpr int kMaxDepth = 200;
+  std::size_t nodes_left_;
+};
 
 bool looks_like_json(std::string_view text) {
   const std::size_t first = text.find_first_not_of(" \t\r\n");
@@ -115,8 +142,10 @@ std::expected<std::vector<json>, std::string> parse_documents(std::string_view t
   }
   try {
     std::vector<json> documents;
+    // Without aliases every node takes at least one character of text.
+    YamlToJson converter(2 * text.size() + 16);
     for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
-      json document = yaml_to_json(node);
+      json document = converter.convert(node);
       if (!document.is_null()) {
         documents.push_back(std::move(document));
       }
@@ -130,7 +159,8 @@ std::expected<std::vector<json>, std::string> parse_documents(std::string_view t
 // Why a document is not a Kubernetes object or list, or empty if it is one.
 std::string not_an_object_reason(const json& document) {
   if (!document.is_object()) {
-    return std::string("top-level value is ") + (document.is_array() ? "an array" : std::string("a ") + document.type_name());
+    return std::string("top-level value is ") +
+           (document.is_array() ? "an array" : std::string("a ") + document.type_name());
   }
   const auto kind = document.find("kind");
   if (kind == document.end() || !kind->is_string() || kind->get<std::string>().empty()) {
@@ -170,7 +200,7 @@ bool has_suffix(std::string_view text, std::string_view suffix) {
 // duplicate can replace it.
 class Assembler {
  public:
-  void add_document(const json& document, const std::string& path) { add_item(document, path, {}); }
+  void add_document(const json& document, const std::string& path) { add_item(document, path, {}, 0); }
 
   void report(std::string field, std::string message) {
     snapshot_.diagnostics.push_back({std::string(kSnapshot), std::move(field), std::move(message)});
@@ -180,7 +210,8 @@ class Assembler {
 
  private:
   // default_kind: the kind a typed list (ServiceList) implies for its items.
-  void add_item(const json& item, const std::string& path, std::string_view default_kind) {
+  // depth: how many lists enclose the item.
+  void add_item(const json& item, const std::string& path, std::string_view default_kind, int depth) {
     if (!item.is_object()) {
       report(path, "expected an object; item skipped");
       return;
@@ -195,7 +226,12 @@ class Assembler {
       kind = default_kind;
     }
     if (kind == "List" || (has_suffix(kind, "List") && item.contains("items"))) {
-      add_list(item, path, kind == "List" ? std::string_view() : std::string_view(kind).substr(0, kind.size() - 4));
+      if (depth >= kMaxListDepth) {
+        report(path, "lists nested more than " + std::to_string(kMaxListDepth) + " deep; list skipped");
+        return;
+      }
+      add_list(item, path, kind == "List" ? std::string_view() : std::string_view(kind).substr(0, kind.size() - 4),
+               depth + 1);
     } else if (kind == "Service" && (api_version.empty() || api_version == "v1")) {
       add_service(decode_service(item));
     } else if (kind == "EndpointSlice" && (api_version.empty() || api_version == "discovery.k8s.io/v1" ||
@@ -210,7 +246,7 @@ class Assembler {
     // kube-proxy's input.
   }
 
-  void add_list(const json& list, const std::string& path, std::string_view item_kind) {
+  void add_list(const json& list, const std::string& path, std::string_view item_kind, int depth) {
     const auto items = list.find("items");
     if (items == list.end() || items->is_null()) {
       return;
@@ -220,7 +256,7 @@ class Assembler {
       return;
     }
     for (std::size_t i = 0; i < items->size(); ++i) {
-      add_item((*items)[i], field_path(path, "items[" + std::to_string(i) + "]"), item_kind);
+      add_item((*items)[i], field_path(path, "items[" + std::to_string(i) + "]"), item_kind, depth);
     }
   }
 
@@ -306,7 +342,7 @@ class Assembler {
   }
 
   Snapshot snapshot_;
-  std::map<ObjectName, ObjectName> slice_owners_;  // slice -> Service it is filed under
+  std::map<ObjectName, ObjectName> slice_owners_;                    // slice -> Service it is filed under
   std::map<ObjectName, std::vector<std::string>> endpoints_slices_;  // Endpoints -> slice names
 };
 

@@ -166,7 +166,8 @@ TEST(DecodeService, MissingNameSkipsServiceAndNamesField) {
   object["metadata"].erase("name");
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_FALSE(decoded.value);
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/\"\"", "metadata.name", "missing", "service skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("Service ns1/\"\"", "metadata.name", "missing", "service skipped")));
 }
 
 TEST(DecodeService, NameWithQuoteIsRejectedAndShownEscaped) {
@@ -240,7 +241,8 @@ TEST(DecodeService, SpecOfWrongTypeSkipsService) {
   object["spec"] = "oops";
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_FALSE(decoded.value);
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec", "expected an object", "service skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("Service ns1/svc1", "spec", "expected an object", "service skipped")));
 }
 
 TEST(DecodeService, NullFieldsReadAsAbsent) {
@@ -391,9 +393,9 @@ TEST(DecodeService, PortOutOfRangeSkipsPort) {
   const Decoded<Service> decoded = decode_service(object);
   ASSERT_TRUE(decoded.value);
   EXPECT_TRUE(decoded.value->ports.empty());
-  EXPECT_THAT(decoded.diagnostics,
-              ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].port", "70000 is out of range 1..65535", "port skipped"),
-                          Diag("Service ns1/svc1", "spec.ports[1].port", "0 is out of range")));
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].port",
+                                                    "70000 is out of range 1..65535", "port skipped"),
+                                               Diag("Service ns1/svc1", "spec.ports[1].port", "0 is out of range")));
 }
 
 TEST(DecodeService, PortGivenAsStringSkipsPort) {
@@ -416,7 +418,8 @@ TEST(DecodeService, MissingPortNumberSkipsPort) {
   object["spec"]["ports"][0].erase("port");
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_EQ(decoded.value->ports.size(), 1u);
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].port", "missing", "port skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].port", "missing", "port skipped")));
 }
 
 TEST(DecodeService, NodePortOutOfRangeSkipsPort) {
@@ -441,10 +444,9 @@ TEST(DecodeService, PortNameWithQuoteOrSpaceSkipsPort) {
   object["spec"]["ports"][1]["name"] = "p 443";
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_TRUE(decoded.value->ports.empty());
-  EXPECT_THAT(decoded.diagnostics,
-              ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].name", R"(invalid port name "p80\" -j DROP")",
-                               "port skipped"),
-                          Diag("Service ns1/svc1", "spec.ports[1].name", R"("p 443")")));
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].name",
+                                                    R"(invalid port name "p80\" -j DROP")", "port skipped"),
+                                               Diag("Service ns1/svc1", "spec.ports[1].name", R"("p 443")")));
 }
 
 TEST(DecodeService, PortNameLongerThan63SkipsPort) {
@@ -466,8 +468,7 @@ TEST(DecodeService, DuplicatePortNameAndProtocolLaterWins) {
   object["spec"]["ports"][1]["name"] = "p80";
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_EQ(decoded.value->ports, (std::vector<ServicePort>{{"p80", Protocol::Tcp, 443, 0}}));
-  EXPECT_THAT(decoded.diagnostics,
-              ElementsAre(Diag("Service ns1/svc1", "spec.ports[1]", "spec.ports[0] skipped")));
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[1]", "spec.ports[0] skipped")));
 }
 
 TEST(DecodeService, SamePortNameWithOtherProtocolIsKept) {
@@ -633,8 +634,8 @@ TEST(DecodeService, InvalidHealthCheckNodePortIsZeroWithDiagnostic) {
   object["spec"]["healthCheckNodePort"] = "32000";
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_EQ(decoded.value->health_check_node_port, 0);
-  EXPECT_THAT(decoded.diagnostics,
-              ElementsAre(Diag("Service ns1/svc1", "spec.healthCheckNodePort", "expected an integer", "field ignored")));
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.healthCheckNodePort",
+                                                    "expected an integer", "field ignored")));
 }
 
 // ---- Service: ignored objects and message hygiene ---------------------------
@@ -837,11 +838,12 @@ TEST(DecodeEndpointSlice, PortWithoutNumberIsZero) {
 
 TEST(DecodeEndpointSlice, InvalidPortProtocolSkipsPort) {
   json object = slice_json();
-  object["ports"] = json::parse(R"([{"name": "p80", "port": 8080, "protocol": "HTTP"}, {"name": "dns", "port": 53, "protocol": "UDP"}])");
+  object["ports"] = json::parse(
+      R"([{"name": "p80", "port": 8080, "protocol": "HTTP"}, {"name": "dns", "port": 53, "protocol": "UDP"}])");
   const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
   EXPECT_EQ(decoded.value->ports, (std::vector<EndpointPort>{{"dns", Protocol::Udp, 53}}));
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("EndpointSlice ns1/svc1-abcde", "ports[0].protocol",
-                                                    R"("HTTP")", "port skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("EndpointSlice ns1/svc1-abcde", "ports[0].protocol", R"("HTTP")", "port skipped")));
 }
 
 TEST(DecodeEndpointSlice, PortOutOfRangeSkipsPort) {
@@ -849,8 +851,8 @@ TEST(DecodeEndpointSlice, PortOutOfRangeSkipsPort) {
   object["ports"][0]["port"] = 65536;
   const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
   EXPECT_TRUE(decoded.value->ports.empty());
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("EndpointSlice ns1/svc1-abcde", "ports[0].port", "65536",
-                                                    "port skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("EndpointSlice ns1/svc1-abcde", "ports[0].port", "65536", "port skipped")));
 }
 
 TEST(DecodeEndpointSlice, InvalidPortNameSkipsPort) {
@@ -968,8 +970,7 @@ TEST(DecodeEndpointsV1, OneSlicePerSubsetWithUniqueNames) {
     EXPECT_EQ(slice.service(), (ObjectName{"ns1", "svc1"}));
     EXPECT_EQ(slice.address_type, AddressType::IPv4);
   }
-  EXPECT_EQ(slices[0].ports,
-            (std::vector<EndpointPort>{{"p80", Protocol::Tcp, 8080}, {"", Protocol::Udp, 53}}));
+  EXPECT_EQ(slices[0].ports, (std::vector<EndpointPort>{{"p80", Protocol::Tcp, 8080}, {"", Protocol::Udp, 53}}));
   EXPECT_EQ(slices[1].ports, (std::vector<EndpointPort>{{"", Protocol::Tcp, 9090}}));
 }
 

@@ -33,7 +33,7 @@ ProxyConfig test_config() {
 std::optional<std::vector<std::string>> chain(const IptablesPlan& plan, IptablesTable table,
                                               const std::string& name) {
   for (const IptablesChain& c : plan.chains(table)) {
-    if (c.name == name) return c.rules;
+    if (c.name == name) return c.rules();
   }
   return std::nullopt;
 }

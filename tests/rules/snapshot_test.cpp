@@ -132,8 +132,8 @@ TEST(ReadSnapshot, ExampleHasTheDocumentedServices) {
   EXPECT_EQ(web.session_affinity_timeout_seconds, 600);
 
   const Service& api = state.services.at({"shop", "api"});
-  EXPECT_EQ(api.ports, (std::vector<ServicePort>{{"http", Protocol::Tcp, 80, 30080},
-                                                  {"grpc", Protocol::Tcp, 9090, 30090}}));
+  EXPECT_EQ(api.ports,
+            (std::vector<ServicePort>{{"http", Protocol::Tcp, 80, 30080}, {"grpc", Protocol::Tcp, 9090, 30090}}));
 
   EXPECT_EQ(state.services.at({"shop", "legacy"}).external_ips, std::vector{ip("192.0.2.50")});
   EXPECT_EQ(state.services.at({"shop", "metrics"}).internal_traffic_policy, TrafficPolicy::Local);
@@ -350,9 +350,9 @@ TEST(ReadSnapshot, V1beta1EndpointSliceIsAccepted) {
 
 TEST(ReadSnapshot, KindsKubeProxyDoesNotUseAreSkippedSilently) {
   const Snapshot snapshot = read_ok(list_of(
-      "List", {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns1"}})",
-               R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns1"}})",
-               kServiceJson}));
+      "List",
+      {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns1"}})",
+       R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns1"}})", kServiceJson}));
   EXPECT_THAT(snapshot.diagnostics, IsEmpty());
   EXPECT_EQ(snapshot.state.services.size(), 1u);
 }
@@ -394,13 +394,15 @@ TEST(ReadSnapshot, SliceWithoutServiceNameLabelIsSkippedWithDiagnostic) {
   const std::string slice = replaced(kSliceJson, "kubernetes.io/service-name", "app");
   const Snapshot snapshot = read_ok(slice);
   EXPECT_TRUE(snapshot.state.slices.empty());
-  EXPECT_THAT(snapshot.diagnostics, ElementsAre(Diag("EndpointSlice ns1/svc1-abcde",
-                                                     R"(metadata.labels["kubernetes.io/service-name"])",
-                                                     "slice skipped")));
+  EXPECT_THAT(snapshot.diagnostics,
+              ElementsAre(Diag("EndpointSlice ns1/svc1-abcde", R"(metadata.labels["kubernetes.io/service-name"])",
+                               "slice skipped")));
 }
 
 TEST(ReadSnapshot, IgnoredServiceIsLeftOutSilently) {
-  const std::string service = replaced(kServiceJson, R"("namespace": "ns1")", R"("namespace": "ns1", "labels": {"service.kubernetes.io/service-proxy-name": "other"})");
+  const std::string service =
+      replaced(kServiceJson, R"("namespace": "ns1")",
+               R"("namespace": "ns1", "labels": {"service.kubernetes.io/service-proxy-name": "other"})");
   const Snapshot snapshot = read_ok(service);
   EXPECT_THAT(snapshot.diagnostics, IsEmpty());
   EXPECT_TRUE(snapshot.state.services.empty());
@@ -436,7 +438,8 @@ TEST(ReadSnapshot, InvalidDuplicateKeepsTheEarlierCopy) {
 }
 
 TEST(ReadSnapshot, DuplicateSliceNamingAnotherServiceLeavesNoStaleCopy) {
-  const std::string later = replaced(kSliceJson, R"("kubernetes.io/service-name": "svc1")", R"("kubernetes.io/service-name": "svc2")");
+  const std::string later =
+      replaced(kSliceJson, R"("kubernetes.io/service-name": "svc1")", R"("kubernetes.io/service-name": "svc2")");
   const Snapshot snapshot = read_ok(list_of("List", {kSliceJson, later}));
   EXPECT_FALSE(snapshot.state.slices.contains(ObjectName{"ns1", "svc1"}));
   EXPECT_TRUE(snapshot.state.slices.at({"ns1", "svc2"}).contains("svc1-abcde"));
@@ -451,9 +454,11 @@ TEST(ReadSnapshot, DuplicateNodeLaterWinsWithDiagnostic) {
 }
 
 TEST(ReadSnapshot, DuplicateEndpointsReplaceTheirSlices) {
-  const std::string earlier = R"({"kind": "Endpoints", "apiVersion": "v1", "metadata": {"name": "svc1", "namespace": "ns1"},
+  const std::string earlier =
+      R"({"kind": "Endpoints", "apiVersion": "v1", "metadata": {"name": "svc1", "namespace": "ns1"},
     "subsets": [{"addresses": [{"ip": "10.1.0.1"}]}, {"addresses": [{"ip": "10.1.0.2"}]}]})";
-  const std::string later = R"({"kind": "Endpoints", "apiVersion": "v1", "metadata": {"name": "svc1", "namespace": "ns1"},
+  const std::string later =
+      R"({"kind": "Endpoints", "apiVersion": "v1", "metadata": {"name": "svc1", "namespace": "ns1"},
     "subsets": [{"addresses": [{"ip": "10.1.0.3"}]}]})";
   const Snapshot snapshot = read_ok(list_of("List", {earlier, later}));
   const auto& slices = snapshot.state.slices.at({"ns1", "svc1"});
@@ -474,6 +479,70 @@ TEST(ReadSnapshot, BrokenYamlGivesOneLineError) {
   const std::string error = read_error("kind: List\nitems: [unclosed\n  - a: b\n");
   EXPECT_THAT(error, StartsWith("snapshot: not JSON or YAML: "));
   EXPECT_EQ(error.find('\n'), std::string::npos);
+}
+
+TEST(ReadSnapshot, SelfReferencingYamlAliasIsAnError) {
+  const std::string error = read_error("kind: List\nitems: &a [*a]\n");
+  EXPECT_THAT(error, StartsWith("snapshot: not JSON or YAML: "));
+}
+
+TEST(ReadSnapshot, DeeplyNestedYamlIsAnError) {
+  const std::string text = "kind: List\nitems: " + std::string(300, '[') + std::string(300, ']') + "\n";
+  EXPECT_THAT(read_error(text), HasSubstr("nested deeper"));
+}
+
+TEST(ReadSnapshot, ExponentiallyExpandingYamlAliasesAreAnError) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 12; ++i) {
+    const std::string previous = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + previous;
+    for (int j = 1; j < 10; ++j) {
+      text += ", " + previous;
+    }
+    text += "]\n";
+  }
+  text += "kind: List\n";
+  EXPECT_THAT(read_error(text), HasSubstr("aliases expand"));
+}
+
+TEST(ReadSnapshot, OrdinaryYamlAliasesAreExpanded) {
+  const Snapshot snapshot = read_ok(R"(kind: List
+items:
+- kind: Node
+  metadata: {name: worker-1, labels: &labels {topology.kubernetes.io/zone: zone-a}}
+- kind: Node
+  metadata: {name: worker-2, labels: *labels}
+)");
+  EXPECT_EQ(snapshot.state.nodes.at("worker-2").zone(), "zone-a");
+}
+
+TEST(ReadSnapshot, DeeplyNestedListsAreSkippedWithDiagnostic) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    text += R"({"kind": "List", "items": [)";
+  }
+  text += std::string(kNodeJson);
+  for (int i = 0; i < 1000; ++i) {
+    text += "]}";
+  }
+  const Snapshot snapshot = read_ok(text);
+  EXPECT_TRUE(snapshot.state.nodes.empty());
+  ASSERT_EQ(snapshot.diagnostics.size(), 1u);
+  EXPECT_THAT(snapshot.diagnostics[0].message, HasSubstr("list skipped"));
+}
+
+TEST(ReadSnapshot, NestedListIsFlattened) {
+  const Snapshot snapshot = read_ok(list_of("List", {list_of("NodeList", {kNodeJson})}));
+  EXPECT_THAT(snapshot.diagnostics, IsEmpty());
+  EXPECT_EQ(snapshot.state.nodes.size(), 1u);
+}
+
+TEST(ReadSnapshot, LongParserMessageIsShortened) {
+  // An unterminated string: both parsers fail, and nlohmann echoes the token.
+  const std::string text = "{\"kind\": \"" + std::string(5000, 'x');
+  const std::string error = read_error(text);
+  EXPECT_THAT(error, StartsWith("snapshot: not JSON or YAML: "));
+  EXPECT_LT(error.size(), 400u);
 }
 
 TEST(ReadSnapshot, PlainTextIsNotAKubernetesObject) {
