@@ -20,24 +20,29 @@ std::string hash_input(const ServicePortName& name) {
   return input;
 }
 
-}  // namespace
-
-std::string chain_hash(std::string_view input) {
+// Writes the 16-character hash of `input` to `out`.
+void chain_hash_into(std::string_view input, char* out) {
   const auto digest = sha256(input);
   // 16 base32 characters are exactly 80 bits, the first 10 digest bytes, so
   // the encoding's '=' padding never reaches the name.
-  std::string out;
-  out.reserve(kHashLength);
   std::uint64_t buffer = 0;
   int buffered_bits = 0;
-  for (std::size_t i = 0; out.size() < kHashLength; ++i) {
+  std::size_t written = 0;
+  for (std::size_t i = 0; written < kHashLength; ++i) {
     buffer = (buffer << 8) | digest[i];
     buffered_bits += 8;
-    while (buffered_bits >= 5 && out.size() < kHashLength) {
+    while (buffered_bits >= 5 && written < kHashLength) {
       buffered_bits -= 5;
-      out += kBase32Alphabet[(buffer >> buffered_bits) & 0x1f];
+      out[written++] = kBase32Alphabet[(buffer >> buffered_bits) & 0x1f];
     }
   }
+}
+
+}  // namespace
+
+std::string chain_hash(std::string_view input) {
+  std::string out(kHashLength, '\0');
+  chain_hash_into(input, out.data());
   return out;
 }
 
@@ -52,12 +57,12 @@ std::string ext_chain(const ServicePortName& name) { return "KUBE-EXT-" + servic
 std::string fw_chain(const ServicePortName& name) { return "KUBE-FW-" + service_port_hash(name); }
 
 std::string sep_chain(const ServicePortName& name, std::string_view endpoint) {
-  return sep_chain_from_prefix(hash_input(name), endpoint);
+  return sep_chain_from_prefix(hash_input(name), endpoint).str();
 }
 
 std::string chain_hash_prefix(const ServicePortName& name) { return hash_input(name); }
 
-std::string sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint) {
+ChainName sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint) {
   // Names are built by the hundred thousand: hash from a stack buffer when
   // the input fits, rather than allocate for it.
   std::array<char, 512> buffer;
@@ -72,9 +77,11 @@ std::string sep_chain_from_prefix(std::string_view prefix, std::string_view endp
     heap.append(prefix).append(endpoint);
     input = heap;
   }
-  std::string out = "KUBE-SEP-";
-  out += chain_hash(input);
-  return out;
+  constexpr std::string_view kPrefix = "KUBE-SEP-";
+  std::array<char, kPrefix.size() + kHashLength> name;
+  std::copy(kPrefix.begin(), kPrefix.end(), name.begin());
+  chain_hash_into(input, name.data() + kPrefix.size());
+  return ChainName(std::string_view(name.data(), name.size()));
 }
 
 }  // namespace kubenat

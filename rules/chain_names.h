@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "rules/chain_name.h"
 #include "rules/model.h"
 
 namespace kubenat {
@@ -35,6 +36,6 @@ std::string sep_chain(const ServicePortName& name, std::string_view endpoint);
 std::string chain_hash_prefix(const ServicePortName& name);
 // sep_chain() for callers that name many endpoints of one service port and
 // computed chain_hash_prefix() once.
-std::string sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint);
+ChainName sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint);
 
 }  // namespace kubenat

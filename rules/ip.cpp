@@ -250,12 +250,18 @@ bool IpAddress::is_unspecified() const {
 std::string IpAddress::to_string() const {
   std::string out;
   if (is_v4()) {
-    out.reserve(15);
+    // Formatted by hand: addresses are printed several times per endpoint
+    // in a full compile, and this stays within the small-string buffer.
+    char buf[16];
+    std::size_t n = 0;
     for (std::size_t i = 0; i < 4; ++i) {
-      if (i > 0) out += '.';
-      out += std::to_string(bytes_[i]);
+      if (i > 0) buf[n++] = '.';
+      const unsigned v = bytes_[i];
+      if (v >= 100) buf[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) buf[n++] = static_cast<char>('0' + v / 10 % 10);
+      buf[n++] = static_cast<char>('0' + v % 10);
     }
-    return out;
+    return std::string(buf, n);
   }
 
   std::array<unsigned, 8> groups{};
@@ -331,8 +337,16 @@ std::string Cidr::to_string() const {
 }
 
 std::string join_host_port(const IpAddress& address, int port) {
-  if (address.is_v4()) return address.to_string() + ":" + std::to_string(port);
-  return "[" + address.to_string() + "]:" + std::to_string(port);
+  const std::string host = address.to_string();
+  const std::string port_text = std::to_string(port);
+  std::string out;
+  out.reserve(host.size() + port_text.size() + 3);
+  if (!address.is_v4()) out += '[';
+  out += host;
+  if (!address.is_v4()) out += ']';
+  out += ':';
+  out += port_text;
+  return out;
 }
 
 }  // namespace kubenat

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "rules/chain_names.h"
 
@@ -18,6 +19,14 @@ constexpr std::string_view kProxyFirewall = "KUBE-PROXY-FIREWALL";
 constexpr std::string_view kKubeletFirewall = "KUBE-FIREWALL";
 constexpr std::string_view kPostrouting = "KUBE-POSTROUTING";
 constexpr std::string_view kMarkMasq = "KUBE-MARK-MASQ";
+
+// The IP of an "IP:port" or "[IP]:port" endpoint string, as the address
+// prints it.
+std::string_view host_of(std::string_view endpoint) {
+  endpoint = endpoint.substr(0, endpoint.rfind(':'));
+  if (!endpoint.empty() && endpoint.front() == '[') endpoint = endpoint.substr(1, endpoint.size() - 2);
+  return endpoint;
+}
 
 std::string quoted(std::string_view text) {
   std::string out;
@@ -120,15 +129,28 @@ class ServicePortCompiler {
   ServicePortRules compile();
 
  private:
-  std::string chain(std::string_view prefix) const { return std::string(prefix) + hash_; }
+  ChainName chain(std::string_view prefix) const {
+    char name[ChainName::kMaxLength];
+    prefix.copy(name, prefix.size());
+    hash_.copy(name + prefix.size(), hash_.size());
+    return ChainName(std::string_view(name, prefix.size() + hash_.size()));
+  }
   void add_shared(IptablesTable table, std::string_view chain, std::string text) {
     out_.shared_rules.push_back(SharedRule{table, std::string(chain), std::move(text)});
   }
-  IptablesChain& owned(const std::string& name) {
-    for (IptablesChain& c : out_.nat_chains) {
-      if (c.name == name) return c;
-    }
-    return out_.nat_chains.emplace_back(IptablesChain{name, {}});
+  // Owned chains are written one after the other into the port's text:
+  // open_chain, then rules, then close_chain.
+  void open_chain(const ChainName& name) {
+    out_.chains.push_back(OwnedChain{name, static_cast<std::uint32_t>(out_.text.size()), 0});
+  }
+  void close_chain() { out_.chains.back().end = static_cast<std::uint32_t>(out_.text.size()); }
+  void add_rule(std::string_view rule) {
+    std::string& out = out_.text;
+    out += "-A ";
+    out += out_.chains.back().name.view();
+    out += ' ';
+    out += rule;
+    out += '\n';
   }
   // "-m tcp -p tcp -d <ip> --dport <port>"
   std::string match(const IpAddress& ip, int port) const {
@@ -136,12 +158,12 @@ class ServicePortCompiler {
   }
   std::string comment(std::string_view text) const { return rule("-m comment --comment", text); }
   // Endpoint chain names, hashed once per endpoint on first use.
-  const std::string& sep_name(std::size_t i) {
+  const ChainName& sep_name(std::size_t i) {
     if (sep_names_.empty()) sep_names_.resize(port_.endpoints.size());
-    if (sep_names_[i].empty()) sep_names_[i] = sep_chain_from_prefix(hash_prefix_, port_.endpoints[i].address);
+    if (sep_names_[i].size() == 0) sep_names_[i] = sep_chain_from_prefix(hash_prefix_, port_.endpoints[i].address);
     return sep_names_[i];
   }
-  void write_dispatch(const std::string& chain_name, const std::vector<std::size_t>& endpoints);
+  void write_dispatch(const ChainName& chain_name, const std::vector<std::size_t>& endpoints);
   void write_endpoint_chain(std::size_t i);
 
   const ServicePortInfo& port_;
@@ -151,7 +173,7 @@ class ServicePortCompiler {
   const std::string hash_prefix_;
   const std::string hash_;
   const std::string_view proto_;
-  std::vector<std::string> sep_names_;
+  std::vector<ChainName> sep_names_;
   ServicePortRules out_;
 };
 
@@ -161,15 +183,12 @@ class ServicePortCompiler {
 // The two functions below run once per endpoint, a hundred thousand times in
 // a large cluster: they append each rule to the chain's text in place.
 
-void ServicePortCompiler::write_dispatch(const std::string& chain_name,
+void ServicePortCompiler::write_dispatch(const ChainName& chain_name,
                                          const std::vector<std::size_t>& endpoints) {
-  IptablesChain& c = owned(chain_name);
-  std::string& out = c.lines;
-  const std::size_t per_rule = 140 + spn_.size() + (port_.session_affinity ? 120 : 0);
-  out.reserve(out.size() + endpoints.size() * per_rule);
+  std::string& out = out_.text;
   auto start_rule = [&](const EndpointInfo& ep) {
     out += "-A ";
-    out += chain_name;
+    out += chain_name.view();
     out += ' ';
     if (!ctx_.large_cluster_mode) {
       out += "-m comment --comment \"";
@@ -182,7 +201,7 @@ void ServicePortCompiler::write_dispatch(const std::string& chain_name,
   if (port_.session_affinity) {
     const std::string timeout = std::to_string(port_.session_affinity_timeout_seconds);
     for (std::size_t i : endpoints) {
-      const std::string& sep = sep_name(i);
+      const std::string_view sep = sep_name(i);
       start_rule(port_.endpoints[i]);
       out += "-m recent --name ";
       out += sep;
@@ -195,7 +214,7 @@ void ServicePortCompiler::write_dispatch(const std::string& chain_name,
   }
   const std::size_t n = endpoints.size();
   for (std::size_t i = 0; i < n; ++i) {
-    const std::string& sep = sep_name(endpoints[i]);
+    const std::string_view sep = sep_name(endpoints[i]);
     start_rule(port_.endpoints[endpoints[i]]);
     if (i + 1 < n) {
       out += "-m statistic --mode random --probability ";
@@ -210,14 +229,9 @@ void ServicePortCompiler::write_dispatch(const std::string& chain_name,
 
 void ServicePortCompiler::write_endpoint_chain(std::size_t i) {
   const EndpointInfo& ep = port_.endpoints[i];
-  // Endpoint chains are new by construction: no need to look for one. This
-  // is the name's last use, so it moves into the chain.
-  sep_name(i);
-  IptablesChain& c = out_.nat_chains.emplace_back(IptablesChain{std::move(sep_names_[i]), {}});
-  const std::string& sep = c.name;
-  std::string& out = c.lines;
-  out.reserve(2 * (sep.size() + spn_.size()) + 2 * ep.address.size() + 160 +
-              (port_.session_affinity ? 40 : 0));
+  const std::string_view sep = sep_name(i);
+  std::string& out = out_.text;
+  open_chain(sep_names_[i]);
   auto start_rule = [&] {
     out += "-A ";
     out += sep;
@@ -232,7 +246,7 @@ void ServicePortCompiler::write_endpoint_chain(std::size_t i) {
   // it would answer itself directly.
   start_rule();
   out += "-s ";
-  out += ep.ip.to_string();
+  out += host_of(ep.address);
   out += " -j KUBE-MARK-MASQ\n";
 
   start_rule();
@@ -248,28 +262,29 @@ void ServicePortCompiler::write_endpoint_chain(std::size_t i) {
   out += " -j DNAT --to-destination ";
   out += ep.address;
   out += '\n';
+  close_chain();
 }
 
 ServicePortRules ServicePortCompiler::compile() {
   const bool has_endpoints = sel_.has_any;
-  const std::string svc = chain("KUBE-SVC-");
-  const std::string svl = chain("KUBE-SVL-");
-  const std::string ext = chain("KUBE-EXT-");
-  const std::string fw = chain("KUBE-FW-");
+  const ChainName svc = chain("KUBE-SVC-");
+  const ChainName svl = chain("KUBE-SVL-");
+  const ChainName ext = chain("KUBE-EXT-");
+  const ChainName fw = chain("KUBE-FW-");
 
   const bool uses_svc = !sel_.cluster.empty() && port_.uses_cluster_endpoints();
   const bool uses_svl = !sel_.local.empty() && port_.uses_local_endpoints();
 
-  const std::string& internal_chain = port_.internal_policy_local ? svl : svc;
+  const ChainName& internal_chain = port_.internal_policy_local ? svl : svc;
   const bool has_internal = has_endpoints && !(port_.internal_policy_local && sel_.local.empty());
-  const std::string& external_policy_chain = port_.external_policy_local ? svl : svc;
+  const ChainName& external_policy_chain = port_.external_policy_local ? svl : svc;
   const bool has_external = has_endpoints && !(port_.external_policy_local && sel_.local.empty());
   // The EXT chain exists even without usable external endpoints: its
   // short-circuit rules for pod and host traffic still apply.
   const bool uses_ext = has_endpoints && port_.externally_accessible();
   const bool uses_fw =
       has_endpoints && !port_.load_balancer_ips.empty() && !port_.load_balancer_source_ranges.empty();
-  const std::string& lb_chain = uses_fw ? fw : ext;
+  const ChainName& lb_chain = uses_fw ? fw : ext;
 
   std::string internal_target, internal_comment, external_target, external_comment;
   if (!has_endpoints) {
@@ -312,7 +327,7 @@ ServicePortRules ServicePortCompiler::compile() {
     }
     if (uses_fw) {
       add_shared(IptablesTable::Filter, kProxyFirewall,
-                 rule(comment(quoted(spn_ + " traffic not accepted by " + fw)), match(ip, port_.port),
+                 rule(comment(quoted(spn_ + " traffic not accepted by " + fw.str())), match(ip, port_.port),
                       "-j DROP"));
     }
   }
@@ -345,9 +360,11 @@ ServicePortRules ServicePortCompiler::compile() {
                     std::to_string(port_.health_check_node_port), "-j ACCEPT"));
   }
 
-  // Owned chains.
+  // Owned chains, each written whole: EXT, FW, SVC, SVL, then one per
+  // endpoint. The SVC/SVL chain that serves the cluster IP starts with the
+  // masquerade rule for traffic from outside the cluster.
+  std::string masq;
   if (has_internal) {
-    std::string masq;
     if (ctx_.config.masquerade_all) {
       masq = rule(comment(quoted(spn_ + " cluster IP")), cluster_ip_match, "-j", kMarkMasq);
     } else if (ctx_.detector.implemented()) {
@@ -357,38 +374,42 @@ ServicePortRules ServicePortCompiler::compile() {
       masq = rule(comment(quoted(spn_ + " cluster IP")), cluster_ip_match, ctx_.detector.if_not_local, "-j",
                   kMarkMasq);
     }
-    if (!masq.empty()) owned(internal_chain).append(masq);
   }
 
+  std::size_t estimate = 512 + sel_.reachable.size() * (300 + 2 * spn_.size());
+  if (uses_svc) estimate += sel_.cluster.size() * (200 + spn_.size());
+  if (uses_svl) estimate += sel_.local.size() * (200 + spn_.size());
+  out_.text.reserve(estimate);
+  out_.chains.reserve(sel_.reachable.size() + 4);
+
   if (uses_ext) {
-    IptablesChain& c = owned(ext);
+    open_chain(ext);
     if (!port_.external_policy_local) {
-      c.append(
-          rule(comment(quoted("masquerade traffic for " + spn_ + " external destinations")), "-j", kMarkMasq));
+      add_rule(rule(comment(quoted("masquerade traffic for " + spn_ + " external destinations")), "-j", kMarkMasq));
     } else {
       if (ctx_.detector.implemented()) {
         // Pods reaching an external address are treated as if they had gone
         // out to the load balancer and back: any endpoint, no policy.
-        c.append(rule(comment(quoted("pod traffic for " + spn_ + " external destinations")),
-                               ctx_.detector.if_local, "-j", svc));
+        add_rule(rule(comment(quoted("pod traffic for " + spn_ + " external destinations")), ctx_.detector.if_local,
+                      "-j", svc));
       }
       // The host's own traffic has a local source address that the endpoint
       // could not answer: masquerade it, and let it use any endpoint.
-      c.append(
-          rule(comment(quoted("masquerade LOCAL traffic for " + spn_ + " external destinations")),
-               "-m addrtype --src-type LOCAL -j", kMarkMasq));
-      c.append(rule(comment(quoted("route LOCAL traffic for " + spn_ + " external destinations")),
-                             "-m addrtype --src-type LOCAL -j", svc));
+      add_rule(rule(comment(quoted("masquerade LOCAL traffic for " + spn_ + " external destinations")),
+                    "-m addrtype --src-type LOCAL -j", kMarkMasq));
+      add_rule(rule(comment(quoted("route LOCAL traffic for " + spn_ + " external destinations")),
+                    "-m addrtype --src-type LOCAL -j", svc));
     }
-    if (has_external) c.append(rule("-j", external_policy_chain));
+    if (has_external) add_rule(rule("-j", external_policy_chain));
+    close_chain();
   }
 
   if (uses_fw) {
-    IptablesChain& c = owned(fw);
+    open_chain(fw);
     const std::string lb_comment = comment(quoted(spn_ + " loadbalancer IP"));
     bool allow_from_node = false;
     for (const Cidr& range : port_.load_balancer_source_ranges) {
-      c.append(rule(lb_comment, "-s", range.to_string(), "-j", ext));
+      add_rule(rule(lb_comment, "-s", range.to_string(), "-j", ext));
       for (const IpAddress& node_ip : ctx_.config.node_ips) {
         if (range.contains(node_ip)) allow_from_node = true;
       }
@@ -396,21 +417,26 @@ ServicePortRules ServicePortCompiler::compile() {
     // A VIP-style load balancer often makes the VIP a local address: the
     // node's own requests to it then loop back with the VIP as source.
     if (allow_from_node) {
-      for (const IpAddress& ip : port_.load_balancer_ips) {
-        c.append(rule(lb_comment, "-s", ip.to_string(), "-j", ext));
-      }
+      for (const IpAddress& ip : port_.load_balancer_ips) add_rule(rule(lb_comment, "-s", ip.to_string(), "-j", ext));
     }
     // No target: what falls through was not DNATed, and the filter table's
     // KUBE-PROXY-FIREWALL drops it.
-    c.append(comment(quoted("other traffic to " + spn_ + " will be dropped by KUBE-PROXY-FIREWALL")));
+    add_rule(comment(quoted("other traffic to " + spn_ + " will be dropped by KUBE-PROXY-FIREWALL")));
+    close_chain();
   }
 
-  if (uses_svc) write_dispatch(svc, sel_.cluster);
-  if (uses_svl) write_dispatch(svl, sel_.local);
+  for (const auto& [uses, name, endpoints] :
+       {std::tuple{uses_svc, &svc, &sel_.cluster}, std::tuple{uses_svl, &svl, &sel_.local}}) {
+    if (!uses) continue;
+    open_chain(*name);
+    if (!masq.empty() && *name == internal_chain) add_rule(masq);
+    write_dispatch(*name, *endpoints);
+    close_chain();
+  }
   for (std::size_t i : sel_.reachable) write_endpoint_chain(i);
 
-  std::sort(out_.nat_chains.begin(), out_.nat_chains.end(),
-            [](const IptablesChain& a, const IptablesChain& b) { return a.name < b.name; });
+  std::sort(out_.chains.begin(), out_.chains.end(),
+            [](const OwnedChain& a, const OwnedChain& b) { return a.name < b.name; });
   return std::move(out_);
 }
 

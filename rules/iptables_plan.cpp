@@ -40,20 +40,31 @@ IptablesChain IptablesPlan::assemble(const SharedChain& shared) const {
   return chain;
 }
 
+std::optional<IptablesChain> ServicePortRules::find(std::string_view name) const {
+  for (const OwnedChain& chain : chains) {
+    if (chain.name == name) return IptablesChain{chain.name, std::string(lines(chain))};
+  }
+  return std::nullopt;
+}
+
 void IptablesPlan::visit_chains(IptablesTable table,
-                                const std::function<void(const IptablesChain&)>& visit) const {
+                                const std::function<void(const ChainName&, std::string_view)>& visit) const {
   for (const SharedChain& shared : shared_chains) {
-    if (shared.table == table) visit(assemble(shared));
+    if (shared.table != table) continue;
+    const IptablesChain assembled = assemble(shared);
+    visit(assembled.name, assembled.lines);
   }
   if (table != IptablesTable::Nat) return;
   for (const auto& [name, fragment] : service_ports) {
-    for (const IptablesChain& chain : fragment.nat_chains) visit(chain);
+    for (const OwnedChain& chain : fragment.chains) visit(chain.name, fragment.lines(chain));
   }
 }
 
 std::vector<IptablesChain> IptablesPlan::chains(IptablesTable table) const {
   std::vector<IptablesChain> out;
-  visit_chains(table, [&out](const IptablesChain& chain) { out.push_back(chain); });
+  visit_chains(table, [&out](const ChainName& name, std::string_view lines) {
+    out.push_back(IptablesChain{name, std::string(lines)});
+  });
   return out;
 }
 

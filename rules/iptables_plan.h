@@ -13,10 +13,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "rules/chain_name.h"
 #include "rules/ip.h"
 #include "rules/model.h"
 
@@ -29,7 +31,7 @@ std::string_view table_name(IptablesTable table);  // "filter", "nat"
 // that write them, "-A <name> <rule>\n" each, in order: one string per chain
 // keeps a hundred thousand chains cheap to build, compare and render.
 struct IptablesChain {
-  std::string name;
+  ChainName name;
   std::string lines;
 
   // Appends "-A <name> <rule>\n". A rule is the text after "-A <chain> ",
@@ -50,9 +52,29 @@ struct SharedRule {
   bool operator==(const SharedRule&) const = default;
 };
 
+// One chain a service port owns: its name and where its lines stand in the
+// service port's text.
+struct OwnedChain {
+  ChainName name;
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  bool operator==(const OwnedChain&) const = default;
+};
+
 struct ServicePortRules {
-  std::vector<SharedRule> shared_rules;    // in kube-proxy's order
-  std::vector<IptablesChain> nat_chains;   // owned chains, sorted by name
+  std::vector<SharedRule> shared_rules;  // in kube-proxy's order
+  // The lines of every chain the port owns (KUBE-SVC/SVL/EXT/FW/SEP), in one
+  // string: a port with a hundred endpoints is one allocation, not a
+  // hundred. `chains`, sorted by name, says which lines are whose.
+  std::string text;
+  std::vector<OwnedChain> chains;
+
+  std::string_view lines(const OwnedChain& chain) const {
+    return std::string_view(text).substr(chain.begin, chain.end - chain.begin);
+  }
+  // The chain's own IptablesChain (a copy), or nullopt when not owned.
+  std::optional<IptablesChain> find(std::string_view name) const;
+
   bool operator==(const ServicePortRules&) const = default;
 };
 
@@ -92,8 +114,10 @@ struct IptablesPlan {
   // chains in declaration order, then the service ports' chains, service
   // port by service port (each port's chains sorted by name).
   std::vector<IptablesChain> chains(IptablesTable table) const;
-  // The same chains in the same order, without copying the owned ones.
-  void visit_chains(IptablesTable table, const std::function<void(const IptablesChain&)>& visit) const;
+  // The same chains in the same order, without copying the owned ones:
+  // visit(name, lines) per chain.
+  void visit_chains(IptablesTable table,
+                    const std::function<void(const ChainName&, std::string_view)>& visit) const;
   // The full content of one shared chain.
   IptablesChain assemble(const SharedChain& shared) const;
 

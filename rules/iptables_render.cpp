@@ -7,28 +7,31 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
                   const IptablesRenderOptions& options) {
   // Shared chains are assembled once; owned chains are only pointed at.
   std::vector<IptablesChain> assembled;
-  std::vector<const IptablesChain*> chains;
   for (const SharedChain& shared : plan.shared_chains) {
     if (shared.table == table) assembled.push_back(plan.assemble(shared));
   }
-  for (const IptablesChain& chain : assembled) chains.push_back(&chain);
+  std::size_t size = 16;
+  for (const IptablesChain& chain : assembled) size += chain.name.size() + 10 + chain.lines.size();
   if (table == IptablesTable::Nat) {
     for (const auto& [name, fragment] : plan.service_ports) {
-      for (const IptablesChain& chain : fragment.nat_chains) chains.push_back(&chain);
+      size += fragment.text.size() + fragment.chains.size() * (ChainName::kMaxLength + 10);
     }
   }
-
-  std::size_t size = 16;
-  for (const IptablesChain* chain : chains) size += chain->name.size() + 10 + chain->lines.size();
   out.reserve(out.size() + size + 4096);
 
+  auto declare = [&out](const ChainName& name) {
+    out += ':';
+    out += name.view();
+    out += " - [0:0]\n";
+  };
   out += '*';
   out += table_name(table);
   out += '\n';
-  for (const IptablesChain* chain : chains) {
-    out += ':';
-    out += chain->name;
-    out += " - [0:0]\n";
+  for (const IptablesChain& chain : assembled) declare(chain.name);
+  if (table == IptablesTable::Nat) {
+    for (const auto& [name, fragment] : plan.service_ports) {
+      for (const OwnedChain& chain : fragment.chains) declare(chain.name);
+    }
   }
   if (options.include_jumps) {
     for (const JumpRule& jump : plan.jumps) {
@@ -40,7 +43,12 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
       out += '\n';
     }
   }
-  for (const IptablesChain* chain : chains) out += chain->lines;
+  for (const IptablesChain& chain : assembled) out += chain.lines;
+  if (table == IptablesTable::Nat) {
+    for (const auto& [name, fragment] : plan.service_ports) {
+      for (const OwnedChain& chain : fragment.chains) out += fragment.lines(chain);
+    }
+  }
   out += "COMMIT\n";
 }
 

@@ -13,7 +13,7 @@ nlohmann::ordered_json plan_to_json(const IptablesPlan& plan) {
   for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
     json chains = json::array();
     for (const IptablesChain& chain : plan.chains(table)) {
-      chains.push_back(json{{"name", chain.name}, {"rules", chain.rules()}});
+      chains.push_back(json{{"name", chain.name.str()}, {"rules", chain.rules()}});
     }
     tables[std::string(table_name(table))] = json{{"chains", std::move(chains)}};
   }
@@ -28,7 +28,7 @@ nlohmann::ordered_json plan_to_json(const IptablesPlan& plan) {
   json ports = json::array();
   for (const auto& [name, fragment] : plan.service_ports) {
     json chains = json::array();
-    for (const IptablesChain& chain : fragment.nat_chains) chains.push_back(chain.name);
+    for (const OwnedChain& chain : fragment.chains) chains.push_back(chain.name.str());
     json shared = json::array();
     for (const SharedRule& rule : fragment.shared_rules) {
       shared.push_back(json{{"table", table_name(rule.table)}, {"chain", rule.chain}, {"rule", rule.rule}});

@@ -1,6 +1,11 @@
 #include "rules/sha256.h"
 
 #include <cstddef>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace kubenat {
 
@@ -72,17 +77,75 @@ void compress(State& state, const Block& block) {
   state[7] += h;
 }
 
+#if defined(__x86_64__)
+// The same compression with the x86 SHA extensions, four rounds per
+// instruction pair. Kubenat hashes a chain name for every endpoint, a hundred
+// thousand per full compile; this makes that several times cheaper. The state
+// is kept as ABEF/CDGH, the layout sha256rnds2 works on.
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_extensions(State& state, const Block& block) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[0]));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[4]));
+  __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  const __m128i abef_start = abef;
+  const __m128i cdgh_start = cdgh;
+
+  // w[i % 4] holds message words 4i..4i+3 once computed; the older groups it
+  // replaces are exactly those the schedule no longer needs.
+  __m128i w[4];
+  for (int i = 0; i < 16; ++i) {
+    if (i < 4) {
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.data() + 16 * i)),
+                              byte_swap);
+    } else {
+      __m128i next = _mm_sha256msg1_epu32(w[i % 4], w[(i + 1) % 4]);
+      next = _mm_add_epi32(next, _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4));
+      w[i % 4] = _mm_sha256msg2_epu32(next, w[(i + 3) % 4]);
+    }
+    __m128i schedule = _mm_add_epi32(
+        w[i % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRoundConstants[4 * static_cast<std::size_t>(i)])));
+    cdgh = _mm_sha256rnds2_epu32(cdgh, abef, schedule);
+    schedule = _mm_shuffle_epi32(schedule, 0x0E);
+    abef = _mm_sha256rnds2_epu32(abef, cdgh, schedule);
+  }
+  abef = _mm_add_epi32(abef, abef_start);
+  cdgh = _mm_add_epi32(cdgh, cdgh_start);
+
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[0]), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[4]), _mm_alignr_epi8(dchg, feba, 8));
+}
+#endif
+
+using CompressFn = void (*)(State&, const Block&);
+
+std::array<std::uint8_t, 32> sha256_with(std::string_view data, CompressFn compress_block);
+
 }  // namespace
 
 std::array<std::uint8_t, 32> sha256(std::string_view data) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("sha")) return sha256_with(data, compress_sha_extensions);
+#endif
+  return sha256_with(data, compress);
+}
+
+std::array<std::uint8_t, 32> sha256_portable(std::string_view data) { return sha256_with(data, compress); }
+
+namespace {
+
+std::array<std::uint8_t, 32> sha256_with(std::string_view data, CompressFn compress_block) {
   State state = kInitialState;
   Block block{};
 
   std::size_t offset = 0;
   for (; data.size() - offset >= kBlockSize; offset += kBlockSize) {
-    for (std::size_t i = 0; i < kBlockSize; ++i)
-      block[i] = static_cast<std::uint8_t>(data[offset + i]);
-    compress(state, block);
+    std::memcpy(block.data(), data.data() + offset, kBlockSize);
+    compress_block(state, block);
   }
 
   // Section 5.1.1 padding: a 1 bit, zeros, then the message length in bits
@@ -90,17 +153,17 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) {
   // block for the marker and the length, they spill into one more block.
   const std::size_t rest = data.size() - offset;
   block.fill(0);
-  for (std::size_t i = 0; i < rest; ++i) block[i] = static_cast<std::uint8_t>(data[offset + i]);
+  if (rest > 0) std::memcpy(block.data(), data.data() + offset, rest);
   block[rest] = 0x80;
   if (rest + 1 > kBlockSize - 8) {
-    compress(state, block);
+    compress_block(state, block);
     block.fill(0);
   }
   const std::uint64_t bit_length = static_cast<std::uint64_t>(data.size()) * 8;
   for (std::size_t i = 0; i < 8; ++i) {
     block[kBlockSize - 1 - i] = static_cast<std::uint8_t>(bit_length >> (8 * i));
   }
-  compress(state, block);
+  compress_block(state, block);
 
   std::array<std::uint8_t, 32> digest{};
   for (std::size_t i = 0; i < state.size(); ++i) {
@@ -112,4 +175,5 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) {
   return digest;
 }
 
+}  // namespace
 }  // namespace kubenat

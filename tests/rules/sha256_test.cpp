@@ -83,3 +83,17 @@ TEST(Sha256, HashesBytesAbove127AsUnsigned) {
 
 }  // namespace
 }  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+TEST(Sha256, AcceleratedAndPortablePathsAgreeOnEveryLengthUpToThreeBlocks) {
+  std::string data;
+  for (int length = 0; length <= 200; ++length) {
+    EXPECT_EQ(sha256(data), sha256_portable(data)) << "length " << length;
+    data += static_cast<char>('a' + (length * 7) % 26);
+  }
+}
+
+}  // namespace
+}  // namespace kubenat
