@@ -582,23 +582,41 @@ ServicePortRules compile_service_port(const ServicePortInfo& port, const Endpoin
 
 IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyConfig& config) {
   IptablesCompileResult result;
-  ResolvedCluster resolved = resolve_cluster(state, config);
-  result.diagnostics = std::move(resolved.diagnostics);
-
+  result.diagnostics = orphan_slice_diagnostics(state);
   IptablesPlan& plan = result.plan;
   plan = iptables_base_plan(config);
-  for (const auto& [name, port] : resolved.service_ports) plan.total_endpoints += port.endpoints.size();
-  plan.large_cluster_mode = plan.total_endpoints > config.large_cluster_endpoints_threshold;
 
   std::string zone;
   if (auto node = state.nodes.find(config.node_name); node != state.nodes.end()) zone = node->second.zone();
+  auto slices_of = [&state](const ObjectName& id) -> const std::map<std::string, EndpointSlice>* {
+    auto it = state.slices.find(id);
+    return it == state.slices.end() ? nullptr : &it->second;
+  };
+
+  // Large-cluster mode depends on the endpoint count of the whole cluster,
+  // which is exact only once every service port is resolved. Rather than keep
+  // every resolved port alive until then, compile in the mode the slices'
+  // count suggests and compile again in the rare case de-duplication moves
+  // the total across the threshold.
+  std::size_t upper_bound = 0;
+  for (const auto& [id, service] : state.services) upper_bound += count_endpoints(service, slices_of(id), config);
+  bool large = upper_bound > config.large_cluster_endpoints_threshold;
 
   ProbabilityCache probabilities;
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode,
-                    &probabilities};
-  for (const auto& [name, port] : resolved.service_ports) {
-    const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
-    plan.service_ports.emplace(name, ServicePortCompiler(port, selection, ctx).compile());
+  for (int pass = 0; pass < 2; ++pass) {
+    const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities};
+    plan.service_ports.clear();
+    plan.total_endpoints = 0;
+    for (const auto& [id, service] : state.services) {
+      for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(id), config)) {
+        plan.total_endpoints += port.endpoints.size();
+        const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
+        plan.service_ports.insert_or_assign(port.name, ServicePortCompiler(port, selection, ctx).compile());
+      }
+    }
+    plan.large_cluster_mode = plan.total_endpoints > config.large_cluster_endpoints_threshold;
+    if (plan.large_cluster_mode == large) break;
+    large = plan.large_cluster_mode;
   }
   return result;
 }

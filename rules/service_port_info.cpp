@@ -51,6 +51,19 @@ std::vector<const EndpointSlice*> feeding_slices(const std::map<std::string, End
   return any_real ? real : legacy;
 }
 
+bool port_matches(const EndpointPort& slice_port, const ServicePort& port) {
+  return slice_port.name && slice_port.port != 0 && *slice_port.name == port.name &&
+         slice_port.protocol == port.protocol;
+}
+
+const IpAddress* cluster_ip_of_family(const Service& service, IpFamily family) {
+  if (service.type == ServiceType::ExternalName) return nullptr;
+  for (const IpAddress& ip : service.cluster_ips) {
+    if (ip.family() == family) return &ip;
+  }
+  return nullptr;
+}
+
 std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
                                         const std::vector<const EndpointSlice*>& slices,
                                         const ProxyConfig& config) {
@@ -60,8 +73,7 @@ std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
   out.reserve(count);
   for (const EndpointSlice* slice : slices) {
     for (const EndpointPort& slice_port : slice->ports) {
-      if (!slice_port.name || slice_port.port == 0) continue;
-      if (*slice_port.name != port.name || slice_port.protocol != port.protocol) continue;
+      if (!port_matches(slice_port, port)) continue;
       for (const Endpoint& ep : slice->endpoints) {
         if (ep.address.family() != config.family) continue;
         EndpointInfo& info = out.emplace_back();
@@ -102,10 +114,8 @@ std::vector<ServicePortInfo> resolve_service_ports(
     const Service& service, const std::map<std::string, EndpointSlice>* slices,
     const ProxyConfig& config) {
   std::vector<ServicePortInfo> out;
-  if (service.type == ServiceType::ExternalName) return out;
-  auto cluster_ip = std::find_if(service.cluster_ips.begin(), service.cluster_ips.end(),
-                                 [&](const IpAddress& ip) { return ip.family() == config.family; });
-  if (cluster_ip == service.cluster_ips.end()) return out;
+  const IpAddress* cluster_ip = cluster_ip_of_family(service, config.family);
+  if (cluster_ip == nullptr) return out;
 
   const bool ext_local = external_policy_local(service);
   const std::vector<const EndpointSlice*> feeding = feeding_slices(slices, config.family);
@@ -138,6 +148,37 @@ std::vector<ServicePortInfo> resolve_service_ports(
   return out;
 }
 
+std::size_t count_endpoints(const Service& service, const std::map<std::string, EndpointSlice>* slices,
+                            const ProxyConfig& config) {
+  if (cluster_ip_of_family(service, config.family) == nullptr) return 0;
+  std::size_t count = 0;
+  const std::vector<const EndpointSlice*> feeding = feeding_slices(slices, config.family);
+  for (const ServicePort& port : service.ports) {
+    for (const EndpointSlice* slice : feeding) {
+      for (const EndpointPort& slice_port : slice->ports) {
+        if (!port_matches(slice_port, port)) continue;
+        for (const Endpoint& ep : slice->endpoints) count += ep.address.family() == config.family ? 1 : 0;
+      }
+    }
+  }
+  return count;
+}
+
+Diagnostics orphan_slice_diagnostics(const ClusterState& state) {
+  Diagnostics out;
+  for (const auto& [service_id, slices] : state.slices) {
+    if (state.services.contains(service_id)) continue;
+    for (const auto& [slice_name, slice] : slices) {
+      const char* kind = slice.from_endpoints_v1 ? "Endpoints " : "EndpointSlice ";
+      std::string field = slice.from_endpoints_v1 ? "metadata.name"
+                                                  : "metadata.labels[kubernetes.io/service-name]";
+      out.push_back(Diagnostic{kind + ObjectName{slice.id.namespace_, slice.id.name}.to_string(), std::move(field),
+                               "Service " + service_id.to_string() + " not found; ignored"});
+    }
+  }
+  return out;
+}
+
 ResolvedCluster resolve_cluster(const ClusterState& state, const ProxyConfig& config) {
   ResolvedCluster out;
   for (const auto& [id, service] : state.services) {
@@ -148,17 +189,7 @@ ResolvedCluster resolve_cluster(const ClusterState& state, const ProxyConfig& co
       out.service_ports.emplace(std::move(key), std::move(port));
     }
   }
-  for (const auto& [service_id, slices] : state.slices) {
-    if (state.services.contains(service_id)) continue;
-    for (const auto& [slice_name, slice] : slices) {
-      const char* kind = slice.from_endpoints_v1 ? "Endpoints " : "EndpointSlice ";
-      std::string field = slice.from_endpoints_v1 ? "metadata.name"
-                                                  : "metadata.labels[kubernetes.io/service-name]";
-      out.diagnostics.push_back(Diagnostic{
-          kind + ObjectName{slice.id.namespace_, slice.id.name}.to_string(), std::move(field),
-          "Service " + service_id.to_string() + " not found; ignored"});
-    }
-  }
+  out.diagnostics = orphan_slice_diagnostics(state);
   return out;
 }
 

@@ -69,6 +69,14 @@ std::vector<ServicePortInfo> resolve_service_ports(
     const Service& service, const std::map<std::string, EndpointSlice>* slices,
     const ProxyConfig& config);
 
+// The number of endpoints resolve_service_ports would give the Service's
+// ports, before de-duplication: a cheap upper bound for sizing decisions.
+std::size_t count_endpoints(const Service& service, const std::map<std::string, EndpointSlice>* slices,
+                            const ProxyConfig& config);
+
+// Slices whose Service is unknown, as diagnostics.
+Diagnostics orphan_slice_diagnostics(const ClusterState& state);
+
 // All service ports of the cluster, keyed and therefore ordered by name.
 // Reports slices whose Service is unknown.
 struct ResolvedCluster {

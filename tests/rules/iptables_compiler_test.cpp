@@ -563,3 +563,26 @@ TEST(IptablesCompiler, SameInputRendersToTheSameBytes) {
 
 }  // namespace
 }  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+using namespace kubenat::testing;
+
+TEST(IptablesCompilerLargeCluster, DuplicateEndpointsDoNotCountTowardsTheThreshold) {
+  ProxyConfig config = test_config();
+  config.large_cluster_endpoints_threshold = 2;
+  // Three slice entries, two distinct endpoints: not a large cluster.
+  IptablesPlan plan = compile(ClusterBuilder()
+                                  .add(ServiceBuilder("ns1", "svc1").cluster_ip("172.30.0.41").port("p80", 80))
+                                  .add(SliceBuilder("ns1", "svc1", "a").port("p80", 80).endpoint("10.180.0.1").endpoint("10.180.0.2"))
+                                  .add(SliceBuilder("ns1", "svc1", "b").port("p80", 80).endpoint("10.180.0.1"))
+                                  .build(),
+                              config);
+  EXPECT_EQ(plan.total_endpoints, 2u);
+  EXPECT_FALSE(plan.large_cluster_mode);
+  EXPECT_THAT(nat(plan, "KUBE-SVC-XPGD46QRK7WJZT7O").back(), HasSubstr("-m comment --comment \"ns1/svc1:p80 -> "));
+}
+
+}  // namespace
+}  // namespace kubenat
