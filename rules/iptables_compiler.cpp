@@ -437,6 +437,17 @@ ServicePortRules ServicePortCompiler::compile() {
 
   std::sort(out_.chains.begin(), out_.chains.end(),
             [](const OwnedChain& a, const OwnedChain& b) { return a.name < b.name; });
+
+  if (port_.name.protocol == Protocol::Udp) {
+    UdpFlowTargets& udp = out_.udp.emplace();
+    udp.destinations.push_back(port_.cluster_ip);
+    udp.destinations.insert(udp.destinations.end(), port_.external_ips.begin(), port_.external_ips.end());
+    udp.destinations.insert(udp.destinations.end(), port_.load_balancer_ips.begin(), port_.load_balancer_ips.end());
+    udp.port = port_.port;
+    udp.node_port = port_.node_port;
+    for (std::size_t i : sel_.reachable) udp.endpoints.push_back(port_.endpoints[i].address);
+    std::sort(udp.endpoints.begin(), udp.endpoints.end());
+  }
   return std::move(out_);
 }
 

@@ -61,6 +61,16 @@ struct OwnedChain {
   bool operator==(const OwnedChain&) const = default;
 };
 
+// Where a UDP service port's clients send and which endpoints may answer:
+// what the conntrack cleanup compares between two plans.
+struct UdpFlowTargets {
+  std::vector<IpAddress> destinations;  // cluster IP, external IPs, load balancer IPs
+  int port = 0;
+  int node_port = 0;
+  std::vector<std::string> endpoints;  // "IP:port" of every endpoint with a chain, sorted
+  bool operator==(const UdpFlowTargets&) const = default;
+};
+
 struct ServicePortRules {
   std::vector<SharedRule> shared_rules;  // in kube-proxy's order
   // The lines of every chain the port owns (KUBE-SVC/SVL/EXT/FW/SEP), in one
@@ -68,6 +78,8 @@ struct ServicePortRules {
   // hundred. `chains`, sorted by name, says which lines are whose.
   std::string text;
   std::vector<OwnedChain> chains;
+  // Set for UDP ports only.
+  std::optional<UdpFlowTargets> udp;
 
   std::string_view lines(const OwnedChain& chain) const {
     return std::string_view(text).substr(chain.begin, chain.end - chain.begin);

@@ -11,5 +11,6 @@
 namespace kubenat {
 
 int plan_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+int apply_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace kubenat

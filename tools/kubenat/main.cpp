@@ -12,7 +12,9 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: kubenat <command> [flags]\n\n"
          "commands:\n"
-         "  plan    print the rules for a cluster snapshot (iptables-restore input or JSON)\n\n"
+         "  plan    print the rules for a cluster snapshot (iptables-restore input or JSON),\n"
+         "          or with --diff OLD NEW the change between two snapshots\n"
+         "  apply   make this node's iptables hold the rules for a snapshot\n\n"
          "Run `kubenat <command> --help` for the flags of a command.\n";
 }
 
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "plan") return kubenat::plan_command(args, std::cout, std::cerr);
+  if (command == "apply") return kubenat::apply_command(args, std::cout, std::cerr);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(std::cout);
     return 0;

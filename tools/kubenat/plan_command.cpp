@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "rules/iptables_change.h"
 #include "rules/iptables_compiler.h"
 #include "rules/iptables_render.h"
 #include "rules/plan_json.h"
@@ -17,13 +18,23 @@
 
 namespace kubenat {
 
+namespace {
+
+void print_diagnostics(std::ostream& err, const Diagnostics& diagnostics) {
+  for (const Diagnostic& d : diagnostics) err << "kubenat plan: warning: " << d.to_string() << "\n";
+}
+
+}  // namespace
+
 int plan_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string snapshot_path;
   std::string format = "iptables";
+  bool diff = false;
   ProxyFlags proxy;
   FlagSet flags("kubenat plan");
   flags.add_string("snapshot", &snapshot_path,
                    "cluster objects as `kubectl get services,endpointslices,nodes -A -o json|yaml` prints them");
+  flags.add_bool("diff", &diff, "with two snapshot files OLD NEW: print only the change from OLD to NEW");
   flags.add_string("format", &format, "iptables (iptables-restore input) or json");
   proxy.register_flags(flags);
   bool help = false;
@@ -35,43 +46,59 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
     return 2;
   }
   if (help) {
-    out << "usage: kubenat plan --snapshot FILE --node NAME [flags]\n\n"
-           "Prints the rules kubenat would apply on node NAME for the cluster in FILE.\n\n"
+    out << "usage: kubenat plan --snapshot FILE --node NAME [flags]\n"
+           "       kubenat plan --diff OLD NEW --node NAME [flags]\n\n"
+           "Prints the rules kubenat would apply on node NAME for the cluster in FILE, or\n"
+           "with --diff the iptables-restore --noflush input that turns OLD's rules into NEW's.\n\n"
         << flags.usage();
     return 0;
-  }
-  if (!positional->empty()) {
-    err << "kubenat plan: unexpected argument \"" << positional->front() << "\"\n";
-    return 2;
-  }
-  if (snapshot_path.empty()) {
-    err << "kubenat plan: --snapshot is required\n";
-    return 2;
   }
   if (format != "iptables" && format != "json") {
     err << "kubenat plan: --format: expects iptables or json, got \"" << format << "\"\n";
     return 2;
   }
-
-  auto snapshot = load_snapshot_file(snapshot_path);
-  if (!snapshot) {
-    err << "kubenat plan: " << snapshot.error() << "\n";
-    return 1;
-  }
-  auto config = make_proxy_config(proxy, snapshot->state);
-  if (!config) {
-    err << "kubenat plan: " << config.error() << "\n";
+  if (diff) {
+    if (positional->size() != 2 || !snapshot_path.empty()) {
+      err << "kubenat plan: --diff takes two snapshot files, OLD and NEW\n";
+      return 2;
+    }
+    if (format != "iptables") {
+      err << "kubenat plan: --diff prints iptables-restore input only\n";
+      return 2;
+    }
+  } else if (!positional->empty()) {
+    err << "kubenat plan: unexpected argument \"" << positional->front() << "\"\n";
+    return 2;
+  } else if (snapshot_path.empty()) {
+    err << "kubenat plan: --snapshot is required\n";
     return 2;
   }
 
-  IptablesCompileResult result = compile_iptables(snapshot->state, *config);
-  for (const Diagnostic& d : snapshot->diagnostics) err << "kubenat plan: warning: " << d.to_string() << "\n";
-  for (const Diagnostic& d : result.diagnostics) err << "kubenat plan: warning: " << d.to_string() << "\n";
+  std::vector<std::string> paths = diff ? *positional : std::vector<std::string>{snapshot_path};
+  std::vector<IptablesPlan> plans;
+  for (const std::string& path : paths) {
+    auto snapshot = load_snapshot_file(path);
+    if (!snapshot) {
+      err << "kubenat plan: " << snapshot.error() << "\n";
+      return 1;
+    }
+    auto config = make_proxy_config(proxy, snapshot->state);
+    if (!config) {
+      err << "kubenat plan: " << config.error() << "\n";
+      return 2;
+    }
+    IptablesCompileResult result = compile_iptables(snapshot->state, *config);
+    print_diagnostics(err, snapshot->diagnostics);
+    print_diagnostics(err, result.diagnostics);
+    plans.push_back(std::move(result.plan));
+  }
 
-  if (format == "json") {
-    out << plan_to_json(result.plan).dump(2) << "\n";
+  if (diff) {
+    for (const std::string& payload : render_iptables_change(diff_iptables(plans[0], plans[1]))) out << payload;
+  } else if (format == "json") {
+    out << plan_to_json(plans[0]).dump(2) << "\n";
   } else {
-    out << render_iptables_restore(result.plan);
+    out << render_iptables_restore(plans[0]);
   }
   out.flush();
   return out ? 0 : 1;

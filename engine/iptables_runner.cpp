@@ -1,0 +1,54 @@
+#include "engine/iptables_runner.h"
+
+namespace kubenat {
+
+std::vector<std::string> ProcessIptablesRunner::command(IpFamily family, std::string_view tool) const {
+  std::vector<std::string> argv;
+  if (netns_) argv = {"ip", "netns", "exec", *netns_};
+  std::string name = family == IpFamily::V4 ? "iptables" : "ip6tables";
+  name += mode_ == IptablesMode::Nft ? "-nft" : "-legacy";
+  if (!tool.empty()) {
+    name += '-';
+    name += tool;
+  }
+  argv.push_back(std::move(name));
+  return argv;
+}
+
+std::expected<void, std::string> ProcessIptablesRunner::restore(IpFamily family, const std::string& payload) {
+  std::vector<std::string> argv = command(family, "restore");
+  argv.insert(argv.end(), {"--noflush", "--wait"});
+  auto result = run_process(argv, ProcessOptions{.input = payload});
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) {
+    std::string message = result->err.empty() ? result->out : result->err;
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return std::unexpected(argv.back() + " exited with status " + std::to_string(result->exit_status) + ": " + message);
+  }
+  return {};
+}
+
+std::expected<std::string, std::string> ProcessIptablesRunner::save(IpFamily family, std::string_view table) {
+  std::vector<std::string> argv = command(family, "save");
+  argv.insert(argv.end(), {"-t", std::string(table)});
+  auto result = run_process(argv);
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) return std::unexpected(argv.back() + " -t " + std::string(table) + ": " + result->err);
+  return std::move(result->out);
+}
+
+std::expected<ProcessResult, std::string> ProcessIptablesRunner::run(IpFamily family,
+                                                                     const std::vector<std::string>& args) {
+  std::vector<std::string> argv = command(family, "");
+  argv.push_back("-w");
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv);
+}
+
+IptablesMode detect_iptables_mode() {
+  auto result = run_process({"iptables", "--version"});
+  if (result && result->out.find("legacy") != std::string::npos) return IptablesMode::Legacy;
+  return IptablesMode::Nft;
+}
+
+}  // namespace kubenat

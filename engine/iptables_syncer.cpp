@@ -1,0 +1,79 @@
+#include "engine/iptables_syncer.h"
+
+#include "rules/conntrack_cleanup.h"
+
+namespace kubenat {
+
+void IptablesSyncer::force_full_sync(std::string reason) {
+  if (!forced_) forced_ = std::move(reason);
+}
+
+std::optional<std::string> IptablesSyncer::full_sync_reason() {
+  if (!applied_) return "first sync";
+  if (forced_) return *forced_;
+  const Clock::time_point now = clock_.now();
+  if (now - last_full_sync_ >= options_.full_sync_period) return "full-sync period elapsed";
+  if (now - last_canary_check_ >= options_.canary_check_period) {
+    last_canary_check_ = now;
+    auto intact = backend_.canary_intact();
+    if (!intact) return "canary check failed: " + intact.error();
+    if (!*intact) return "canary missing: the tables were flushed or rebuilt";
+  }
+  return std::nullopt;
+}
+
+std::string IptablesSyncer::describe(const ApplyError& error, const IptablesPlan& plan) const {
+  std::string out = error.message;
+  if (!error.chain) return out;
+  out += " (chain " + *error.chain;
+  for (const auto& [name, fragment] : plan.service_ports) {
+    for (const OwnedChain& chain : fragment.chains) {
+      if (chain.name == *error.chain) {
+        out += " of service port " + name.to_string() + "/" + std::string(protocol_lower(name.protocol));
+        break;
+      }
+    }
+  }
+  return out + ")";
+}
+
+SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortName>* changed) {
+  SyncResult result;
+  const std::optional<std::string> reason = full_sync_reason();
+  result.full = reason.has_value();
+  result.reason = reason.value_or("");
+
+  std::expected<ApplyStats, ApplyError> applied =
+      result.full ? backend_.apply_full(plan)
+                  : backend_.apply(changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan));
+  if (!applied) {
+    // The payloads before the refused one are in; what the kernel holds is
+    // no longer the last plan. Only a full sync can tell and repair.
+    result.error = describe(applied.error(), plan);
+    result.stats = applied.error().done;
+    forced_ = "previous sync failed";
+    return result;
+  }
+  result.ok = true;
+  result.stats = *applied;
+
+  if (conntrack_ != nullptr) {
+    const std::vector<ConntrackFilter> stale = stale_udp_flows(applied_ ? &*applied_ : nullptr, plan);
+    result.conntrack_filters = stale.size();
+    for (const ConntrackFilter& filter : stale) {
+      if (auto removed = conntrack_->remove(filter); !removed) {
+        result.warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
+      }
+    }
+  }
+  const Clock::time_point now = clock_.now();
+  if (result.full) {
+    last_full_sync_ = now;
+    last_canary_check_ = now;
+    forced_.reset();
+  }
+  applied_ = std::move(plan);
+  return result;
+}
+
+}  // namespace kubenat

@@ -1,0 +1,38 @@
+#pragma once
+
+// Which UDP conntrack entries a plan change leaves stale. UDP has no
+// connection to close: a client that keeps its source port (DNS resolvers
+// do) stays pinned by conntrack to an endpoint that is gone, or to the
+// "no endpoint" verdict it got before the service had any. kube-proxy deletes
+// those entries after applying rules; so does kubenat.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/iptables_plan.h"
+
+namespace kubenat {
+
+// The conntrack entries to delete: UDP flows matching every field that is set.
+struct ConntrackFilter {
+  IpFamily family = IpFamily::V4;
+  std::optional<IpAddress> original_destination;
+  std::optional<int> original_destination_port;
+  std::optional<IpAddress> reply_source;  // the endpoint the flow was DNATed to
+  std::optional<int> reply_source_port;
+
+  // "udp orig-dst 10.96.0.10:53 reply-src 10.200.1.5:53", for logs.
+  std::string to_string() const;
+  bool operator==(const ConntrackFilter&) const = default;
+};
+
+// The stale UDP flows between two plans (before may be null: nothing was
+// applied). For each UDP service port:
+// - an endpoint that is gone: flows to the port's addresses (and NodePort)
+//   that were DNATed to it;
+// - a port that had no endpoint and now has one: every flow to its
+//   addresses and NodePort, which carried the no-endpoint verdict.
+std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after);
+
+}  // namespace kubenat
