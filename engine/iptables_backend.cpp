@@ -11,14 +11,19 @@ namespace {
 
 constexpr std::string_view kCanaryRule = "-m comment --comment \"kubenat canary\" -j RETURN";
 
-// iptables-restore says "line N failed"; the chain is named on that line of
-// the payload (":CHAIN", "-A CHAIN ..." or "-X CHAIN").
+// iptables-restore names the refused line ("line N failed" from the legacy
+// tool, "Error occurred at line: N" from the nft one); the chain is named on
+// that line of the payload (":CHAIN", "-A CHAIN ..." or "-X CHAIN").
 std::optional<std::string> failing_chain(const std::string& payload, const std::string& message) {
-  const std::string marker = "line ";
-  const std::size_t at = message.find(marker);
+  std::size_t at = message.find("line: ");
+  std::size_t skip = 6;
+  if (at == std::string::npos) {
+    at = message.find("line ");
+    skip = 5;
+  }
   if (at == std::string::npos) return std::nullopt;
   std::size_t line = 0;
-  const char* begin = message.data() + at + marker.size();
+  const char* begin = message.data() + at + skip;
   auto [end, ec] = std::from_chars(begin, message.data() + message.size(), line);
   if (ec != std::errc() || line == 0) return std::nullopt;
   std::size_t start = 0;

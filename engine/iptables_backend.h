@@ -39,7 +39,7 @@ class IptablesBackend {
   struct Options {
     // Payloads are cut at about this size: iptables-nft-restore's userspace
     // cost grows with the square of one call's size (../shared/KERNEL_COSTS.md).
-    std::size_t max_payload_bytes = 256 * 1024;
+    std::size_t max_payload_bytes = 128 * 1024;
   };
 
   IptablesBackend(IptablesRunner& runner, IpFamily family, Options options)

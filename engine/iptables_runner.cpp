@@ -17,23 +17,30 @@ std::vector<std::string> ProcessIptablesRunner::command(IpFamily family, std::st
 
 std::expected<void, std::string> ProcessIptablesRunner::restore(IpFamily family, const std::string& payload) {
   std::vector<std::string> argv = command(family, "restore");
+  const std::string tool = argv.back();
   argv.insert(argv.end(), {"--noflush", "--wait"});
   auto result = run_process(argv, ProcessOptions{.input = payload});
   if (!result) return std::unexpected(result.error());
   if (!result->ok()) {
+    // The first lines say what and where; the rest is usage boilerplate.
     std::string message = result->err.empty() ? result->out : result->err;
+    if (auto at = message.find("\nTry `"); at != std::string::npos) message.resize(at);
     while (!message.empty() && message.back() == '\n') message.pop_back();
-    return std::unexpected(argv.back() + " exited with status " + std::to_string(result->exit_status) + ": " + message);
+    for (char& c : message) {
+      if (c == '\n') c = ' ';
+    }
+    return std::unexpected(tool + " exited with status " + std::to_string(result->exit_status) + ": " + message);
   }
   return {};
 }
 
 std::expected<std::string, std::string> ProcessIptablesRunner::save(IpFamily family, std::string_view table) {
   std::vector<std::string> argv = command(family, "save");
+  const std::string tool = argv.back();
   argv.insert(argv.end(), {"-t", std::string(table)});
   auto result = run_process(argv);
   if (!result) return std::unexpected(result.error());
-  if (!result->ok()) return std::unexpected(argv.back() + " -t " + std::string(table) + ": " + result->err);
+  if (!result->ok()) return std::unexpected(tool + " -t " + std::string(table) + ": " + result->err);
   return std::move(result->out);
 }
 

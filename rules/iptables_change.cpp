@@ -6,14 +6,18 @@
 namespace kubenat {
 namespace {
 
-// Dependency rank: a chain only jumps to chains of a lower rank.
+// Dependency rank: a chain only jumps to chains of a lower rank. Endpoint
+// and service chains jump to KUBE-MARK-MASQ, and nat KUBE-SERVICES jumps to
+// KUBE-NODEPORTS, which jumps to the external chains.
 int write_rank(const ChainWrite& write) {
   const std::string_view name = write.chain.name.view();
-  if (name.starts_with("KUBE-SEP-")) return 0;
-  if (name.starts_with("KUBE-SVC-") || name.starts_with("KUBE-SVL-")) return 1;
-  if (name.starts_with("KUBE-EXT-")) return 2;
-  if (name.starts_with("KUBE-FW-")) return 3;
-  return 4;
+  if (name == "KUBE-MARK-MASQ") return 0;
+  if (name.starts_with("KUBE-SEP-")) return 1;
+  if (name.starts_with("KUBE-SVC-") || name.starts_with("KUBE-SVL-")) return 2;
+  if (name.starts_with("KUBE-EXT-")) return 3;
+  if (name.starts_with("KUBE-FW-")) return 4;
+  if (name == "KUBE-SERVICES") return 6;
+  return 5;
 }
 
 void sort_writes(std::vector<ChainWrite>& writes) {

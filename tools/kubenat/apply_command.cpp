@@ -18,7 +18,7 @@ namespace kubenat {
 int apply_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string snapshot_path;
   std::string iptables_mode = "auto";
-  int max_payload_kib = 256;
+  int max_payload_kib = 128;
   bool conntrack = true;
   ProxyFlags proxy;
   FlagSet flags("kubenat apply");
