@@ -76,7 +76,7 @@ IptablesChange kube_proxy_partial(const IptablesPlan& plan, const IptablesChange
 }
 
 int run(int argc, char** argv) {
-  int services = 10000, endpoints = 10, changes = 20, max_kib = 128;
+  int services = 10000, endpoints = 10, changes = 20, max_kib = -1;
   std::string mode_name = "nft";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -105,7 +105,9 @@ int run(int argc, char** argv) {
   ClusterState state = make_synthetic_cluster({.services = services, .endpoints_per_service = endpoints});
 
   ProcessIptablesRunner runner(mode, ns.name());
-  IptablesBackend backend(runner, IpFamily::V4, IptablesBackend::Options{static_cast<std::size_t>(max_kib) * 1024});
+  const std::size_t payload_bytes =
+      max_kib < 0 ? recommended_payload_bytes(mode) : static_cast<std::size_t>(max_kib) * 1024;
+  IptablesBackend backend(runner, IpFamily::V4, IptablesBackend::Options{payload_bytes});
   SteadyClock clock;
   IptablesSyncer syncer(backend, nullptr, clock,
                         IptablesSyncer::Options{std::chrono::hours(1), std::chrono::hours(1)});

@@ -120,7 +120,9 @@ std::expected<ApplyStats, ApplyError> IptablesBackend::apply_full(const Iptables
   }
   if (auto nat = saved.find("nat"); nat != saved.end()) {
     for (const std::string& chain : nat->second.chains) {
-      if (is_service_chain(chain) && !planned.contains(chain)) {
+      // KUBE-XLB- chains are what kube-proxy before 1.24 called KUBE-SVL-.
+      const bool ours = is_service_chain(chain) || chain.starts_with("KUBE-XLB-");
+      if (ours && !planned.contains(chain)) {
         change.deletes.push_back(ChainDelete{IptablesTable::Nat, ChainName(chain)});
       }
     }

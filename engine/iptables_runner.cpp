@@ -52,6 +52,10 @@ std::expected<ProcessResult, std::string> ProcessIptablesRunner::run(IpFamily fa
   return run_process(argv);
 }
 
+std::size_t recommended_payload_bytes(IptablesMode mode) {
+  return mode == IptablesMode::Legacy ? 0 : 128 * 1024;
+}
+
 IptablesMode detect_iptables_mode() {
   auto result = run_process({"iptables", "--version"});
   if (result && result->out.find("legacy") != std::string::npos) return IptablesMode::Legacy;

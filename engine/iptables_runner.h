@@ -54,6 +54,13 @@ class ProcessIptablesRunner final : public IptablesRunner {
   std::optional<std::string> netns_;
 };
 
+// How large one iptables-restore call should be. iptables-nft-restore's
+// userspace cost grows with the square of a call's size, so large changes go
+// in calls of about 128 KiB (10,000 services x 10 endpoints: 7 s in 237
+// calls, against more than 850 s in one). iptables-legacy swaps the whole
+// table blob on every call, so there one call is cheapest (0 = no limit).
+std::size_t recommended_payload_bytes(IptablesMode mode);
+
 // "nft" or "legacy": the flavour the `iptables` on this host uses, read from
 // `iptables --version`; nft when it cannot tell.
 IptablesMode detect_iptables_mode();

@@ -26,13 +26,20 @@ std::string IptablesSyncer::describe(const ApplyError& error, const IptablesPlan
   std::string out = error.message;
   if (!error.chain) return out;
   out += " (chain " + *error.chain;
-  for (const auto& [name, fragment] : plan.service_ports) {
-    for (const OwnedChain& chain : fragment.chains) {
-      if (chain.name == *error.chain) {
-        out += " of service port " + name.to_string() + "/" + std::string(protocol_lower(name.protocol));
-        break;
+  // A chain being written belongs to the new plan; one being deleted, to the
+  // service port that owned it in the applied one.
+  auto owner = [&](const IptablesPlan& in) -> const ServicePortName* {
+    for (const auto& [name, fragment] : in.service_ports) {
+      for (const OwnedChain& chain : fragment.chains) {
+        if (chain.name == *error.chain) return &name;
       }
     }
+    return nullptr;
+  };
+  const ServicePortName* name = owner(plan);
+  if (name == nullptr && applied_) name = owner(*applied_);
+  if (name != nullptr) {
+    out += " of service port " + name->to_string() + "/" + std::string(protocol_lower(name->protocol));
   }
   return out + ")";
 }
@@ -43,9 +50,12 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
   result.full = reason.has_value();
   result.reason = reason.value_or("");
 
+  // A switch into or out of large-cluster mode changes every fragment (the
+  // comments), whatever `changed` says.
+  const bool use_changed = changed != nullptr && applied_ && applied_->large_cluster_mode == plan.large_cluster_mode;
   std::expected<ApplyStats, ApplyError> applied =
       result.full ? backend_.apply_full(plan)
-                  : backend_.apply(changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan));
+                  : backend_.apply(use_changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan));
   if (!applied) {
     // The payloads before the refused one are in; what the kernel holds is
     // no longer the last plan. Only a full sync can tell and repair.

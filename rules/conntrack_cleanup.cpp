@@ -40,16 +40,18 @@ void all_flows(const UdpFlowTargets& targets, IpFamily family, std::vector<Connt
 }  // namespace
 
 std::string ConntrackFilter::to_string() const {
+  // IPv6 addresses followed by a port are bracketed, or "fd00::10:53" could
+  // be read either way.
+  auto host_port = [](const IpAddress& address, const std::optional<int>& port) {
+    return port ? join_host_port(address, *port) : address.to_string();
+  };
   std::string out = "udp";
-  if (original_destination || original_destination_port) {
-    out += " orig-dst ";
-    out += original_destination ? original_destination->to_string() : "*";
-    if (original_destination_port) out += ":" + std::to_string(*original_destination_port);
+  if (original_destination) {
+    out += " orig-dst " + host_port(*original_destination, original_destination_port);
+  } else if (original_destination_port) {
+    out += " orig-dst *:" + std::to_string(*original_destination_port);
   }
-  if (reply_source) {
-    out += " reply-src " + reply_source->to_string();
-    if (reply_source_port) out += ":" + std::to_string(*reply_source_port);
-  }
+  if (reply_source) out += " reply-src " + host_port(*reply_source, reply_source_port);
   return out;
 }
 

@@ -18,7 +18,7 @@ namespace kubenat {
 int apply_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   std::string snapshot_path;
   std::string iptables_mode = "auto";
-  int max_payload_kib = 128;
+  int max_payload_kib = -1;
   bool conntrack = true;
   ProxyFlags proxy;
   FlagSet flags("kubenat apply");
@@ -26,7 +26,8 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
                    "cluster objects as `kubectl get services,endpointslices,nodes -A -o json|yaml` prints them");
   proxy.register_flags(flags);
   flags.add_string("iptables-mode", &iptables_mode, "nft, legacy, or auto (what `iptables` on this host is)");
-  flags.add_int("max-payload-kib", &max_payload_kib, "cut iptables-restore input into calls of about this size");
+  flags.add_int("max-payload-kib", &max_payload_kib,
+                "cut iptables-restore input into calls of about this size; 0: one call (default: 128 for nft, 0 for legacy)");
   flags.add_bool("conntrack-cleanup", &conntrack, "delete stale UDP conntrack entries after applying (default true)");
   bool help = false;
   flags.add_bool("help", &help, "show this help");
@@ -75,8 +76,9 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
   for (const Diagnostic& d : compiled.diagnostics) err << "kubenat apply: warning: " << d.to_string() << "\n";
 
   ProcessIptablesRunner runner(mode);
-  IptablesBackend backend(runner, config->family,
-                          IptablesBackend::Options{static_cast<std::size_t>(std::max(1, max_payload_kib)) * 1024});
+  const std::size_t payload_bytes = max_payload_kib < 0 ? recommended_payload_bytes(mode)
+                                                       : static_cast<std::size_t>(max_payload_kib) * 1024;
+  IptablesBackend backend(runner, config->family, IptablesBackend::Options{payload_bytes});
   ProcessConntrackCleaner cleaner;
   SteadyClock clock;
   IptablesSyncer syncer(backend, conntrack ? &cleaner : nullptr, clock, IptablesSyncer::Options{});

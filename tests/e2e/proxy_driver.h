@@ -1,0 +1,71 @@
+#pragma once
+
+// The proxy under test, as the end-to-end traffic tests see it: something
+// that makes a node namespace's kernel hold the rules for a cluster state.
+// One implementation per backend and mode, so that one parametrized suite
+// proves them all with the same packets.
+
+#include <expected>
+#include <functional>
+#include <ostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/conntrack.h"
+#include "engine/iptables_backend.h"
+#include "engine/iptables_runner.h"
+#include "engine/iptables_syncer.h"
+#include "rules/iptables_compiler.h"
+#include "rules/model.h"
+#include "rules/proxy_config.h"
+
+namespace kubenat::e2e {
+
+class ProxyDriver {
+ public:
+  virtual ~ProxyDriver() = default;
+  // Compiles the state and syncs the node's kernel to it: a full sync the
+  // first time and after a detected flush, a diff otherwise.
+  [[nodiscard]] virtual std::expected<SyncResult, std::string> sync(const ClusterState& state) = 0;
+  // What someone else does behind kubenat's back: flush the NAT rules.
+  [[nodiscard]] virtual std::expected<void, std::string> external_flush() = 0;
+  // The kernel's rules in a normalized text form, comparable between two
+  // namespaces that should hold the same rules.
+  [[nodiscard]] virtual std::expected<std::string, std::string> normalized_rules() = 0;
+};
+
+// The iptables backend in `mode`, applying into network namespace `netns`.
+class IptablesDriver final : public ProxyDriver {
+ public:
+  IptablesDriver(IptablesMode mode, std::string netns, ProxyConfig config);
+  std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
+  std::expected<void, std::string> external_flush() override;
+  std::expected<std::string, std::string> normalized_rules() override;
+
+ private:
+  IptablesMode mode_;
+  std::string netns_;
+  ProxyConfig config_;
+  ProcessIptablesRunner runner_;
+  IptablesBackend backend_;
+  ProcessConntrackCleaner conntrack_;
+  SteadyClock clock_;
+  IptablesSyncer syncer_;
+};
+
+// A named way to make a driver, for parametrized suites.
+struct DriverKind {
+  std::string name;  // "iptables_nft", "iptables_legacy"
+  std::function<std::unique_ptr<ProxyDriver>(const std::string& netns, const ProxyConfig& config)> make;
+};
+std::vector<DriverKind> all_driver_kinds();
+// For GoogleTest's names and messages.
+inline void PrintTo(const DriverKind& kind, std::ostream* out) { *out << kind.name; }
+
+// iptables-save output with what differs between equal rule sets removed:
+// comments and counters dropped, chains sorted by name, each chain's rules
+// kept in order.
+std::string normalize_iptables_save(const std::string& text);
+
+}  // namespace kubenat::e2e
