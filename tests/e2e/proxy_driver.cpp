@@ -32,6 +32,10 @@ std::expected<void, std::string> IptablesDriver::external_flush() {
   return {};
 }
 
+std::expected<void, std::string> IptablesDriver::write_foreign_rules(const std::string& payload) {
+  return runner_.restore(config_.family, payload);
+}
+
 std::expected<std::string, std::string> IptablesDriver::normalized_rules() {
   std::string all;
   for (std::string_view table : {"filter", "nat"}) {

@@ -30,6 +30,9 @@ class ProxyDriver {
   [[nodiscard]] virtual std::expected<SyncResult, std::string> sync(const ClusterState& state) = 0;
   // What someone else does behind kubenat's back: flush the NAT rules.
   [[nodiscard]] virtual std::expected<void, std::string> external_flush() = 0;
+  // Rules written by some other program (kube-proxy, docker): an
+  // iptables-restore --noflush payload applied as it is.
+  [[nodiscard]] virtual std::expected<void, std::string> write_foreign_rules(const std::string& payload) = 0;
   // The kernel's rules in a normalized text form, comparable between two
   // namespaces that should hold the same rules.
   [[nodiscard]] virtual std::expected<std::string, std::string> normalized_rules() = 0;
@@ -41,6 +44,7 @@ class IptablesDriver final : public ProxyDriver {
   IptablesDriver(IptablesMode mode, std::string netns, ProxyConfig config);
   std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
   std::expected<void, std::string> external_flush() override;
+  std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
   std::expected<std::string, std::string> normalized_rules() override;
 
  private:

@@ -169,3 +169,42 @@ TEST(PlanCommand, Ipv6FamilyPlansOnlyIpv6Services) {
 
 }  // namespace
 }  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+TEST(PlanDiff, IdenticalSnapshotsGiveNoChange) {
+  std::ostringstream out, err;
+  const std::vector<std::string> args = {"--diff", kExampleJson, kExampleYaml, "--node", "worker-1"};
+  ASSERT_EQ(plan_command(args, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "");
+}
+
+TEST(PlanDiff, OneMoreEndpointRewritesThatServicesChainsOnly) {
+  std::ifstream in(kExampleJson);
+  nlohmann::json cluster = nlohmann::json::parse(in);
+  for (auto& item : cluster["items"]) {
+    if (item["kind"] == "EndpointSlice" && item["metadata"]["labels"]["kubernetes.io/service-name"] == "web") {
+      item["endpoints"].push_back({{"addresses", {"10.200.3.99"}}, {"conditions", {{"ready", true}}}});
+    }
+  }
+  TempFile changed(cluster.dump());
+  std::ostringstream out, err;
+  const std::vector<std::string> args = {"--diff", kExampleJson, changed.path(), "--node", "worker-1"};
+  ASSERT_EQ(plan_command(args, out, err), 0) << err.str();
+  const std::string diff = out.str();
+  EXPECT_THAT(diff, HasSubstr("*nat\n"));
+  EXPECT_THAT(diff, HasSubstr("10.200.3.99"));
+  EXPECT_THAT(diff, Not(HasSubstr(":KUBE-SERVICES ")));
+  EXPECT_THAT(diff, Not(HasSubstr("*filter")));
+  EXPECT_LT(diff.size(), 2048u);
+}
+
+TEST(PlanDiff, NeedsExactlyTwoSnapshots) {
+  std::ostringstream out, err;
+  const std::vector<std::string> args = {"--diff", kExampleJson, "--node", "worker-1"};
+  EXPECT_EQ(plan_command(args, out, err), 2);
+}
+
+}  // namespace
+}  // namespace kubenat
