@@ -30,7 +30,7 @@ std::string IptablesSyncer::describe(const ApplyError& error, const IptablesPlan
   // service port that owned it in the applied one.
   auto owner = [&](const IptablesPlan& in) -> const ServicePortName* {
     for (const auto& [name, fragment] : in.service_ports) {
-      for (const OwnedChain& chain : fragment.chains) {
+      for (const OwnedChain& chain : fragment->chains) {
         if (chain.name == *error.chain) return &name;
       }
     }

@@ -61,12 +61,12 @@ std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const I
   auto old_targets = [&](const ServicePortName& name) -> const UdpFlowTargets* {
     if (before == nullptr) return nullptr;
     auto it = before->service_ports.find(name);
-    if (it == before->service_ports.end() || !it->second.udp) return nullptr;
-    return &*it->second.udp;
+    if (it == before->service_ports.end() || !it->second->udp) return nullptr;
+    return &*it->second->udp;
   };
   for (const auto& [name, fragment] : after.service_ports) {
-    if (!fragment.udp) continue;
-    const UdpFlowTargets& now = *fragment.udp;
+    if (!fragment->udp) continue;
+    const UdpFlowTargets& now = *fragment->udp;
     const UdpFlowTargets* old = old_targets(name);
     if (old != nullptr && *old == now) continue;
     if ((old == nullptr || old->endpoints.empty()) && !now.endpoints.empty()) {
@@ -82,8 +82,8 @@ std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const I
   }
   if (before != nullptr) {
     for (const auto& [name, fragment] : before->service_ports) {
-      if (!fragment.udp || after.service_ports.contains(name)) continue;
-      for (const std::string& endpoint : fragment.udp->endpoints) gone_endpoint(*fragment.udp, endpoint, family, out);
+      if (!fragment->udp || after.service_ports.contains(name)) continue;
+      for (const std::string& endpoint : fragment->udp->endpoints) gone_endpoint(*fragment->udp, endpoint, family, out);
     }
   }
   return out;

@@ -36,7 +36,7 @@ std::map<std::string_view, std::string_view> owned_lines(const ServicePortRules&
 // the owned chains to write and delete, and the shared chains it touches.
 void diff_fragment(const ServicePortName& name, const ServicePortRules* before, const ServicePortRules* after,
                    IptablesChange& change, std::set<std::pair<IptablesTable, std::string>>& dirty_shared) {
-  if (before != nullptr && after != nullptr && *before == *after) return;
+  if (before != nullptr && after != nullptr && (before == after || *before == *after)) return;
   change.changed_service_ports.push_back(name);
 
   const auto old_chains = before ? owned_lines(*before) : std::map<std::string_view, std::string_view>{};
@@ -115,13 +115,13 @@ IptablesChange diff_iptables(const IptablesPlan& before, const IptablesPlan& aft
   auto a = after.service_ports.begin();
   while (b != before.service_ports.end() || a != after.service_ports.end()) {
     if (a == after.service_ports.end() || (b != before.service_ports.end() && b->first < a->first)) {
-      diff_fragment(b->first, &b->second, nullptr, change, dirty_shared);
+      diff_fragment(b->first, b->second.get(), nullptr, change, dirty_shared);
       ++b;
     } else if (b == before.service_ports.end() || a->first < b->first) {
-      diff_fragment(a->first, nullptr, &a->second, change, dirty_shared);
+      diff_fragment(a->first, nullptr, a->second.get(), change, dirty_shared);
       ++a;
     } else {
-      diff_fragment(a->first, &b->second, &a->second, change, dirty_shared);
+      diff_fragment(a->first, b->second.get(), a->second.get(), change, dirty_shared);
       ++a;
       ++b;
     }
@@ -137,8 +137,8 @@ IptablesChange diff_iptables(const IptablesPlan& before, const IptablesPlan& aft
   for (const ServicePortName& name : candidates) {
     auto b = before.service_ports.find(name);
     auto a = after.service_ports.find(name);
-    diff_fragment(name, b == before.service_ports.end() ? nullptr : &b->second,
-                  a == after.service_ports.end() ? nullptr : &a->second, change, dirty_shared);
+    diff_fragment(name, b == before.service_ports.end() ? nullptr : b->second.get(),
+                  a == after.service_ports.end() ? nullptr : a->second.get(), change, dirty_shared);
   }
   finish(before, after, dirty_shared, change);
   return change;

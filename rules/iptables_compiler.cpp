@@ -622,7 +622,8 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
       for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(id), config)) {
         plan.total_endpoints += port.endpoints.size();
         const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
-        plan.service_ports.insert_or_assign(port.name, ServicePortCompiler(port, selection, ctx).compile());
+        plan.service_ports.insert_or_assign(
+            port.name, std::make_shared<const ServicePortRules>(ServicePortCompiler(port, selection, ctx).compile()));
       }
     }
     plan.large_cluster_mode = plan.total_endpoints > config.large_cluster_endpoints_threshold;

@@ -32,7 +32,7 @@ IptablesChain IptablesPlan::assemble(const SharedChain& shared) const {
   IptablesChain chain{shared.name, {}};
   for (const std::string& rule : shared.head) chain.append(rule);
   for (const auto& [name, fragment] : service_ports) {
-    for (const SharedRule& rule : fragment.shared_rules) {
+    for (const SharedRule& rule : fragment->shared_rules) {
       if (rule.table == shared.table && rule.chain == shared.name) chain.append(rule.rule);
     }
   }
@@ -56,8 +56,22 @@ void IptablesPlan::visit_chains(IptablesTable table,
   }
   if (table != IptablesTable::Nat) return;
   for (const auto& [name, fragment] : service_ports) {
-    for (const OwnedChain& chain : fragment.chains) visit(chain.name, fragment.lines(chain));
+    for (const OwnedChain& chain : fragment->chains) visit(chain.name, fragment->lines(chain));
   }
+}
+
+bool IptablesPlan::operator==(const IptablesPlan& other) const {
+  if (family != other.family || jumps != other.jumps || shared_chains != other.shared_chains ||
+      total_endpoints != other.total_endpoints || large_cluster_mode != other.large_cluster_mode ||
+      service_ports.size() != other.service_ports.size()) {
+    return false;
+  }
+  auto a = service_ports.begin();
+  for (auto b = other.service_ports.begin(); b != other.service_ports.end(); ++a, ++b) {
+    if (a->first != b->first) return false;
+    if (a->second != b->second && *a->second != *b->second) return false;
+  }
+  return true;
 }
 
 std::vector<IptablesChain> IptablesPlan::chains(IptablesTable table) const {

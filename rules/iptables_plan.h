@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -116,7 +117,9 @@ struct IptablesPlan {
   std::vector<JumpRule> jumps;
   // In declaration order: filter chains first, then nat.
   std::vector<SharedChain> shared_chains;
-  std::map<ServicePortName, ServicePortRules> service_ports;
+  // Shared, immutable fragments: copying a plan copies pointers, so the
+  // applied plan and the next one share every fragment that did not change.
+  std::map<ServicePortName, std::shared_ptr<const ServicePortRules>> service_ports;
   // Endpoints counted over all service ports; above the configured threshold
   // the plan was compiled in large-cluster mode (no per-endpoint comments).
   std::size_t total_endpoints = 0;
@@ -133,7 +136,8 @@ struct IptablesPlan {
   // The full content of one shared chain.
   IptablesChain assemble(const SharedChain& shared) const;
 
-  bool operator==(const IptablesPlan&) const = default;
+  // Equal content (fragments compared by value).
+  bool operator==(const IptablesPlan& other) const;
 };
 
 }  // namespace kubenat

@@ -14,7 +14,7 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
   for (const IptablesChain& chain : assembled) size += chain.name.size() + 10 + chain.lines.size();
   if (table == IptablesTable::Nat) {
     for (const auto& [name, fragment] : plan.service_ports) {
-      size += fragment.text.size() + fragment.chains.size() * (ChainName::kMaxLength + 10);
+      size += fragment->text.size() + fragment->chains.size() * (ChainName::kMaxLength + 10);
     }
   }
   out.reserve(out.size() + size + 4096);
@@ -30,7 +30,7 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
   for (const IptablesChain& chain : assembled) declare(chain.name);
   if (table == IptablesTable::Nat) {
     for (const auto& [name, fragment] : plan.service_ports) {
-      for (const OwnedChain& chain : fragment.chains) declare(chain.name);
+      for (const OwnedChain& chain : fragment->chains) declare(chain.name);
     }
   }
   if (options.include_jumps) {
@@ -46,7 +46,7 @@ void render_table(std::string& out, const IptablesPlan& plan, IptablesTable tabl
   for (const IptablesChain& chain : assembled) out += chain.lines;
   if (table == IptablesTable::Nat) {
     for (const auto& [name, fragment] : plan.service_ports) {
-      for (const OwnedChain& chain : fragment.chains) out += fragment.lines(chain);
+      for (const OwnedChain& chain : fragment->chains) out += fragment->lines(chain);
     }
   }
   out += "COMMIT\n";

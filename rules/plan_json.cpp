@@ -28,9 +28,9 @@ nlohmann::ordered_json plan_to_json(const IptablesPlan& plan) {
   json ports = json::array();
   for (const auto& [name, fragment] : plan.service_ports) {
     json chains = json::array();
-    for (const OwnedChain& chain : fragment.chains) chains.push_back(chain.name.str());
+    for (const OwnedChain& chain : fragment->chains) chains.push_back(chain.name.str());
     json shared = json::array();
-    for (const SharedRule& rule : fragment.shared_rules) {
+    for (const SharedRule& rule : fragment->shared_rules) {
       shared.push_back(json{{"table", table_name(rule.table)}, {"chain", rule.chain}, {"rule", rule.rule}});
     }
     ports.push_back(json{{"name", name.to_string()},

@@ -284,7 +284,7 @@ TEST(IptablesChangeRender, EmptyChangeRendersToNoPayload) {
 TEST(IptablesChangeRender, PayloadDeclaresTheChainsThenWritesThemThenDeletes) {
   const IptablesPlan after = compile(Services(2).build());
   const IptablesChange change = diff_iptables(compile(Services(2).endpoints(1, 2).build()), after);
-  const std::string svc_lines = after.service_ports.at(port_name(1)).find(svc(1))->lines;
+  const std::string svc_lines = after.service_ports.at(port_name(1))->find(svc(1))->lines;
   EXPECT_THAT(render_iptables_change(change),
               ElementsAre("*nat\n:" + svc(1) + " - [0:0]\n:" + sep(1, 1) + " - [0:0]\n" + svc_lines + "-X " + sep(1, 1) +
                           "\nCOMMIT\n"));

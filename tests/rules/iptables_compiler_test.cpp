@@ -182,7 +182,7 @@ TEST(IptablesCompiler, ServiceWithoutEndpointsIsRejectedInFilterOnly) {
               ElementsAre("-m comment --comment \"ns6/svc6:p80 has no endpoints\" -m tcp -p tcp -d 172.30.0.46 "
                           "--dport 80 -j REJECT"));
   EXPECT_THAT(nat(plan, "KUBE-SERVICES"), ElementsAre(kNodePortsTail));
-  EXPECT_THAT(plan.service_ports.begin()->second.chains, IsEmpty());
+  EXPECT_THAT(plan.service_ports.begin()->second->chains, IsEmpty());
 }
 
 TEST(IptablesCompiler, NodePortGoesThroughTheExternalChainWithMasquerade) {
