@@ -438,6 +438,7 @@ ServicePortRules ServicePortCompiler::compile() {
   std::sort(out_.chains.begin(), out_.chains.end(),
             [](const OwnedChain& a, const OwnedChain& b) { return a.name < b.name; });
 
+  out_.endpoint_count = port_.endpoints.size();
   if (port_.name.protocol == Protocol::Udp) {
     UdpFlowTargets& udp = out_.udp.emplace();
     udp.destinations.push_back(port_.cluster_ip);
@@ -591,18 +592,41 @@ ServicePortRules compile_service_port(const ServicePortInfo& port, const Endpoin
   return ServicePortCompiler(port, selection, ctx).compile();
 }
 
+namespace {
+
+const std::map<std::string, EndpointSlice>* slices_of(const ClusterState& state, const ObjectName& id) {
+  auto it = state.slices.find(id);
+  return it == state.slices.end() ? nullptr : &it->second;
+}
+
+std::string node_zone(const ClusterState& state, const ProxyConfig& config) {
+  auto node = state.nodes.find(config.node_name);
+  return node == state.nodes.end() ? std::string() : node->second.zone();
+}
+
+// Compiles one Service's ports into `plan` and adds their endpoints to its
+// total; returns their names.
+std::vector<ServicePortName> compile_service_into(IptablesPlan& plan, const ClusterState& state, const Service& service,
+                                                  const ProxyConfig& config, const std::string& zone, const Context& ctx) {
+  std::vector<ServicePortName> names;
+  for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(state, service.id), config)) {
+    plan.total_endpoints += port.endpoints.size();
+    const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
+    plan.service_ports.insert_or_assign(
+        port.name, std::make_shared<const ServicePortRules>(ServicePortCompiler(port, selection, ctx).compile()));
+    names.push_back(port.name);
+  }
+  return names;
+}
+
+}  // namespace
+
 IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyConfig& config) {
   IptablesCompileResult result;
   result.diagnostics = orphan_slice_diagnostics(state);
   IptablesPlan& plan = result.plan;
   plan = iptables_base_plan(config);
-
-  std::string zone;
-  if (auto node = state.nodes.find(config.node_name); node != state.nodes.end()) zone = node->second.zone();
-  auto slices_of = [&state](const ObjectName& id) -> const std::map<std::string, EndpointSlice>* {
-    auto it = state.slices.find(id);
-    return it == state.slices.end() ? nullptr : &it->second;
-  };
+  const std::string zone = node_zone(state, config);
 
   // Large-cluster mode depends on the endpoint count of the whole cluster,
   // which is exact only once every service port is resolved. Rather than keep
@@ -610,7 +634,7 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
   // count suggests and compile again in the rare case de-duplication moves
   // the total across the threshold.
   std::size_t upper_bound = 0;
-  for (const auto& [id, service] : state.services) upper_bound += count_endpoints(service, slices_of(id), config);
+  for (const auto& [id, service] : state.services) upper_bound += count_endpoints(service, slices_of(state, id), config);
   bool large = upper_bound > config.large_cluster_endpoints_threshold;
 
   ProbabilityCache probabilities;
@@ -618,19 +642,39 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
     const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities};
     plan.service_ports.clear();
     plan.total_endpoints = 0;
-    for (const auto& [id, service] : state.services) {
-      for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(id), config)) {
-        plan.total_endpoints += port.endpoints.size();
-        const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
-        plan.service_ports.insert_or_assign(
-            port.name, std::make_shared<const ServicePortRules>(ServicePortCompiler(port, selection, ctx).compile()));
-      }
-    }
+    for (const auto& [id, service] : state.services) compile_service_into(plan, state, service, config, zone, ctx);
     plan.large_cluster_mode = plan.total_endpoints > config.large_cluster_endpoints_threshold;
     if (plan.large_cluster_mode == large) break;
     large = plan.large_cluster_mode;
   }
   return result;
+}
+
+std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, const ClusterState& state,
+                                                            const ProxyConfig& config,
+                                                            const std::set<ObjectName>& services) {
+  std::set<ServicePortName> touched;
+  const std::string zone = node_zone(state, config);
+  ProbabilityCache probabilities;
+  const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode,
+                    &probabilities};
+  for (const ObjectName& id : services) {
+    // A Service's ports are contiguous in the map: they sort by the Service first.
+    auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
+    while (it != plan.service_ports.end() && it->first.service == id) {
+      plan.total_endpoints -= it->second->endpoint_count;
+      touched.insert(it->first);
+      it = plan.service_ports.erase(it);
+    }
+    if (auto service = state.services.find(id); service != state.services.end()) {
+      for (ServicePortName& name : compile_service_into(plan, state, service->second, config, zone, ctx)) {
+        touched.insert(std::move(name));
+      }
+    }
+  }
+  const bool large = plan.total_endpoints > config.large_cluster_endpoints_threshold;
+  if (large != plan.large_cluster_mode) return std::nullopt;
+  return touched;
 }
 
 }  // namespace kubenat

@@ -3,6 +3,8 @@
 // Compiles the cluster into the rules kube-proxy's iptables mode writes, rule
 // for rule and with the same chain names, for one IP family.
 
+#include <optional>
+#include <set>
 #include <string_view>
 
 #include "rules/diagnostic.h"
@@ -22,6 +24,16 @@ struct IptablesCompileResult {
 // The whole plan. Pure and deterministic: the same state and config give the
 // same plan.
 IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyConfig& config);
+
+// Recompiles, in place, the service ports of the named Services: their
+// fragments are replaced, or removed when the Service is gone from `state`.
+// `plan` must be the plan compile_iptables (or this function) made for the
+// same config. Returns the service ports whose fragments may have changed,
+// for diff_iptables; or nullopt when the cluster crossed the large-cluster
+// threshold, which changes every fragment: then compile_iptables anew.
+std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, const ClusterState& state,
+                                                            const ProxyConfig& config,
+                                                            const std::set<ObjectName>& services);
 
 // The plan without any service port: the shared chains with their fixed
 // rules, and the jumps from the built-in chains.

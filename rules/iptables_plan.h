@@ -81,6 +81,9 @@ struct ServicePortRules {
   std::vector<OwnedChain> chains;
   // Set for UDP ports only.
   std::optional<UdpFlowTargets> udp;
+  // The port's endpoints, counted as kube-proxy counts them towards its
+  // large-cluster threshold (all of them, whatever their conditions).
+  std::size_t endpoint_count = 0;
 
   std::string_view lines(const OwnedChain& chain) const {
     return std::string_view(text).substr(chain.begin, chain.end - chain.begin);

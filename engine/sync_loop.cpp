@@ -1,0 +1,177 @@
+#include "engine/sync_loop.h"
+
+namespace kubenat {
+
+SyncLoop::SyncLoop(Proxier& proxier, const Clock& clock, Options options, SyncObserver* observer)
+    : proxier_(proxier),
+      clock_(clock),
+      options_(std::move(options)),
+      observer_(observer),
+      scheduler_(options_.min_sync_period, options_.sync_period) {}
+
+void SyncLoop::mark_changed(const ObjectName& service, bool endpoints) {
+  const Clock::time_point now = clock_.now();
+  changed_since_.try_emplace(service, now);
+  (endpoints ? endpoints_changed_ : services_changed_).insert(service);
+  scheduler_.changed(now);
+  wake_.notify_all();
+}
+
+void SyncLoop::service_changed(const ObjectName& id, std::optional<Service> now) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = state_.services.find(id);
+    if (now) {
+      if (it != state_.services.end() && it->second == *now) return;
+      state_.services[id] = std::move(*now);
+    } else {
+      if (it == state_.services.end()) return;
+      state_.services.erase(it);
+    }
+    mark_changed(id, false);
+  }
+  if (observer_) observer_->sync_queued();
+}
+
+void SyncLoop::slice_changed(const ObjectName& service, const std::string& slice_name,
+                             std::optional<EndpointSlice> now) {
+  {
+    std::lock_guard lock(mu_);
+    auto& slices = state_.slices[service];
+    auto it = slices.find(slice_name);
+    if (now) {
+      if (it != slices.end() && it->second == *now) return;
+      slices[slice_name] = std::move(*now);
+    } else {
+      if (it == slices.end()) return;
+      slices.erase(it);
+    }
+    if (slices.empty()) state_.slices.erase(service);
+    mark_changed(service, true);
+  }
+  if (observer_) observer_->sync_queued();
+}
+
+void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = state_.nodes.find(name);
+    if (now) {
+      if (it != state_.nodes.end() && it->second == *now) return;
+      state_.nodes[name] = std::move(*now);
+    } else {
+      if (it == state_.nodes.end()) return;
+      state_.nodes.erase(it);
+    }
+    // Only this node's labels and addresses change rules; other nodes are
+    // kept for the routes.
+    if (name != options_.node_name) return;
+    everything_changed_ = true;
+    scheduler_.changed(clock_.now());
+    wake_.notify_all();
+  }
+  if (observer_) observer_->sync_queued();
+}
+
+void SyncLoop::synced(WatchedResource resource) {
+  std::lock_guard lock(mu_);
+  synced_.insert(resource);
+  wake_.notify_all();
+}
+
+void SyncLoop::diagnostics(const Diagnostics& diagnostics) {
+  if (observer_) observer_->object_diagnostics(diagnostics);
+}
+
+void SyncLoop::incident(WatchedResource resource, WatchIncident incident, const std::string& detail) {
+  if (observer_) observer_->watch_incident(resource, incident, detail);
+}
+
+bool SyncLoop::ready() const {
+  std::lock_guard lock(mu_);
+  for (WatchedResource resource : options_.wait_for) {
+    if (!synced_.contains(resource)) return false;
+  }
+  return true;
+}
+
+std::size_t SyncLoop::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
+}
+
+ClusterState SyncLoop::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
+  SyncReport report;
+  const Clock::time_point started = clock_.now();
+  std::set<ObjectName> changed = services_changed_;
+  changed.insert(endpoints_changed_.begin(), endpoints_changed_.end());
+  report.services_changed = services_changed_.size();
+  report.endpoints_changed = endpoints_changed_.size();
+  const bool everything = everything_changed_;
+  auto since = std::move(changed_since_);
+  changed_since_.clear();
+  services_changed_.clear();
+  endpoints_changed_.clear();
+  everything_changed_ = false;
+
+  // Compiling reads the state: under the lock. Applying touches only the
+  // kernel: without it, so the watch keeps delivering meanwhile.
+  proxier_.compile(state_, everything ? nullptr : &changed);
+  lock.unlock();
+  report.result = proxier_.apply();
+  const Clock::time_point finished = clock_.now();
+  lock.lock();
+
+  report.duration = finished - started;
+  scheduler_.synced(started, report.result.ok);
+  ++syncs_;
+  if (report.result.ok) {
+    for (const auto& [service, first_change] : since) report.programming_latencies.push_back(finished - first_change);
+  }
+  return report;
+}
+
+std::optional<SyncReport> SyncLoop::sync_now() {
+  if (!ready()) return std::nullopt;
+  std::unique_lock lock(mu_);
+  SyncReport report = sync_locked(lock);
+  lock.unlock();
+  if (observer_) observer_->sync_done(report);
+  return report;
+}
+
+void SyncLoop::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    const bool is_ready = std::all_of(options_.wait_for.begin(), options_.wait_for.end(),
+                                      [&](WatchedResource r) { return synced_.contains(r); });
+    if (!is_ready) {
+      wake_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
+    const Clock::time_point now = clock_.now();
+    if (!scheduler_.due(now)) {
+      // The clock may be a fake in tests, so wait in short real steps.
+      const auto wait = std::min<std::chrono::steady_clock::duration>(scheduler_.next_sync() - now, std::chrono::milliseconds(100));
+      wake_.wait_for(lock, wait);
+      continue;
+    }
+    SyncReport report = sync_locked(lock);
+    lock.unlock();
+    if (observer_) observer_->sync_done(report);
+    lock.lock();
+  }
+}
+
+void SyncLoop::stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  wake_.notify_all();
+}
+
+}  // namespace kubenat

@@ -1,0 +1,108 @@
+#pragma once
+
+// The daemon's heart. It holds the cluster as the watch reports it and keeps
+// the kernel in step: changes are coalesced (a sync at most once per
+// min_sync_period, at least once per sync_period), each sync compiles only
+// the Services that changed, and nothing is synced before every watched
+// resource has been listed once. Losing the API server changes nothing: the
+// last state stays, and so do the rules.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "engine/clock.h"
+#include "engine/proxier.h"
+#include "engine/sync_scheduler.h"
+#include "watch/cluster_listener.h"
+
+namespace kubenat {
+
+// What one sync did, for metrics, health and logs.
+struct SyncReport {
+  SyncResult result;
+  std::chrono::steady_clock::duration duration{};
+  std::size_t services_changed = 0;  // Services whose Service object changed
+  std::size_t endpoints_changed = 0; // Services whose slices changed
+  // For each changed Service: how long from the change's arrival to the
+  // rules being in the kernel (network programming latency).
+  std::vector<std::chrono::steady_clock::duration> programming_latencies;
+};
+
+// Told what happens, so that metrics, health and logs stay outside the loop.
+class SyncObserver {
+ public:
+  virtual ~SyncObserver() = default;
+  virtual void sync_queued() {}
+  virtual void sync_done(const SyncReport&) {}
+  virtual void watch_incident(WatchedResource, WatchIncident, const std::string&) {}
+  virtual void object_diagnostics(const Diagnostics&) {}
+};
+
+class SyncLoop final : public ClusterListener {
+ public:
+  struct Options {
+    std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);
+    std::chrono::milliseconds sync_period = std::chrono::seconds(30);
+    // Resources that must have synced before the first sync.
+    std::set<WatchedResource> wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};
+    // This node: a change to its Node object recompiles everything (its
+    // labels decide topology, its addresses the node IPs).
+    std::string node_name;
+  };
+
+  SyncLoop(Proxier& proxier, const Clock& clock, Options options, SyncObserver* observer = nullptr);
+
+  // ClusterListener: called from the watch's threads.
+  void service_changed(const ObjectName& id, std::optional<Service> now) override;
+  void slice_changed(const ObjectName& service, const std::string& slice_name,
+                     std::optional<EndpointSlice> now) override;
+  void node_changed(const std::string& name, std::optional<Node> now) override;
+  void synced(WatchedResource resource) override;
+  void diagnostics(const Diagnostics& diagnostics) override;
+  void incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override;
+
+  // Syncs whenever a sync is due, until stop(). Blocks the calling thread.
+  void run();
+  void stop();
+
+  // One sync now, if every resource has been listed (for tests and for
+  // callers that drive the loop themselves); nullopt otherwise.
+  std::optional<SyncReport> sync_now();
+
+  // Whether every resource waited for has been listed once.
+  bool ready() const;
+  std::size_t syncs() const;
+  ClusterState state() const;  // a copy, for tests and debugging
+
+ private:
+  void mark_changed(const ObjectName& service, bool endpoints);
+  SyncReport sync_locked(std::unique_lock<std::mutex>& lock);
+
+  Proxier& proxier_;
+  const Clock& clock_;
+  Options options_;
+  SyncObserver* observer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  ClusterState state_;
+  std::set<WatchedResource> synced_;
+  // Since the last sync: which Services changed and when they first did.
+  std::map<ObjectName, Clock::time_point> changed_since_;
+  std::set<ObjectName> services_changed_;
+  std::set<ObjectName> endpoints_changed_;
+  bool everything_changed_ = true;
+  SyncScheduler scheduler_;
+  std::size_t syncs_ = 0;
+};
+
+}  // namespace kubenat
