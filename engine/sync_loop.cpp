@@ -75,7 +75,8 @@ void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
 
 void SyncLoop::synced(WatchedResource resource) {
   std::lock_guard lock(mu_);
-  synced_.insert(resource);
+  // v1 Endpoints stand in for EndpointSlices where those are not served.
+  synced_.insert(resource == WatchedResource::Endpoints ? WatchedResource::EndpointSlices : resource);
   wake_.notify_all();
 }
 

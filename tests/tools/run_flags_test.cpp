@@ -1,0 +1,218 @@
+// `kubenat run`'s flags: kube-proxy's names, Go durations, the config file
+// and which of the two wins.
+
+#include "tools/kubenat/run_flags.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace kubenat {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+using namespace std::chrono_literals;
+
+RunConfig parsed(std::vector<std::string> args) {
+  std::ostringstream warnings;
+  auto config = parse_run_flags(args, warnings);
+  EXPECT_TRUE(config.has_value()) << config.error();
+  return config.value_or(RunConfig{});
+}
+
+std::string parse_error(std::vector<std::string> args) {
+  std::ostringstream warnings;
+  auto config = parse_run_flags(args, warnings);
+  EXPECT_FALSE(config.has_value());
+  return config ? std::string() : config.error();
+}
+
+// A config file in the test's temporary directory.
+std::string write_config(const std::string& name, std::string_view body) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n" << body;
+  return path;
+}
+
+TEST(RunFlags, DefaultsAreKubeProxys) {
+  const RunConfig config = parsed({});
+  const RunConfig defaults;
+  EXPECT_EQ(config.proxy_mode, "iptables");
+  EXPECT_EQ(config.sync_period, 30s);
+  EXPECT_EQ(config.min_sync_period, 1s);
+  EXPECT_EQ(config.masquerade_bit, 14);
+  EXPECT_TRUE(config.localhost_nodeports);
+  EXPECT_FALSE(config.masquerade_all);
+  EXPECT_EQ(config.healthz_bind_address, "0.0.0.0:10256");
+  EXPECT_EQ(config.metrics_bind_address, "127.0.0.1:10249");
+  EXPECT_EQ(config.iptables_mode, defaults.iptables_mode);
+  EXPECT_EQ(config.config_file, "");
+}
+
+TEST(RunFlags, ReadsEveryKubeProxyFlag) {
+  const RunConfig config = parsed({"--kubeconfig=/etc/kc", "--master", "https://10.0.0.1:6443",
+                                   "--hostname-override=worker-1", "--cluster-cidr=10.244.0.0/16,fd00::/56",
+                                   "--proxy-mode=iptables", "--masquerade-all", "--nodeport-addresses=10.0.0.0/8",
+                                   "--nodeport-addresses=primary", "--iptables-sync-period=1m0s",
+                                   "--iptables-min-sync-period=500ms", "--iptables-masquerade-bit=15",
+                                   "--iptables-localhost-nodeports=false", "--healthz-bind-address=127.0.0.1:1",
+                                   "--metrics-bind-address=[::1]:2", "--node-ip=192.168.0.2",
+                                   "--iptables-mode=legacy", "--v=3"});
+  EXPECT_EQ(config.kubeconfig, "/etc/kc");
+  EXPECT_EQ(config.master, "https://10.0.0.1:6443");
+  EXPECT_EQ(config.hostname_override, "worker-1");
+  EXPECT_THAT(config.cluster_cidrs, ElementsAre("10.244.0.0/16", "fd00::/56"));
+  EXPECT_TRUE(config.masquerade_all);
+  EXPECT_THAT(config.nodeport_addresses, ElementsAre("10.0.0.0/8", "primary"));
+  EXPECT_EQ(config.sync_period, 60s);
+  EXPECT_EQ(config.min_sync_period, 500ms);
+  EXPECT_EQ(config.masquerade_bit, 15);
+  EXPECT_FALSE(config.localhost_nodeports);
+  EXPECT_EQ(config.healthz_bind_address, "127.0.0.1:1");
+  EXPECT_EQ(config.metrics_bind_address, "[::1]:2");
+  EXPECT_THAT(config.node_ips, ElementsAre("192.168.0.2"));
+  EXPECT_EQ(config.iptables_mode, "legacy");
+  EXPECT_EQ(config.verbosity, 3);
+}
+
+TEST(RunFlags, ReadsSingleDashVerbosityWithEquals) { EXPECT_EQ(parsed({"-v=2"}).verbosity, 2); }
+
+TEST(RunFlags, ReadsSingleDashVerbosityWithASpace) { EXPECT_EQ(parsed({"-v", "2"}).verbosity, 2); }
+
+TEST(RunFlags, ReadsDurationsInGoSyntax) { EXPECT_EQ(parsed({"--iptables-sync-period=1h30m"}).sync_period, 90min); }
+
+TEST(RunFlags, GivesABareHealthzIpKubeProxysPort) {
+  EXPECT_EQ(parsed({"--healthz-bind-address=0.0.0.0"}).healthz_bind_address, "0.0.0.0:10256");
+}
+
+TEST(RunFlags, DisablesAServerWithAnEmptyBindAddress) {
+  EXPECT_EQ(parsed({"--metrics-bind-address="}).metrics_bind_address, "");
+}
+
+TEST(RunFlags, RejectsUnknownFlags) {
+  EXPECT_EQ(parse_error({"--ipvs-scheduler=rr"}), "kubenat run: unknown flag --ipvs-scheduler");
+}
+
+TEST(RunFlags, RejectsPositionalArguments) {
+  EXPECT_EQ(parse_error({"extra"}), "kubenat run: unexpected argument \"extra\"");
+}
+
+TEST(RunFlags, RejectsABadDurationNamingTheFlag) {
+  EXPECT_EQ(parse_error({"--iptables-sync-period=30"}),
+            "kubenat run: --iptables-sync-period: missing unit in duration \"30\"");
+}
+
+TEST(RunFlags, RejectsAZeroSyncPeriod) {
+  EXPECT_THAT(parse_error({"--iptables-sync-period=0s"}), HasSubstr("--iptables-sync-period (iptables.syncPeriod)"));
+}
+
+TEST(RunFlags, RejectsAMinSyncPeriodAboveTheSyncPeriod) {
+  EXPECT_EQ(parse_error({"--iptables-sync-period=1s", "--iptables-min-sync-period=2s"}),
+            "kubenat run: --iptables-sync-period (iptables.syncPeriod): must be at least "
+            "--iptables-min-sync-period (2s), got 1s");
+}
+
+TEST(RunFlags, RejectsAMasqueradeBitOutOfRange) {
+  EXPECT_THAT(parse_error({"--iptables-masquerade-bit=32"}), HasSubstr("must be within 0..31, got 32"));
+}
+
+TEST(RunFlags, RejectsProxyModesOtherThanIptables) {
+  EXPECT_THAT(parse_error({"--proxy-mode=ipvs"}), HasSubstr("kubenat supports iptables only, got \"ipvs\""));
+}
+
+TEST(RunFlags, RejectsAnUnknownIptablesMode) {
+  EXPECT_THAT(parse_error({"--iptables-mode=fast"}), HasSubstr("--iptables-mode: expects nft, legacy or auto"));
+}
+
+TEST(RunFlags, RejectsAnInvalidClusterCidr) {
+  EXPECT_THAT(parse_error({"--cluster-cidr=10.0.0.0/33"}), HasSubstr("--cluster-cidr (clusterCIDR): invalid CIDR"));
+}
+
+TEST(RunFlags, RejectsAnInvalidBindAddress) {
+  EXPECT_THAT(parse_error({"--healthz-bind-address=::1:10256"}), HasSubstr("--healthz-bind-address"));
+}
+
+TEST(RunFlags, ReadsTheConfigFile) {
+  const std::string path = write_config("run_flags_read.yaml", "hostnameOverride: from-file\nclusterCIDR: 10.0.0.0/8\n");
+  const RunConfig config = parsed({"--config=" + path});
+  EXPECT_EQ(config.hostname_override, "from-file");
+  EXPECT_THAT(config.cluster_cidrs, ElementsAre("10.0.0.0/8"));
+  EXPECT_EQ(config.config_file, path);
+}
+
+TEST(RunFlags, ExplicitFlagsOverrideTheConfigFile) {
+  const std::string path = write_config("run_flags_override.yaml",
+                                        "hostnameOverride: from-file\niptables:\n  syncPeriod: 10s\n  masqueradeBit: 3\n");
+  const RunConfig config = parsed({"--hostname-override=from-flag", "--config", path, "--iptables-sync-period=20s"});
+  EXPECT_EQ(config.hostname_override, "from-flag");
+  EXPECT_EQ(config.sync_period, 20s);
+  EXPECT_EQ(config.masquerade_bit, 3);
+}
+
+TEST(RunFlags, FlagsNotGivenKeepTheConfigFilesValues) {
+  const std::string path = write_config("run_flags_keep.yaml",
+                                        "iptables:\n  masqueradeAll: true\n  localhostNodePorts: false\n"
+                                        "nodePortAddresses: [10.0.0.0/8]\n");
+  const RunConfig config = parsed({"--config=" + path, "-v=1"});
+  EXPECT_TRUE(config.masquerade_all);
+  EXPECT_FALSE(config.localhost_nodeports);
+  EXPECT_THAT(config.nodeport_addresses, ElementsAre("10.0.0.0/8"));
+}
+
+TEST(RunFlags, AnExplicitFalseOverridesTheConfigFile) {
+  const std::string path = write_config("run_flags_false.yaml", "iptables:\n  masqueradeAll: true\n");
+  EXPECT_FALSE(parsed({"--config=" + path, "--masquerade-all=false"}).masquerade_all);
+}
+
+TEST(RunFlags, PrintsConfigFileWarnings) {
+  const std::string path = write_config("run_flags_warn.yaml", "ipvs:\n  scheduler: rr\n");
+  std::ostringstream warnings;
+  const std::vector<std::string> args = {"--config=" + path};
+  ASSERT_TRUE(parse_run_flags(args, warnings).has_value());
+  EXPECT_EQ(warnings.str(), "kubenat run: warning: " + path + ": ipvs.scheduler: not supported by kubenat, ignored\n");
+}
+
+TEST(RunFlags, NamesTheConfigFileInItsErrors) {
+  EXPECT_EQ(parse_error({"--config=/nonexistent/kp.yaml"}),
+            "kubenat run: --config: /nonexistent/kp.yaml: No such file or directory");
+}
+
+TEST(RunFlags, RejectsAnUnsupportedModeFromTheConfigFile) {
+  const std::string path = write_config("run_flags_mode.yaml", "mode: ipvs\n");
+  EXPECT_EQ(parse_error({"--config=" + path}),
+            "kubenat run: --proxy-mode (mode): kubenat supports iptables only, got \"ipvs\"");
+}
+
+TEST(RunFlags, AProxyModeFlagOverridesAnUnsupportedModeInTheFile) {
+  const std::string path = write_config("run_flags_mode_override.yaml", "mode: ipvs\n");
+  EXPECT_EQ(parsed({"--config=" + path, "--proxy-mode=iptables"}).proxy_mode, "iptables");
+}
+
+TEST(RunFlags, RecognisesHelpBeforeADoubleDash) {
+  EXPECT_TRUE(run_help_requested(std::vector<std::string>{"-v=2", "--help"}));
+  EXPECT_TRUE(run_help_requested(std::vector<std::string>{"-h"}));
+  EXPECT_FALSE(run_help_requested(std::vector<std::string>{"--", "--help"}));
+  EXPECT_FALSE(run_help_requested(std::vector<std::string>{"-v=2"}));
+}
+
+TEST(RunFlags, UsageListsKubeProxysFlagsAndThePrecedence) {
+  const std::string usage = run_flags_usage();
+  EXPECT_THAT(usage, StartsWith("usage: kubenat run [flags]\n"));
+  for (const char* flag : {"--kubeconfig", "--master", "--hostname-override", "--cluster-cidr", "--proxy-mode",
+                           "--masquerade-all", "--nodeport-addresses", "--iptables-sync-period",
+                           "--iptables-min-sync-period", "--iptables-masquerade-bit", "--iptables-localhost-nodeports",
+                           "--healthz-bind-address", "--metrics-bind-address", "--node-ip", "--iptables-mode",
+                           "--config", "--v "}) {
+    EXPECT_THAT(usage, HasSubstr(flag)) << flag;
+  }
+  EXPECT_THAT(usage, HasSubstr("flags given on the command line override"));
+}
+
+}  // namespace
+}  // namespace kubenat

@@ -1,0 +1,288 @@
+// kubenat run: the daemon. Watches Services, EndpointSlices and this Node,
+// and keeps this node's rules in step, as kube-proxy does.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "engine/conntrack.h"
+#include "engine/health.h"
+#include "engine/http_server.h"
+#include "engine/iptables_backend.h"
+#include "engine/iptables_runner.h"
+#include "engine/iptables_syncer.h"
+#include "engine/local_addresses.h"
+#include "engine/metrics.h"
+#include "engine/proxier.h"
+#include "engine/sync_loop.h"
+#include "tools/kubenat/commands.h"
+#include "tools/kubenat/run_flags.h"
+#include "watch/api_config.h"
+#include "watch/cluster_watcher.h"
+
+namespace kubenat {
+namespace {
+
+// klog-like lines on stderr: "I1125 14:30:00.123456 message".
+class Log {
+ public:
+  Log(std::ostream& out, int verbosity) : out_(out), verbosity_(verbosity) {}
+  void info(int level, const std::string& message) { write('I', level, message); }
+  void warning(const std::string& message) { write('W', 0, message); }
+  void error(const std::string& message) { write('E', 0, message); }
+
+ private:
+  void write(char severity, int level, const std::string& message) {
+    if (level > verbosity_) return;
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+    std::tm tm{};
+    ::gmtime_r(&seconds, &tm);
+    std::lock_guard lock(mu_);
+    out_ << severity << std::put_time(&tm, "%m%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0') << micros
+         << ' ' << message << '\n'
+         << std::flush;
+  }
+  std::ostream& out_;
+  int verbosity_;
+  std::mutex mu_;
+};
+
+// Turns what the sync loop reports into metrics, health and log lines.
+class Reporter final : public SyncObserver {
+ public:
+  Reporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family)
+      : metrics_(metrics), health_(health), log_(log), family_(family) {}
+
+  void sync_queued() override {
+    health_.queued_update(family_);
+    metrics_.sync_proxy_rules_last_queued_timestamp.set_to_time(std::chrono::system_clock::now());
+  }
+
+  void sync_done(const SyncReport& report) override {
+    const SyncResult& r = report.result;
+    metrics_.record_sync(r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes,
+                         std::chrono::system_clock::now());
+    metrics_.service_changes_total.inc(static_cast<double>(report.services_changed));
+    metrics_.endpoint_changes_total.inc(static_cast<double>(report.endpoints_changed));
+    for (auto latency : report.programming_latencies) {
+      metrics_.network_programming_duration.observe(std::chrono::duration<double>(latency).count());
+    }
+    for (const std::string& warning : r.warnings) log_.warning(warning);
+    const double ms = std::chrono::duration<double, std::milli>(report.duration).count();
+    if (!r.ok) {
+      log_.error("sync failed after " + std::to_string(ms) + " ms: " + r.error);
+      return;
+    }
+    health_.updated(family_);
+    log_.info(r.full ? 0 : 2, std::string(r.full ? "full sync (" + r.reason + ")" : "partial sync") + ": " +
+                                  std::to_string(r.stats.chains_written) + " chains written, " +
+                                  std::to_string(r.stats.chains_deleted) + " deleted, " +
+                                  std::to_string(r.stats.bytes) + " bytes in " + std::to_string(r.stats.payloads) +
+                                  " calls, " + std::to_string(ms) + " ms");
+  }
+
+  void watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override {
+    const std::string name(watched_resource_name(resource));
+    switch (incident) {
+      case WatchIncident::Reconnect:
+        metrics_.watch_reconnects_total.with({name}).inc();
+        log_.info(1, "watch " + name + ": reconnecting: " + detail);
+        break;
+      case WatchIncident::Relist:
+        metrics_.watch_relists_total.with({name}).inc();
+        log_.info(0, "watch " + name + ": listing again: " + detail);
+        break;
+      case WatchIncident::DecodeError:
+        metrics_.watch_decode_errors_total.with({name}).inc();
+        log_.warning("watch " + name + ": skipped an event: " + detail);
+        break;
+      case WatchIncident::ServerUnreachable:
+        log_.warning("watch " + name + ": API server unreachable: " + detail);
+        break;
+    }
+  }
+
+  void object_diagnostics(const Diagnostics& diagnostics) override {
+    for (const Diagnostic& d : diagnostics) log_.warning(d.to_string());
+  }
+
+ private:
+  ProxyMetrics& metrics_;
+  ProxyHealth& health_;
+  Log& log_;
+  IpFamily family_;
+};
+
+std::expected<ApiServerConfig, std::string> api_server_config(const RunConfig& run) {
+  std::expected<ApiServerConfig, std::string> config;
+  if (!run.kubeconfig.empty()) {
+    config = load_kubeconfig(run.kubeconfig);
+  } else if (!run.master.empty()) {
+    config = ApiServerConfig{};
+  } else {
+    config = in_cluster_config();
+  }
+  if (config && !run.master.empty()) config->server = run.master;
+  return config;
+}
+
+std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const std::string& node_name) {
+  ProxyConfig config;
+  config.node_name = node_name;
+  for (const std::string& text : run.cluster_cidrs) {
+    auto cidr = Cidr::parse_sloppy(text);
+    if (!cidr) return std::unexpected("--cluster-cidr: invalid CIDR \"" + text + "\"");
+    config.cluster_cidrs.push_back(*cidr);
+  }
+  for (const std::string& text : run.node_ips) {
+    auto ip = IpAddress::parse_sloppy(text);
+    if (!ip) return std::unexpected("--node-ip: invalid IP \"" + text + "\"");
+    config.node_ips.push_back(*ip);
+  }
+  // The node's own family decides the plan's (one family per proxier).
+  if (!config.node_ips.empty()) config.family = config.node_ips.front().family();
+  for (const std::string& text : run.nodeport_addresses) {
+    if (text == "primary") {
+      for (const IpAddress& ip : config.node_ips) config.nodeport_addresses.emplace_back(ip, ip.is_v4() ? 32 : 128);
+      continue;
+    }
+    auto cidr = Cidr::parse_sloppy(text);
+    if (!cidr) return std::unexpected("--nodeport-addresses: invalid CIDR \"" + text + "\"");
+    config.nodeport_addresses.push_back(*cidr);
+  }
+  auto addresses = local_addresses();
+  if (addresses) config.local_addresses = std::move(*addresses);
+  config.masquerade_all = run.masquerade_all;
+  config.masquerade_bit = run.masquerade_bit;
+  config.localhost_nodeports = run.localhost_nodeports;
+  return config;
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (::gethostname(buffer, sizeof buffer - 1) != 0) return "localhost";
+  std::string name(buffer);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+int run_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  if (run_help_requested(args)) {
+    out << run_flags_usage();
+    return 0;
+  }
+  auto run = parse_run_flags(args, err);
+  if (!run) {
+    err << run.error() << "\n";
+    return 2;
+  }
+  Log log(err, run->verbosity);
+  auto api = api_server_config(*run);
+  if (!api) {
+    err << "kubenat run: " << api.error() << "\n";
+    return 2;
+  }
+  const std::string node_name = run->hostname_override.empty() ? host_name() : run->hostname_override;
+  auto proxy = proxy_config(*run, node_name);
+  if (!proxy) {
+    err << "kubenat run: " << proxy.error() << "\n";
+    return 2;
+  }
+
+  // SIGINT and SIGTERM end the loop; every thread started from here on
+  // inherits the blocked mask, so only the waiter below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const IptablesMode mode = run->iptables_mode == "nft"      ? IptablesMode::Nft
+                            : run->iptables_mode == "legacy" ? IptablesMode::Legacy
+                                                             : detect_iptables_mode();
+  ProcessIptablesRunner runner(mode);
+  IptablesBackend backend(runner, proxy->family, IptablesBackend::Options{recommended_payload_bytes(mode)});
+  ProcessConntrackCleaner conntrack;
+  SteadyClock clock;
+  IptablesSyncer syncer(backend, &conntrack, clock,
+                        IptablesSyncer::Options{std::chrono::hours(1), run->sync_period});
+  IptablesProxier proxier(syncer, *proxy);
+
+  MetricsRegistry registry;
+  ProxyMetrics metrics(registry);
+  ProxyHealth health(clock, health_timeout_for(run->sync_period));
+  Reporter reporter(metrics, health, log, proxy->family);
+  SyncLoop loop(proxier, clock,
+                SyncLoop::Options{run->min_sync_period, run->sync_period,
+                                  {WatchedResource::Services, WatchedResource::EndpointSlices}, node_name},
+                &reporter);
+
+  std::vector<std::unique_ptr<HttpServer>> servers;
+  auto serve = [&](const std::string& address, bool health_paths, bool metrics_path) -> bool {
+    if (address.empty()) return true;
+    auto server = std::make_unique<HttpServer>(address);
+    if (health_paths) {
+      server->handle("/healthz", [&] {
+        HealthReply reply = health.healthz(std::chrono::system_clock::now());
+        metrics.proxy_healthz_total.with({std::to_string(reply.status)}).inc();
+        return HttpReply{reply.status, std::string(kHealthContentType), std::move(reply.body)};
+      });
+      server->handle("/livez", [&] {
+        HealthReply reply = health.livez(std::chrono::system_clock::now());
+        metrics.proxy_livez_total.with({std::to_string(reply.status)}).inc();
+        return HttpReply{reply.status, std::string(kHealthContentType), std::move(reply.body)};
+      });
+    }
+    if (metrics_path) {
+      server->handle("/metrics", [&] { return HttpReply{200, std::string(kPrometheusTextContentType), registry.render()}; });
+    }
+    if (auto started = server->start(); !started) {
+      err << "kubenat run: " << started.error() << "\n";
+      return false;
+    }
+    log.info(0, "serving " + std::string(health_paths ? "/healthz, /livez" : "/metrics") + " on " + address +
+                    " (port " + std::to_string(server->port()) + ")");
+    servers.push_back(std::move(server));
+    return true;
+  };
+  if (!serve(run->healthz_bind_address, true, false) || !serve(run->metrics_bind_address, false, true)) return 1;
+
+  ClusterWatcherOptions watch_options;
+  watch_options.only_own_node = true;
+  watch_options.node_name = node_name;
+  auto watcher = ClusterWatcher::start(*api, loop, watch_options);
+  if (!watcher) {
+    err << "kubenat run: " << watcher.error() << "\n";
+    return 1;
+  }
+  log.info(0, "kubenat run: node " + node_name + ", iptables-" + (mode == IptablesMode::Nft ? "nft" : "legacy") +
+                  ", API server " + api->server + ", sync period " + std::to_string(run->sync_period.count()) +
+                  " ms, min sync period " + std::to_string(run->min_sync_period.count()) + " ms");
+
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    log.info(0, std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping; rules stay");
+    loop.stop();
+  });
+  loop.run();
+  (*watcher)->stop();
+  for (auto& server : servers) server->stop();
+  // The waiter may still be in sigwait when the loop ended another way.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+}  // namespace kubenat

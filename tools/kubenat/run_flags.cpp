@@ -1,0 +1,228 @@
+#include "tools/kubenat/run_flags.h"
+
+#include <climits>
+#include <ostream>
+#include <vector>
+
+#include "engine/duration.h"
+#include "engine/http_server.h"
+#include "engine/kube_proxy_configuration.h"
+#include "rules/ip.h"
+#include "tools/kubenat/flags.h"
+
+namespace kubenat {
+namespace {
+
+constexpr int kHealthzPort = 10256;
+constexpr int kMetricsPort = 10249;
+
+// The flags as text, before they are merged and validated. Durations are
+// strings because FlagSet has no duration type.
+struct RawFlags {
+  std::string config;
+  std::string kubeconfig;
+  std::string master;
+  std::string hostname_override;
+  std::vector<std::string> node_ips;
+  std::string proxy_mode;
+  std::string iptables_mode;
+  std::vector<std::string> cluster_cidrs;
+  bool masquerade_all = false;
+  int masquerade_bit = 0;
+  bool localhost_nodeports = false;
+  std::vector<std::string> nodeport_addresses;
+  std::string sync_period;
+  std::string min_sync_period;
+  std::string healthz_bind_address;
+  std::string metrics_bind_address;
+  int verbosity = 0;
+  bool help = false;
+};
+
+// FlagSet cannot say which flags were given, so the arguments are parsed
+// twice, onto two sets of different sentinels: a scalar flag was given
+// exactly when both parses agree. Lists start empty and were given when not
+// empty.
+RawFlags sentinels(bool second) {
+  RawFlags raw;
+  const std::string text = second ? "\x01second" : "\x01first";
+  for (std::string* field : {&raw.config, &raw.kubeconfig, &raw.master, &raw.hostname_override, &raw.proxy_mode,
+                             &raw.iptables_mode, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
+                             &raw.metrics_bind_address}) {
+    *field = text;
+  }
+  raw.masquerade_all = raw.localhost_nodeports = second;
+  raw.masquerade_bit = raw.verbosity = second ? INT_MAX : INT_MIN;
+  return raw;
+}
+
+FlagSet make_flag_set(RawFlags& raw) {
+  FlagSet flags("kubenat run");
+  flags.add_string("config", &raw.config,
+                   "a KubeProxyConfiguration file; flags given explicitly override its fields");
+  flags.add_string("kubeconfig", &raw.kubeconfig,
+                   "kubeconfig file for the API server (default: in-cluster configuration)");
+  flags.add_string("master", &raw.master, "the API server's address; overrides the kubeconfig's server");
+  flags.add_string("hostname-override", &raw.hostname_override, "this node's name (default: the host name)");
+  flags.add_list("node-ip", &raw.node_ips, "this node's IPs (default: the Node object's InternalIP)");
+  flags.add_string("proxy-mode", &raw.proxy_mode, "iptables (the only mode kubenat has; default iptables)");
+  flags.add_string("iptables-mode", &raw.iptables_mode,
+                   "which iptables to drive: nft, legacy or auto (the one holding rules; default auto)");
+  flags.add_list("cluster-cidr", &raw.cluster_cidrs,
+                 "pod CIDRs: traffic from them is local pod traffic (comma-separated for dual-stack)");
+  flags.add_bool("masquerade-all", &raw.masquerade_all, "SNAT all traffic sent to cluster IPs");
+  flags.add_int("iptables-masquerade-bit", &raw.masquerade_bit,
+                "the fwmark bit that marks packets for SNAT, 0..31 (default 14)");
+  flags.add_bool("iptables-localhost-nodeports", &raw.localhost_nodeports,
+                 "accept NodePort connections to 127.0.0.1 (default true)");
+  flags.add_list("nodeport-addresses", &raw.nodeport_addresses,
+                 "CIDRs (or \"primary\") of the local addresses that accept NodePorts (default: all)");
+  flags.add_string("iptables-sync-period", &raw.sync_period,
+                   "the longest time between full resyncs, e.g. 30s, 1m0s (default 30s)");
+  flags.add_string("iptables-min-sync-period", &raw.min_sync_period,
+                   "the shortest time between syncs, e.g. 1s, 500ms (default 1s)");
+  flags.add_string("healthz-bind-address", &raw.healthz_bind_address,
+                   "IP:port of /healthz and /livez; empty disables (default 0.0.0.0:10256)");
+  flags.add_string("metrics-bind-address", &raw.metrics_bind_address,
+                   "IP:port of /metrics; empty disables (default 127.0.0.1:10249)");
+  flags.add_int("v", &raw.verbosity, "log verbosity (default 0)");
+  flags.add_bool("help", &raw.help, "show this help");
+  return flags;
+}
+
+std::unexpected<std::string> error(const std::string& message) {
+  return std::unexpected("kubenat run: " + message);
+}
+
+std::expected<std::chrono::milliseconds, std::string> duration_flag(const std::string& name,
+                                                                    const std::string& text) {
+  auto duration = parse_duration(text);
+  if (!duration) return error("--" + name + ": " + duration.error());
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+}
+
+// kube-proxy's validation (validateKubeProxyIPTablesConfiguration and
+// friends), naming the flag and the config field that set each value.
+std::expected<void, std::string> validate(const RunConfig& config) {
+  if (config.proxy_mode != "iptables") {
+    return error("--proxy-mode (mode): kubenat supports iptables only, got \"" + config.proxy_mode + "\"");
+  }
+  if (config.iptables_mode != "auto" && config.iptables_mode != "nft" && config.iptables_mode != "legacy") {
+    return error("--iptables-mode: expects nft, legacy or auto, got \"" + config.iptables_mode + "\"");
+  }
+  if (config.masquerade_bit < 0 || config.masquerade_bit > 31) {
+    return error("--iptables-masquerade-bit (iptables.masqueradeBit): must be within 0..31, got " +
+                 std::to_string(config.masquerade_bit));
+  }
+  if (config.sync_period.count() <= 0) {
+    return error("--iptables-sync-period (iptables.syncPeriod): must be greater than 0");
+  }
+  if (config.min_sync_period.count() < 0) {
+    return error("--iptables-min-sync-period (iptables.minSyncPeriod): must not be negative");
+  }
+  if (config.min_sync_period > config.sync_period) {
+    return error("--iptables-sync-period (iptables.syncPeriod): must be at least --iptables-min-sync-period (" +
+                 format_duration(config.min_sync_period) + "), got " + format_duration(config.sync_period));
+  }
+  if (config.verbosity < 0) return error("-v: must not be negative");
+  for (const std::string& text : config.cluster_cidrs) {
+    if (!Cidr::parse_sloppy(text)) return error("--cluster-cidr (clusterCIDR): invalid CIDR \"" + text + "\"");
+  }
+  for (const std::string& text : config.node_ips) {
+    if (!IpAddress::parse_sloppy(text)) return error("--node-ip: invalid IP \"" + text + "\"");
+  }
+  for (const std::string& text : config.nodeport_addresses) {
+    if (text != "primary" && !Cidr::parse_sloppy(text)) {
+      return error("--nodeport-addresses (nodePortAddresses): invalid CIDR \"" + text + "\"");
+    }
+  }
+  if (!config.healthz_bind_address.empty()) {
+    if (auto bind = parse_bind_address(config.healthz_bind_address); !bind) {
+      return error("--healthz-bind-address (healthzBindAddress): " + bind.error());
+    }
+  }
+  if (!config.metrics_bind_address.empty()) {
+    if (auto bind = parse_bind_address(config.metrics_bind_address); !bind) {
+      return error("--metrics-bind-address (metricsBindAddress): " + bind.error());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::string> args, std::ostream& warnings) {
+  RawFlags first = sentinels(false);
+  RawFlags second = sentinels(true);
+  auto positional = make_flag_set(first).parse(args);
+  if (!positional) return std::unexpected(positional.error());
+  if (!positional->empty()) return error("unexpected argument \"" + positional->front() + "\"");
+  if (auto again = make_flag_set(second).parse(args); !again) return std::unexpected(again.error());
+  const auto given = [&](auto RawFlags::*field) { return first.*field == second.*field; };
+
+  RunConfig config;
+  if (given(&RawFlags::config)) {
+    auto load = load_kube_proxy_configuration(first.config, config);
+    if (!load) return error("--config: " + load.error());
+    for (const std::string& warning : load->warnings) {
+      warnings << "kubenat run: warning: " << first.config << ": " << warning << "\n";
+    }
+    config = std::move(load->config);
+  }
+
+  if (given(&RawFlags::kubeconfig)) config.kubeconfig = first.kubeconfig;
+  if (given(&RawFlags::master)) config.master = first.master;
+  if (given(&RawFlags::hostname_override)) config.hostname_override = first.hostname_override;
+  if (!first.node_ips.empty()) config.node_ips = first.node_ips;
+  if (given(&RawFlags::proxy_mode)) config.proxy_mode = first.proxy_mode.empty() ? "iptables" : first.proxy_mode;
+  if (given(&RawFlags::iptables_mode)) config.iptables_mode = first.iptables_mode;
+  if (!first.cluster_cidrs.empty()) config.cluster_cidrs = first.cluster_cidrs;
+  if (given(&RawFlags::masquerade_all)) config.masquerade_all = first.masquerade_all;
+  if (given(&RawFlags::masquerade_bit)) config.masquerade_bit = first.masquerade_bit;
+  if (given(&RawFlags::localhost_nodeports)) config.localhost_nodeports = first.localhost_nodeports;
+  if (!first.nodeport_addresses.empty()) config.nodeport_addresses = first.nodeport_addresses;
+  if (given(&RawFlags::sync_period)) {
+    auto period = duration_flag("iptables-sync-period", first.sync_period);
+    if (!period) return std::unexpected(period.error());
+    config.sync_period = *period;
+  }
+  if (given(&RawFlags::min_sync_period)) {
+    auto period = duration_flag("iptables-min-sync-period", first.min_sync_period);
+    if (!period) return std::unexpected(period.error());
+    config.min_sync_period = *period;
+  }
+  // A bare IP gets the default port, as in the config file.
+  if (given(&RawFlags::healthz_bind_address)) {
+    config.healthz_bind_address = append_port_if_needed(first.healthz_bind_address, kHealthzPort);
+  }
+  if (given(&RawFlags::metrics_bind_address)) {
+    config.metrics_bind_address = append_port_if_needed(first.metrics_bind_address, kMetricsPort);
+  }
+  if (given(&RawFlags::verbosity)) config.verbosity = first.verbosity;
+
+  if (auto ok = validate(config); !ok) return std::unexpected(ok.error());
+  return config;
+}
+
+bool run_help_requested(std::span<const std::string> args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "--h" || arg == "-help" || arg == "--help" || arg == "--help=true" ||
+        arg == "-help=true") {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string run_flags_usage() {
+  RawFlags raw;
+  return "usage: kubenat run [flags]\n\n"
+         "Runs kubenat in place of kube-proxy: watches Services, EndpointSlices and Nodes and keeps\n"
+         "this node's iptables rules in sync. Takes kube-proxy's flags and configuration file.\n"
+         "The --config file is read first; flags given on the command line override its fields\n"
+         "(kube-proxy ignores most flags when --config is given).\n\n" +
+         make_flag_set(raw).usage();
+}
+
+}  // namespace kubenat
