@@ -283,11 +283,13 @@ TEST_F(SimTest, GenerateNameMakesAUniqueName) {
   EXPECT_EQ(name.size(), 9u);
 }
 
-TEST_F(SimTest, ProtobufBodiesAreRefusedWithAnExplanation) {
-  HttpResponse response = call("POST", "/api/v1/namespaces/default/services", std::string("k8s\0\n", 5),
-                               "application/vnd.kubernetes.protobuf");
+TEST_F(SimTest, ProtobufBodiesOfOtherKindsAreRefusedWithAnExplanation) {
+  // A runtime.Unknown envelope for a v1 Node.
+  const std::string node("k8s\0\x0a\x0a\x0a\x02v1\x12\x04Node", 16);
+  HttpResponse response = call("POST", "/api/v1/nodes", node, "application/vnd.kubernetes.protobuf");
   EXPECT_EQ(response.status, 415);
-  EXPECT_THAT(response.json()["message"].get<std::string>(), HasSubstr("JSON"));
+  EXPECT_THAT(response.json()["message"].get<std::string>(), HasSubstr("Service and Namespace only"));
+  EXPECT_EQ(call("POST", "/api/v1/nodes", "k8s", "application/vnd.kubernetes.protobuf").status, 415);
 }
 
 TEST_F(SimTest, TheCppInterfaceMirrorsTheApi) {

@@ -200,6 +200,20 @@ TEST_F(KubectlTest, ApplyLabelAndPatch) {
   EXPECT_EQ((*stored)["spec"]["sessionAffinity"], "ClientIP");
 }
 
+TEST_F(KubectlTest, GeneratorCommandsThatSendProtobuf) {
+  use_kubeconfig();
+  ProcessResult created_namespace = kubectl({"create", "namespace", "team-b"});
+  ASSERT_TRUE(created_namespace.ok()) << created_namespace.err;
+  ProcessResult created = kubectl({"create", "service", "nodeport", "gen", "-n", "team-b", "--tcp=80:8080"});
+  ASSERT_TRUE(created.ok()) << created.err;
+  EXPECT_THAT(created.out, HasSubstr("service/gen created"));
+  auto stored = sim_->get("services", "team-b", "gen");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ((*stored)["spec"]["type"], "NodePort");
+  EXPECT_EQ((*stored)["spec"]["ports"][0]["targetPort"], 8080);
+  EXPECT_TRUE((*stored)["spec"]["ports"][0]["nodePort"].is_number_integer());
+}
+
 TEST_F(KubectlTest, GetsEveryServedKind) {
   use_kubeconfig();
   auto seeded = sim_->seed_file(std::string(KUBENAT_SOURCE_DIR) + "/tools/examples/cluster.json");

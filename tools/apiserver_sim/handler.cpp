@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tools/apiserver_sim/patch.h"
+#include "tools/apiserver_sim/protobuf.h"
 #include "tools/apiserver_sim/resources.h"
 #include "tools/apiserver_sim/tables.h"
 #include "tools/apiserver_sim/text.h"
@@ -108,21 +109,26 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 // Typed client-go clientsets (kubectl create service / namespace, for one)
-// send protobuf; this server reads JSON and YAML only.
+// send protobuf; Service and Namespace bodies are understood (protobuf.h).
 bool is_protobuf(const HttpRequest& request) {
   return request.content_type.starts_with("application/vnd.kubernetes.protobuf");
 }
 
-HttpResponse protobuf_refused() {
-  return error_response(415, "UnsupportedMediaType",
-                        "kubenat-apiserver-sim reads JSON and YAML bodies, not application/vnd.kubernetes.protobuf: "
-                        "use kubectl create -f / apply -f rather than generator commands (kubectl create service, "
-                        "kubectl create namespace), or a client set to JSON");
-}
-
-std::optional<json> parse_body(const HttpRequest& request) {
+Result<json> parse_body(const HttpRequest& request) {
+  if (is_protobuf(request)) {
+    auto decoded = decode_protobuf_object(request.body);
+    if (!decoded) {
+      return std::unexpected(ApiError{415, "UnsupportedMediaType",
+                                      "kubenat-apiserver-sim: " + decoded.error() +
+                                          "; send JSON or YAML (kubectl create -f, or a client set to JSON)",
+                                      nullptr});
+    }
+    return std::move(*decoded);
+  }
   auto document = parse_document(request.body);
-  if (!document) return std::nullopt;
+  if (!document) {
+    return std::unexpected(ApiError{400, "BadRequest", "the request body is not JSON or YAML: " + document.error(), nullptr});
+  }
   return std::move(*document);
 }
 
@@ -251,7 +257,6 @@ Handler::Outcome Handler::handle_api(const HttpRequest& request, const ApiPath& 
   const ResourceType& type = resource_type(path.resource);
   const bool status_only = path.subresource == "status";
   const std::string& method = request.method;
-  if (is_protobuf(request) && !request.body.empty()) return protobuf_refused();
   if (method == "GET") {
     if (path.watch || bool_param(params, "watch")) {
       if (status_only) return not_found_response();
@@ -267,7 +272,7 @@ Handler::Outcome Handler::handle_api(const HttpRequest& request, const ApiPath& 
     if (!path.name.empty()) return error_response(405, "MethodNotAllowed", "POST is for collections");
     stats_.verb("create");
     auto body = parse_body(request);
-    if (!body) return error_response(400, "BadRequest", "the request body is not JSON or YAML");
+    if (!body) return error_response(body.error());
     auto object = store_.create(path.resource, path.namespace_name, std::move(*body), is_dry_run(params, nullptr));
     if (!object) return error_response(object.error());
     return object_response(request, path, params, *object, 201);
@@ -276,7 +281,7 @@ Handler::Outcome Handler::handle_api(const HttpRequest& request, const ApiPath& 
     if (path.name.empty()) return error_response(405, "MethodNotAllowed", "PUT is for objects");
     stats_.verb("update");
     auto body = parse_body(request);
-    if (!body) return error_response(400, "BadRequest", "the request body is not JSON or YAML");
+    if (!body) return error_response(body.error());
     auto object = store_.replace(path.resource, path.namespace_name, path.name, std::move(*body),
                                  is_dry_run(params, nullptr), status_only);
     if (!object) return error_response(object.error());
@@ -292,8 +297,8 @@ Handler::Outcome Handler::handle_api(const HttpRequest& request, const ApiPath& 
                             "application/json-patch+json, application/merge-patch+json, "
                             "application/apply-patch+yaml, application/strategic-merge-patch+json");
     }
-    auto body = parse_body(request);
-    if (!body) return error_response(400, "BadRequest", "the patch is not JSON or YAML");
+    auto body = parse_document(request.body);
+    if (!body) return error_response(400, "BadRequest", "the patch is not JSON or YAML: " + body.error());
     auto object = store_.patch(path.resource, path.namespace_name, path.name, *body, *patch_type,
                                is_dry_run(params, nullptr), status_only);
     if (!object) return error_response(object.error());
@@ -301,9 +306,11 @@ Handler::Outcome Handler::handle_api(const HttpRequest& request, const ApiPath& 
   }
   if (method == "DELETE") {
     json options = nullptr;
-    if (!request.body.empty()) {
-      auto body = parse_body(request);
-      if (!body) return error_response(400, "BadRequest", "the DeleteOptions are not JSON or YAML");
+    // Protobuf DeleteOptions (typed clients) are ignored: nothing here
+    // depends on them but preconditions and dryRun.
+    if (!request.body.empty() && !is_protobuf(request)) {
+      auto body = parse_document(request.body);
+      if (!body) return error_response(400, "BadRequest", "the DeleteOptions are not JSON or YAML: " + body.error());
       options = std::move(*body);
     }
     if (path.name.empty()) {

@@ -1,0 +1,222 @@
+// `kubenat run` end to end: kubectl changes the cluster on the API server
+// simulator, the daemon in the node namespace programs the kernel, and real
+// connections from outside the node show the result. The faults are the
+// simulator's: dropped watches, a restart with a new history (410 Gone),
+// garbage on the stream, and an unreachable server.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "engine/process.h"
+#include "tests/e2e/daemon.h"
+#include "tests/e2e/proxy_driver.h"
+
+namespace kubenat::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+// Polls `done` every 50 ms; the time it took, or nullopt after `limit`.
+std::optional<steady::duration> wait_until(const std::function<bool()>& done, steady::duration limit) {
+  const auto start = steady::now();
+  while (steady::now() - start < limit) {
+    if (done()) return steady::now() - start;
+    std::this_thread::sleep_for(50ms);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> pod_ips(NetnsWorld& world, std::vector<int> pods) {
+  std::vector<std::string> out;
+  for (int pod : pods) out.push_back(world.pod_ip(pod));
+  return out;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KUBENAT_REQUIRE_NETNS();
+    if (!run_process({"kubectl", "version", "--client"})) {
+      if (running_in_ci()) FAIL() << "kubectl is needed and CI must run this test";
+      GTEST_SKIP() << "needs kubectl";
+    }
+    auto d = DaemonWorld::create(4, options());
+    ASSERT_TRUE(d) << d.error();
+    d_ = std::move(*d);
+  }
+  void TearDown() override {
+    if (d_ && HasFailure()) std::cerr << "kubenat run's log:\n" << d_->daemon_log();
+  }
+  virtual DaemonOptions options() { return {}; }
+
+  ProbeResult probe(const std::string& ip, int count = 1, int timeout_ms = 300) {
+    auto result = d_->world().tcp(d_->world().client_ns(), ip, 80, ProbeOptions{.count = count, .timeout_ms = timeout_ms});
+    return result.value_or(ProbeResult{});
+  }
+  bool reachable(const std::string& ip) { return probe(ip).answered() == 1; }
+  void create_web(const std::string& name, const std::string& ip, std::vector<int> pods) {
+    ASSERT_TRUE(d_->kubectl_apply(service_manifest(name, ip)));
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest(name, pod_ips(d_->world(), std::move(pods)))));
+  }
+
+  std::unique_ptr<DaemonWorld> d_;
+};
+
+TEST_F(DaemonTest, ServiceCreatedWithKubectlIsReachableWithinTwoSeconds) {
+  create_web("web", "10.96.0.50", {0, 1, 2, 3});
+  auto took = wait_until([&] { return reachable("10.96.0.50"); }, 2s);
+  ASSERT_TRUE(took) << "not reachable within 2 s";
+  ProbeResult result = probe("10.96.0.50", 100, 1000);
+  EXPECT_EQ(result.answered(), 100) << result;
+  EXPECT_EQ(result.answers.size(), 4u) << result;
+}
+
+TEST_F(DaemonTest, ScalingTheSliceMovesTraffic) {
+  create_web("web", "10.96.0.50", {0, 1});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->kubectl_apply(slice_manifest("web", pod_ips(d_->world(), {2, 3}))));
+  auto moved = wait_until(
+      [&] {
+        ProbeResult r = probe("10.96.0.50", 40, 1000);
+        return r.answered() == 40 && r.answers.count("pod-0") == 0 && r.answers.count("pod-1") == 0;
+      },
+      2s);
+  EXPECT_TRUE(moved) << probe("10.96.0.50", 40, 1000);
+}
+
+TEST_F(DaemonTest, DeletingTheServiceRemovesItsChains) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->kubectl({"delete", "service", "web", "-n", "default"}));
+  auto gone = wait_until(
+      [&] {
+        auto rules = d_->node_rules();
+        return rules && rules->find("default/web:http") == std::string::npos;
+      },
+      2s);
+  EXPECT_TRUE(gone) << d_->node_rules().value_or("");
+}
+
+TEST_F(DaemonTest, HealthzServesKubeProxysFieldsAndMetricsCountSyncs) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  auto health = d_->http(DaemonWorld::kHealthzPort, "/healthz");
+  ASSERT_TRUE(health) << health.error();
+  EXPECT_NE(health->find("\"lastUpdated\""), std::string::npos) << *health;
+  EXPECT_NE(health->find("\"currentTime\""), std::string::npos) << *health;
+  auto syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count");
+  ASSERT_TRUE(syncs) << syncs.error();
+  EXPECT_GE(*syncs, 1);
+}
+
+TEST_F(DaemonTest, DroppedWatchesAreResumed) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->fault(R"({"drop_watches": true})"));
+  create_web("api", "10.96.0.51", {1});
+  EXPECT_TRUE(wait_until([&] { return reachable("10.96.0.51"); }, 3s)) << "change after the drop not applied";
+  EXPECT_TRUE(d_->daemon_running());
+  EXPECT_GE(d_->metric("kubenat_watch_reconnects_total{resource=\"services\"}").value_or(0), 1);
+}
+
+TEST_F(DaemonTest, RestartWithANewHistoryIsListedAgain) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->fault(R"({"restart": {"jump": 1000000}})"));
+  create_web("api", "10.96.0.51", {1});
+  EXPECT_TRUE(wait_until([&] { return reachable("10.96.0.51"); }, 5s)) << "change after the restart not applied";
+  EXPECT_TRUE(reachable("10.96.0.50"));
+  EXPECT_TRUE(d_->daemon_running());
+}
+
+TEST_F(DaemonTest, GarbageOnTheWatchIsSkipped) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->fault(R"({"garbage": {"close": false}})"));
+  create_web("api", "10.96.0.51", {1});
+  EXPECT_TRUE(wait_until([&] { return reachable("10.96.0.51"); }, 5s)) << "change after the garbage not applied";
+  EXPECT_TRUE(reachable("10.96.0.50"));
+  EXPECT_TRUE(d_->daemon_running());
+}
+
+TEST_F(DaemonTest, UnreachableApiServerKeepsTheRulesAndRecovers) {
+  create_web("web", "10.96.0.50", {0, 1});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  auto before = d_->node_rules();
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(d_->fault(R"({"outage_ms": 30000})"));
+  // Throughout the outage the node keeps forwarding with the last state.
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(5s);
+    EXPECT_TRUE(reachable("10.96.0.50")) << "at " << (i + 1) * 5 << " s into the outage";
+  }
+  EXPECT_EQ(d_->node_rules().value_or(""), *before) << "rules changed while the API server was away";
+  // Once it is back, changes flow again within one (maximum) backoff.
+  auto created = wait_until([&] { return d_->kubectl_apply(service_manifest("api", "10.96.0.51")).has_value(); }, 10s);
+  ASSERT_TRUE(created);
+  ASSERT_TRUE(d_->kubectl_apply(slice_manifest("api", pod_ips(d_->world(), {2}))));
+  EXPECT_TRUE(wait_until([&] { return reachable("10.96.0.51"); }, 35s)) << "no recovery within one backoff";
+  EXPECT_TRUE(d_->daemon_running());
+}
+
+TEST_F(DaemonTest, AfterEveryFaultTheRulesEqualAFreshStart) {
+  create_web("web", "10.96.0.50", {0, 1});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  ASSERT_TRUE(d_->fault(R"({"drop_watches": true})"));
+  create_web("api", "10.96.0.51", {1, 2});
+  ASSERT_TRUE(d_->fault(R"({"garbage": {"close": true}})"));
+  ASSERT_TRUE(d_->kubectl_apply(slice_manifest("web", pod_ips(d_->world(), {3}))));
+  ASSERT_TRUE(d_->fault(R"({"restart": {"jump": 500000}})"));
+  ASSERT_TRUE(d_->kubectl({"delete", "service", "api", "-n", "default"}));
+  create_web("db", "10.96.0.52", {2});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.52"); }, 5s));
+  std::this_thread::sleep_for(1500ms);  // let a last coalesced sync land
+
+  // A fresh start: the daemon restarted on the same node adopts the kernel
+  // and rewrites everything; the rules must not change.
+  auto after_faults = d_->node_rules();
+  ASSERT_TRUE(after_faults);
+  ASSERT_TRUE(d_->restart_daemon());
+  ASSERT_TRUE(wait_until([&] { return d_->daemon_log().find("full sync (first sync)") != std::string::npos; }, 5s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(d_->node_rules().value_or(""), *after_faults);
+  EXPECT_EQ(after_faults->find("default/api:http"), std::string::npos);
+  EXPECT_NE(after_faults->find("default/db:http"), std::string::npos);
+}
+
+TEST_F(DaemonTest, ABurstOfAThousandServicesIsCoalescedIntoAFewSyncs) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  const double syncs_before = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count").value_or(-1);
+  std::string list = R"({"apiVersion": "v1", "kind": "List", "items": [)";
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name = "burst" + std::to_string(i);
+    if (i > 0) list += ",";
+    list += R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": ")" + name +
+            R"(", "namespace": "default"}, "spec": {"clusterIP": "10.97.)" + std::to_string(i / 250) + "." +
+            std::to_string(i % 250 + 1) + R"(", "ports": [{"name": "http", "port": 80}]}})";
+  }
+  list += "]}";
+  const auto start = steady::now();
+  ASSERT_TRUE(d_->http(DaemonWorld::kApiPort, "/sim/seed", list));
+  ASSERT_LT(steady::now() - start, 1s) << "the burst took longer than a second to create";
+  auto done = wait_until(
+      [&] {
+        auto rules = d_->node_rules();
+        return rules && rules->find("default/burst999:http") != std::string::npos;
+      },
+      10s);
+  ASSERT_TRUE(done);
+  std::this_thread::sleep_for(1500ms);
+  const double syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count").value_or(-1) - syncs_before;
+  EXPECT_GE(syncs, 1);
+  EXPECT_LE(syncs, 5) << "1,000 changes should be coalesced into a few syncs";
+}
+
+}  // namespace
+}  // namespace kubenat::e2e
