@@ -186,6 +186,23 @@ TEST_F(SimTest, AResourceVersionOlderThanTheWindowGetsA410ErrorEvent) {
   EXPECT_THAT(fresh->rest(), SizeIs(0));
 }
 
+TEST_F(SimTest, TheEventWindowCanBeATimeWindow) {
+  Options options;
+  options.history_age = std::chrono::milliseconds(200);
+  start(options);
+  json old = create_service("old");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  json recent = create_service("recent");
+  // The event that made "old" is forgotten: resuming from before it fails.
+  auto expired = this->watch("/api/v1/services?watch=1&resourceVersion=" + std::to_string(rv_number(old) - 1));
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->event()["object"]["code"], 410);
+  auto fine = this->watch("/api/v1/services?watch=1&timeoutSeconds=1&resourceVersion=" +
+                          std::to_string(rv_number(recent) - 1));
+  ASSERT_TRUE(fine);
+  EXPECT_THAT(summary(fine->rest()), ElementsAre("ADDED recent"));
+}
+
 TEST_F(SimTest, ManyWatchersAllSeeEveryEvent) {
   std::vector<WatchReader> watches;
   const std::string from = std::to_string(sim_->resource_version());
