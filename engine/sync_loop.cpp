@@ -113,6 +113,7 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   changed.insert(endpoints_changed_.begin(), endpoints_changed_.end());
   report.services_changed = services_changed_.size();
   report.endpoints_changed = endpoints_changed_.size();
+  report.changed_services.assign(changed.begin(), changed.end());
   const bool everything = everything_changed_;
   auto since = std::move(changed_since_);
   changed_since_.clear();
