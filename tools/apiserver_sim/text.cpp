@@ -6,71 +6,12 @@
 #include <optional>
 #include <random>
 
-#include <yaml-cpp/yaml.h>
+#include "rules/json_or_yaml.h"
 
 namespace kubenat::apiserver_sim {
 namespace {
 
 using nlohmann::json;
-
-// Unquoted YAML scalars resolve to booleans and integers (the YAML 1.2 core
-// schema, as Kubernetes reads manifests); quoted ones stay strings, so a
-// quoted "80" is a string. Floats stay strings: no served field is a float.
-json plain_scalar(const std::string& text) {
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (text == "null" || text == "Null" || text == "NULL" || text == "~") return nullptr;
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  if (begin != end && *begin == '+') ++begin;
-  std::int64_t number = 0;
-  const auto [next, error] = std::from_chars(begin, end, number);
-  if (begin != end && error == std::errc{} && next == end) return number;
-  return text;
-}
-
-// Bounded in depth and node count because aliases can make a short YAML text
-// expand exponentially ("billion laughs").
-class YamlToJson {
- public:
-  explicit YamlToJson(std::size_t max_nodes) : nodes_left_(max_nodes) {}
-
-  json convert(const YAML::Node& node, int depth = 0) {
-    if (depth > 200) throw YAML::Exception(node.Mark(), "nested too deeply");
-    if (nodes_left_ == 0) throw YAML::Exception(node.Mark(), "aliases expand to too many nodes");
-    --nodes_left_;
-    switch (node.Type()) {
-      case YAML::NodeType::Scalar:
-        return node.Tag() == "?" ? plain_scalar(node.Scalar()) : json(node.Scalar());
-      case YAML::NodeType::Sequence: {
-        json array = json::array();
-        for (const YAML::Node& element : node) array.push_back(convert(element, depth + 1));
-        return array;
-      }
-      case YAML::NodeType::Map: {
-        json object = json::object();
-        for (const auto& entry : node) {
-          if (!entry.first.IsScalar()) throw YAML::Exception(entry.first.Mark(), "mapping key is not a scalar");
-          object[entry.first.Scalar()] = convert(entry.second, depth + 1);
-        }
-        return object;
-      }
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined:
-        return nullptr;
-    }
-    return nullptr;
-  }
-
- private:
-  std::size_t nodes_left_;
-};
-
-std::string one_line(std::string_view text) {
-  std::string line;
-  for (char c : text.substr(0, 200)) line += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  return line;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -84,29 +25,11 @@ constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 }  // namespace
 
 std::expected<json, std::string> parse_document(std::string_view text) {
-  const std::size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return std::unexpected("empty document");
-  std::optional<std::string> json_error;
-  if (text[first] == '{' || text[first] == '[') {
-    try {
-      return json::parse(text);
-    } catch (const json::exception& error) {
-      json_error = error.what();  // may still be YAML flow style
-    }
-  }
-  try {
-    std::vector<json> documents;
-    YamlToJson converter(2 * text.size() + 16);
-    for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
-      json document = converter.convert(node);
-      if (!document.is_null()) documents.push_back(std::move(document));
-    }
-    if (documents.empty()) return std::unexpected("empty document");
-    if (documents.size() == 1) return documents.front();
-    return json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", documents}};
-  } catch (const std::exception& error) {
-    return std::unexpected("not JSON or YAML: " + one_line(json_error.value_or(error.what())));
-  }
+  auto documents = parse_json_or_yaml(text);
+  if (!documents) return std::unexpected(documents.error());
+  if (documents->empty()) return std::unexpected("empty document");
+  if (documents->size() == 1) return std::move(documents->front());
+  return json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", std::move(*documents)}};
 }
 
 std::string url_decode(std::string_view text) {

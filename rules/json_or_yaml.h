@@ -1,0 +1,26 @@
+#pragma once
+
+// JSON or YAML text to JSON documents: what `kubectl -o json|yaml` prints and
+// what manifests hold. YAML follows the 1.2 core schema as Kubernetes reads
+// it: only unquoted scalars become booleans and integers, so a quoted "80"
+// stays a string.
+
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kubenat {
+
+// The documents of the text: one for JSON, one per non-empty YAML document.
+// The error is one short line, "not JSON or YAML: <the parser's message>".
+// Alias expansion and nesting are bounded, so hostile YAML cannot blow up.
+[[nodiscard]] std::expected<std::vector<nlohmann::json>, std::string> parse_json_or_yaml(std::string_view text);
+
+// The text on one line (control characters become spaces), cut at `limit`
+// characters with "..." appended: for error messages that quote input.
+std::string one_line(std::string_view text, std::size_t limit = 300);
+
+}  // namespace kubenat
