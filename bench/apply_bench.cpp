@@ -19,6 +19,7 @@
 #include "engine/iptables_backend.h"
 #include "engine/iptables_runner.h"
 #include "engine/iptables_syncer.h"
+#include "engine/network_namespace.h"
 #include "engine/process.h"
 #include "rules/iptables_change.h"
 #include "rules/iptables_compiler.h"
@@ -42,23 +43,6 @@ struct Samples {
   }
   double min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
   double max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
-};
-
-class Namespace {
- public:
-  explicit Namespace(std::string name) : name_(std::move(name)) {
-    auto result = run_process({"ip", "netns", "add", name_});
-    ok_ = result && result->ok();
-  }
-  ~Namespace() {
-    if (ok_) (void)run_process({"ip", "netns", "del", name_});
-  }
-  bool ok() const { return ok_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  bool ok_ = false;
 };
 
 // kube-proxy's partial sync for a change: every filter chain and nat's
@@ -92,9 +76,9 @@ int run(int argc, char** argv) {
     }
   }
   const IptablesMode mode = mode_name == "legacy" ? IptablesMode::Legacy : IptablesMode::Nft;
-  Namespace ns("kn-bench-" + std::to_string(::getpid()));
-  if (!ns.ok()) {
-    std::fprintf(stderr, "cannot create a network namespace (root needed)\n");
+  auto ns = ScopedNetworkNamespace::create("kn-bench-" + std::to_string(::getpid()));
+  if (!ns) {
+    std::fprintf(stderr, "cannot create a network namespace (root needed): %s\n", ns.error().c_str());
     return 1;
   }
 
@@ -104,7 +88,7 @@ int run(int argc, char** argv) {
   config.cluster_cidrs = {*Cidr::parse("10.0.0.0/8")};
   ClusterState state = make_synthetic_cluster({.services = services, .endpoints_per_service = endpoints});
 
-  ProcessIptablesRunner runner(mode, ns.name());
+  ProcessIptablesRunner runner(mode, ns->name());
   const std::size_t payload_bytes =
       max_kib < 0 ? recommended_payload_bytes(mode) : static_cast<std::size_t>(max_kib) * 1024;
   IptablesBackend backend(runner, IpFamily::V4, IptablesBackend::Options{payload_bytes});

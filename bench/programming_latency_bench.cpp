@@ -21,6 +21,7 @@
 #include "engine/iptables_backend.h"
 #include "engine/iptables_runner.h"
 #include "engine/iptables_syncer.h"
+#include "engine/network_namespace.h"
 #include "engine/process.h"
 #include "engine/proxier.h"
 #include "engine/sync_loop.h"
@@ -116,16 +117,12 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string netns = "kn-latency-" + std::to_string(::getpid());
-  auto added = run_process({"ip", "netns", "add", netns});
-  if (!added || !added->ok()) {
-    std::fprintf(stderr, "cannot create a network namespace (root needed)\n");
+  auto ns = ScopedNetworkNamespace::create("kn-latency-" + std::to_string(::getpid()));
+  if (!ns) {
+    std::fprintf(stderr, "cannot create a network namespace (root needed): %s\n", ns.error().c_str());
     return 1;
   }
-  struct Cleanup {
-    std::string ns;
-    ~Cleanup() { (void)run_process({"ip", "netns", "del", ns}); }
-  } cleanup{netns};
+  const std::string netns = ns->name();
 
   auto sim = apiserver_sim::ApiServerSim::start(apiserver_sim::Options{});
   if (!sim) {

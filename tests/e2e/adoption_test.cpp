@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "engine/process.h"
+#include "engine/network_namespace.h"
 #include "tests/e2e/netns_world.h"
 #include "tests/e2e/proxy_driver.h"
 #include "tests/support/cluster_builder.h"
@@ -14,25 +14,6 @@ namespace kubenat::e2e {
 namespace {
 
 using namespace kubenat::testing;
-
-class Namespace {
- public:
-  Namespace() {
-    static int counter = 0;
-    name_ = "kn" + std::to_string(::getpid()) + "a" + std::to_string(counter++) + "-node";
-    auto result = run_process({"ip", "netns", "add", name_});
-    ok_ = result && result->ok();
-  }
-  ~Namespace() {
-    if (ok_) (void)run_process({"ip", "netns", "del", name_});
-  }
-  bool ok() const { return ok_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-};
 
 // What kube-proxy (or an earlier kubenat) leaves: a service chain and its
 // endpoint chain, reached from KUBE-SERVICES; and what others own: a DOCKER
@@ -62,12 +43,13 @@ class AdoptionTest : public ::testing::TestWithParam<DriverKind> {};
 
 TEST_P(AdoptionTest, StartupRemovesStaleServiceChainsAndKeepsForeignRules) {
   KUBENAT_REQUIRE_NETNS();
-  Namespace node;
-  ASSERT_TRUE(node.ok());
+  static int counter = 0;
+  auto node = ScopedNetworkNamespace::create("kn" + std::to_string(::getpid()) + "a" + std::to_string(counter++) + "-node");
+  ASSERT_TRUE(node) << node.error();
   ProxyConfig config;
   config.node_name = "test-node";
   config.cluster_cidrs = {cidr("10.200.0.0/16")};
-  std::unique_ptr<ProxyDriver> driver = GetParam().make(node.name(), config);
+  std::unique_ptr<ProxyDriver> driver = GetParam().make(node->name(), config);
   auto seeded = driver->write_foreign_rules(kLeftovers);
   ASSERT_TRUE(seeded) << seeded.error();
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "engine/network_namespace.h"
 #include "tests/e2e/netns_world.h"
 #include "tests/e2e/proxy_driver.h"
 #include "tests/support/cluster_builder.h"
@@ -207,24 +208,12 @@ INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest, ::testing::ValuesIn(all_driver_k
 // ---------------------------------------------------------------------------
 // Diffs against a fresh apply: no traffic, two bare namespaces.
 
-class BareNamespace {
- public:
-  explicit BareNamespace(const std::string& role) {
-    static int counter = 0;
-    name_ = "kn" + std::to_string(::getpid()) + "b" + std::to_string(counter++) + "-" + role;
-    auto result = run_process({"ip", "netns", "add", name_});
-    ok_ = result && result->ok();
-  }
-  ~BareNamespace() {
-    if (ok_) (void)run_process({"ip", "netns", "del", name_});
-  }
-  bool ok() const { return ok_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-};
+// A namespace of the test's own, named so that the stale-namespace cleanup
+// recognises it.
+std::expected<ScopedNetworkNamespace, std::string> bare_namespace(const std::string& role) {
+  static int counter = 0;
+  return ScopedNetworkNamespace::create("kn" + std::to_string(::getpid()) + "b" + std::to_string(counter++) + "-" + role);
+}
 
 // A seeded random walk over cluster states: services of every kind come and
 // go, endpoints are added, removed, become terminating or not ready.
@@ -325,11 +314,11 @@ class DiffEquivalenceTest : public ::testing::TestWithParam<DriverKind> {};
 
 TEST_P(DiffEquivalenceTest, TwoHundredRandomChangesAsDiffsEqualAFreshFullApply) {
   KUBENAT_REQUIRE_NETNS();
-  BareNamespace incremental("diff");
-  BareNamespace fresh("full");
-  ASSERT_TRUE(incremental.ok() && fresh.ok());
-  std::unique_ptr<ProxyDriver> a = GetParam().make(incremental.name(), node_config());
-  std::unique_ptr<ProxyDriver> b = GetParam().make(fresh.name(), node_config());
+  auto incremental = bare_namespace("diff");
+  auto fresh = bare_namespace("full");
+  ASSERT_TRUE(incremental && fresh);
+  std::unique_ptr<ProxyDriver> a = GetParam().make(incremental->name(), node_config());
+  std::unique_ptr<ProxyDriver> b = GetParam().make(fresh->name(), node_config());
 
   RandomCluster cluster(20261125);
   ClusterState state;

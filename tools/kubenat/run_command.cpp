@@ -22,6 +22,7 @@
 #include "engine/proxier.h"
 #include "engine/sync_loop.h"
 #include "tools/kubenat/commands.h"
+#include "tools/kubenat/proxy_flags.h"
 #include "tools/kubenat/run_flags.h"
 #include "watch/api_config.h"
 #include "watch/cluster_watcher.h"
@@ -136,34 +137,20 @@ std::expected<ApiServerConfig, std::string> api_server_config(const RunConfig& r
 }
 
 std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const std::string& node_name) {
-  ProxyConfig config;
-  config.node_name = node_name;
-  for (const std::string& text : run.cluster_cidrs) {
-    auto cidr = Cidr::parse_sloppy(text);
-    if (!cidr) return std::unexpected("--cluster-cidr: invalid CIDR \"" + text + "\"");
-    config.cluster_cidrs.push_back(*cidr);
-  }
-  for (const std::string& text : run.node_ips) {
-    auto ip = IpAddress::parse_sloppy(text);
-    if (!ip) return std::unexpected("--node-ip: invalid IP \"" + text + "\"");
-    config.node_ips.push_back(*ip);
-  }
+  ProxyFlags flags;
+  flags.node = node_name;
+  flags.cluster_cidrs = run.cluster_cidrs;
+  flags.node_ips = run.node_ips;
+  flags.nodeport_addresses = run.nodeport_addresses;
+  flags.masquerade_all = run.masquerade_all;
+  flags.masquerade_bit = run.masquerade_bit;
+  flags.localhost_nodeports = run.localhost_nodeports;
   // The node's own family decides the plan's (one family per proxier).
-  if (!config.node_ips.empty()) config.family = config.node_ips.front().family();
-  for (const std::string& text : run.nodeport_addresses) {
-    if (text == "primary") {
-      for (const IpAddress& ip : config.node_ips) config.nodeport_addresses.emplace_back(ip, ip.is_v4() ? 32 : 128);
-      continue;
-    }
-    auto cidr = Cidr::parse_sloppy(text);
-    if (!cidr) return std::unexpected("--nodeport-addresses: invalid CIDR \"" + text + "\"");
-    config.nodeport_addresses.push_back(*cidr);
-  }
-  auto addresses = local_addresses();
-  if (addresses) config.local_addresses = std::move(*addresses);
-  config.masquerade_all = run.masquerade_all;
-  config.masquerade_bit = run.masquerade_bit;
-  config.localhost_nodeports = run.localhost_nodeports;
+  if (!run.node_ips.empty() && run.node_ips.front().find(':') != std::string::npos) flags.ip_family = "ipv6";
+  auto config = make_proxy_config(flags, ClusterState{});
+  if (!config) return config;
+  // NodePorts answer on this host's real interface addresses.
+  if (auto addresses = local_addresses()) config->local_addresses = std::move(*addresses);
   return config;
 }
 
