@@ -144,7 +144,7 @@ int run(int argc, char** argv) {
   IptablesSyncer syncer(backend, nullptr, clock, IptablesSyncer::Options{std::chrono::hours(1), std::chrono::seconds(30)});
   IptablesProxier proxier(syncer, config);
   Waiter waiter;
-  SyncLoop loop(proxier, clock,
+  SyncLoop loop(&proxier, clock,
                 SyncLoop::Options{std::chrono::milliseconds(min_sync_ms), std::chrono::seconds(30),
                                   {WatchedResource::Services, WatchedResource::EndpointSlices}, "node-0"},
                 &waiter);

@@ -2,7 +2,7 @@
 
 namespace kubenat {
 
-SyncLoop::SyncLoop(Proxier& proxier, const Clock& clock, Options options, SyncObserver* observer)
+SyncLoop::SyncLoop(Proxier* proxier, const Clock& clock, Options options, SyncObserver* observer)
     : proxier_(proxier),
       clock_(clock),
       options_(std::move(options)),
@@ -63,10 +63,13 @@ void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
       if (it == state_.nodes.end()) return;
       state_.nodes.erase(it);
     }
-    // Only this node's labels and addresses change rules; other nodes are
-    // kept for the routes.
-    if (name != options_.node_name) return;
-    everything_changed_ = true;
+    // Only this node's labels and addresses change service rules; other
+    // nodes matter to the routes alone.
+    if (name == options_.node_name) {
+      everything_changed_ = true;
+    } else if (!options_.sync_on_any_node_change) {
+      return;
+    }
     scheduler_.changed(clock_.now());
     wake_.notify_all();
   }
@@ -123,16 +126,24 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
 
   // Compiling reads the state: under the lock. Applying touches only the
   // kernel: without it, so the watch keeps delivering meanwhile.
-  proxier_.compile(state_, everything ? nullptr : &changed);
+  if (proxier_) proxier_->compile(state_, everything ? nullptr : &changed);
+  for (Proxier* other : others_) other->compile(state_, nullptr);
   lock.unlock();
-  report.result = proxier_.apply();
+  if (proxier_) {
+    report.result = proxier_->apply();
+  } else {
+    report.result.ok = true;
+  }
+  for (Proxier* other : others_) report.other_results.push_back(other->apply());
   const Clock::time_point finished = clock_.now();
   lock.lock();
 
   report.duration = finished - started;
-  scheduler_.synced(started, report.result.ok);
+  bool ok = report.result.ok;
+  for (const SyncResult& other : report.other_results) ok = ok && other.ok;
+  scheduler_.synced(started, ok);
   ++syncs_;
-  if (report.result.ok) {
+  if (ok) {
     for (const auto& [service, first_change] : since) report.programming_latencies.push_back(finished - first_change);
   }
   return report;

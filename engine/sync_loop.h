@@ -27,7 +27,9 @@ namespace kubenat {
 
 // What one sync did, for metrics, health and logs.
 struct SyncReport {
-  SyncResult result;
+  SyncResult result;  // the service proxier's (iptables, nftables; none when proxying is off)
+  // The other proxiers' (static routes), in the order they were added.
+  std::vector<SyncResult> other_results;
   std::chrono::steady_clock::duration duration{};
   std::size_t services_changed = 0;  // Services whose Service object changed
   std::size_t endpoints_changed = 0; // Services whose slices changed
@@ -57,9 +59,17 @@ class SyncLoop final : public ClusterListener {
     // This node: a change to its Node object recompiles everything (its
     // labels decide topology, its addresses the node IPs).
     std::string node_name;
+    // Whether a change to another Node makes a sync due (the static routes
+    // need every node; service rules only this one).
+    bool sync_on_any_node_change = false;
   };
 
-  SyncLoop(Proxier& proxier, const Clock& clock, Options options, SyncObserver* observer = nullptr);
+  // `proxier` may be null: no service proxying (routes only).
+  SyncLoop(Proxier* proxier, const Clock& clock, Options options, SyncObserver* observer = nullptr);
+
+  // Another proxier synced after the service proxier, with the same state
+  // (static routes). Call before run().
+  void add_proxier(Proxier& proxier) { others_.push_back(&proxier); }
 
   // ClusterListener: called from the watch's threads.
   void service_changed(const ObjectName& id, std::optional<Service> now) override;
@@ -87,7 +97,8 @@ class SyncLoop final : public ClusterListener {
   void mark_changed(const ObjectName& service, bool endpoints);
   SyncReport sync_locked(std::unique_lock<std::mutex>& lock);
 
-  Proxier& proxier_;
+  Proxier* proxier_;
+  std::vector<Proxier*> others_;
   const Clock& clock_;
   Options options_;
   SyncObserver* observer_;

@@ -26,7 +26,7 @@ class SyncLoopTest : public ::testing::Test {
       : backend_(iptables_, IpFamily::V4),
         syncer_(backend_, nullptr, clock_, IptablesSyncer::Options{1h, 1h}),
         proxier_(syncer_, config()),
-        loop_(proxier_, clock_, SyncLoop::Options{1s, 30s, {WatchedResource::Services, WatchedResource::EndpointSlices}, "node-a"}) {}
+        loop_(&proxier_, clock_, SyncLoop::Options{1s, 30s, {WatchedResource::Services, WatchedResource::EndpointSlices}, "node-a"}) {}
 
   static ProxyConfig config() {
     ProxyConfig c;

@@ -210,7 +210,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   ProxyMetrics metrics(registry);
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   Reporter reporter(metrics, health, log, proxy->family);
-  SyncLoop loop(proxier, clock,
+  SyncLoop loop(&proxier, clock,
                 SyncLoop::Options{run->min_sync_period, run->sync_period,
                                   {WatchedResource::Services, WatchedResource::EndpointSlices}, node_name},
                 &reporter);
