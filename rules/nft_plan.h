@@ -1,0 +1,219 @@
+#pragma once
+
+// The nftables rule plan: kubenat's own table (family ip or ip6), as data.
+// The compiler (rules/nft_compiler.h) builds it, the text renderer
+// (rules/nft_render.h) prints it as `nft -f` input, and the netlink backend
+// (engine/nft_netlink.h) turns the same objects into libnftnl messages, so a
+// rule is described once, in the small vocabulary below, and both forms come
+// from that description.
+//
+// Layout (the why is in rules/nft_compiler.cpp): a handful of fixed chains;
+// service dispatch through verdict maps to a few shared "class" chains; the
+// endpoint choice in shared "pick" chains, one per endpoint count, that DNAT
+// through data maps keyed by destination and index. Routine endpoint changes
+// therefore touch only map elements, and the chain graph the kernel validates
+// on each commit stays small whatever the number of services.
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rules/ip.h"
+#include "rules/model.h"
+
+namespace kubenat {
+
+// The data types of set keys and map data, as the kernel knows them
+// (nftables' datatype ids).
+enum class NftType : std::uint8_t {
+  Ipv4Addr,    // ipv4_addr, 4 bytes
+  Ipv6Addr,    // ipv6_addr, 16 bytes
+  InetProto,   // inet_proto, 1 byte
+  InetService, // inet_service, 2 bytes, network order
+  Mark,        // mark, 4 bytes (used as a plain 32-bit index)
+  Verdict,     // verdict (map data only)
+};
+
+// The packet fields rules read.
+enum class NftField : std::uint8_t {
+  IpSaddr,     // ip saddr / ip6 saddr (by the table's family)
+  IpDaddr,     // ip daddr / ip6 daddr
+  MetaL4proto, // meta l4proto
+  ThDport,     // th dport
+};
+
+// A value in a set element or a rule: an address, a prefix (interval sets,
+// prefix matches), a protocol, a port, a number, or a verdict.
+struct NftVerdict {
+  enum class Kind : std::uint8_t { Accept, Drop, Return, Jump, Goto };
+  Kind kind = Kind::Accept;
+  std::string chain;  // for Jump and Goto
+  auto operator<=>(const NftVerdict&) const = default;
+};
+
+using NftValue = std::variant<IpAddress, Cidr, Protocol, std::uint16_t /*port*/, std::uint32_t /*number*/, NftVerdict>;
+
+struct NftElement {
+  std::vector<NftValue> key;   // one value per key type; a Cidr for an interval field
+  std::vector<NftValue> data;  // map data, empty for plain sets
+  auto operator<=>(const NftElement&) const = default;
+};
+
+struct NftSet {
+  std::string name;
+  std::vector<NftType> key;   // concatenated
+  std::vector<NftType> data;  // empty: a plain set; {Verdict}: a verdict map
+  bool interval = false;      // holds prefixes (the last key field)
+  std::optional<std::uint32_t> timeout_seconds;  // dynamic, elements expire (session affinity)
+  std::string comment;
+  auto operator<=>(const NftSet&) const = default;
+};
+
+// One statement of a rule. A rule matches when every match statement does,
+// then performs its actions in order.
+namespace nft {
+
+// <field> == value, or != value; a Cidr value is a prefix match.
+struct Match {
+  NftField field;
+  bool negate = false;
+  NftValue value;
+  auto operator<=>(const Match&) const = default;
+};
+// <fields...> @set, or != @set.
+struct InSet {
+  std::vector<NftField> fields;
+  std::string set;
+  bool negate = false;
+  auto operator<=>(const InSet&) const = default;
+};
+// fib saddr type local / fib daddr type local.
+struct FibLocal {
+  bool source = false;  // saddr when true, daddr otherwise
+  bool negate = false;
+  auto operator<=>(const FibLocal&) const = default;
+};
+// ct state new.
+struct CtStateNew {
+  auto operator<=>(const CtStateNew&) const = default;
+};
+// ct status dnat.
+struct CtStatusDnat {
+  auto operator<=>(const CtStatusDnat&) const = default;
+};
+// meta mark & mask == 0 (negate: != 0).
+struct MarkTest {
+  std::uint32_t mask = 0;
+  bool negate = false;
+  auto operator<=>(const MarkTest&) const = default;
+};
+// meta mark set meta mark | bits.
+struct MarkOr {
+  std::uint32_t bits = 0;
+  auto operator<=>(const MarkOr&) const = default;
+};
+// meta mark set meta mark ^ bits.
+struct MarkXor {
+  std::uint32_t bits = 0;
+  auto operator<=>(const MarkXor&) const = default;
+};
+// <fields...> vmap @map.
+struct Vmap {
+  std::vector<NftField> fields;
+  std::string map;
+  auto operator<=>(const Vmap&) const = default;
+};
+// dnat to <fields...> . numgen random mod N map @map, or, when modulus is
+// 0, dnat to <fields...> map @map (the map's data is address . port).
+struct DnatMap {
+  std::vector<NftField> fields;
+  std::uint32_t modulus = 0;
+  std::string map;
+  auto operator<=>(const DnatMap&) const = default;
+};
+// dnat to address:port.
+struct Dnat {
+  IpAddress address;
+  std::uint16_t port = 0;
+  auto operator<=>(const Dnat&) const = default;
+};
+// update @set { <fields...> }: add the packet's key (timeouts refresh).
+struct UpdateSet {
+  std::vector<NftField> fields;
+  std::string set;
+  auto operator<=>(const UpdateSet&) const = default;
+};
+// masquerade [fully-random].
+struct Masquerade {
+  bool fully_random = false;
+  auto operator<=>(const Masquerade&) const = default;
+};
+// reject (ICMP port unreachable / ICMPv6 port unreachable).
+struct Reject {
+  auto operator<=>(const Reject&) const = default;
+};
+// numgen random mod N vmap { 0 : goto a, 1 : goto b, ... }.
+struct NumgenVmap {
+  std::vector<std::string> chains;  // goto targets by number
+  auto operator<=>(const NumgenVmap&) const = default;
+};
+
+}  // namespace nft
+
+using NftStatement = std::variant<nft::Match, nft::InSet, nft::FibLocal, nft::CtStateNew, nft::CtStatusDnat,
+                                  nft::MarkTest, nft::MarkOr, nft::MarkXor, nft::Vmap, nft::DnatMap, nft::Dnat,
+                                  nft::UpdateSet, nft::Masquerade, nft::Reject, nft::NumgenVmap, NftVerdict>;
+
+struct NftRule {
+  std::vector<NftStatement> statements;
+  std::string comment;
+  auto operator<=>(const NftRule&) const = default;
+};
+
+// A base chain's hook.
+struct NftHook {
+  enum class Type : std::uint8_t { Filter, Nat };
+  enum class Point : std::uint8_t { Prerouting, Input, Forward, Output, Postrouting };
+  Type type = Type::Filter;
+  Point hook = Point::Prerouting;
+  int priority = 0;  // dstnat is -100, srcnat 100, filter 0
+  auto operator<=>(const NftHook&) const = default;
+};
+
+struct NftChain {
+  std::string name;
+  std::optional<NftHook> hook;  // base chains only
+  std::vector<NftRule> rules;
+  auto operator<=>(const NftChain&) const = default;
+};
+
+// What one service port owns: elements in the shared sets and maps, and the
+// chains and sets of its own (session affinity only).
+struct NftServicePortRules {
+  std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted
+  std::vector<NftSet> sets;
+  std::vector<NftChain> chains;
+  std::size_t endpoint_count = 0;
+  bool operator==(const NftServicePortRules&) const = default;
+};
+
+struct NftPlan {
+  IpFamily family = IpFamily::V4;
+  std::string table = "kubenat";
+  // The fixed layout: sets and maps, then chains (base chains included),
+  // plus the pick chains the service ports' endpoint counts need.
+  std::vector<NftSet> sets;
+  std::vector<NftChain> chains;
+  std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>> service_ports;
+  std::size_t total_endpoints = 0;
+
+  bool operator==(const NftPlan& other) const;
+};
+
+}  // namespace kubenat
