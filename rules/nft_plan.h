@@ -196,9 +196,14 @@ struct NftChain {
 // What one service port owns: elements in the shared sets and maps, and the
 // chains and sets of its own (session affinity only).
 struct NftServicePortRules {
-  std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted
+  std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted; no other port has these
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
+  // Shared pick chains it jumps to ("pick-cluster-3", ...) and endpoint IPs
+  // for the hairpin set: several ports may need the same ones, so the plan
+  // counts references and keeps them while any port does.
+  std::vector<std::string> pick_chains;
+  std::vector<IpAddress> hairpin_ips;
   std::size_t endpoint_count = 0;
   bool operator==(const NftServicePortRules&) const = default;
 };
@@ -206,14 +211,35 @@ struct NftServicePortRules {
 struct NftPlan {
   IpFamily family = IpFamily::V4;
   std::string table = "kubenat";
-  // The fixed layout: sets and maps, then chains (base chains included),
-  // plus the pick chains the service ports' endpoint counts need.
+  // The fixed layout: sets and maps, then chains (base chains included).
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
+  // Elements that come from the configuration, not from a service port
+  // (the NodePort addresses), sorted.
+  std::vector<std::pair<std::string, NftElement>> fixed_elements;
   std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>> service_ports;
+  // References from the service ports to shared things (see above).
+  std::map<std::string, std::size_t> pick_chain_refs;
+  std::map<IpAddress, std::size_t> hairpin_refs;
   std::size_t total_endpoints = 0;
 
   bool operator==(const NftPlan& other) const;
 };
+
+// The name of the set that holds hairpin pairs (endpoint IP . endpoint IP).
+inline constexpr const char* kNftHairpinSet = "hairpin";
+
+// Everything a complete table holds, for renderers and full applies:
+// every set (the fixed ones, then the service ports' own), every chain (the
+// fixed ones, the pick chains in use, the service ports' own), and every
+// element (the service ports', then the hairpin pairs).
+std::vector<NftSet> plan_sets(const NftPlan& plan);
+std::vector<NftChain> plan_chains(const NftPlan& plan);
+std::vector<std::pair<std::string, NftElement>> plan_elements(const NftPlan& plan);
+
+// The pick chain `name` ("pick-cluster-3", "pick-local-1",
+// "pick-nodeport-cluster-2", "pick-nodeport-local-4"), as the compiler lays
+// it out; nullopt for a name that is not one.
+std::optional<NftChain> pick_chain(const NftPlan& plan, const std::string& name);
 
 }  // namespace kubenat

@@ -1,0 +1,468 @@
+#include "rules/nft_compiler.h"
+
+#include <algorithm>
+
+#include "rules/chain_names.h"
+#include "rules/endpoint_selection.h"
+#include "rules/service_port_info.h"
+
+// Why this layout.
+//
+// kube-proxy's nftables mode dispatches through a verdict map to one chain
+// per service port and, from there, through a verdict map to one chain per
+// endpoint. The kernel re-validates the jump graph on every commit that adds
+// a rule or a verdict element, and the cost grows with the chains reachable
+// from the base chains: 209 ms for a one-element commit at 110,000 chains,
+// 16 ms at 10,000 without endpoint chains (../shared/KERNEL_COSTS.md). With
+// one chain per service port, an endpoint change costs more the more
+// services there are.
+//
+// Here the per-service and per-endpoint chains are gone:
+// - service-ips / service-nodeports map a destination to one of six shared
+//   class chains (internal or external traffic, Cluster or Local policy,
+//   NodePorts), which apply the masquerade policy;
+// - cluster-count / local-count (and the NodePort twins) map the destination
+//   to a shared "pick" chain, one per endpoint count N, whose single rule is
+//   `dnat to <destination> . numgen random mod N map @cluster-endpoints`;
+// - cluster-endpoints / local-endpoints map (destination, index) to the
+//   endpoint.
+// An endpoint added to a Service with N endpoints is therefore one new
+// element in an endpoint map and one count element moved from pick-…-N to
+// pick-…-(N+1). The chain graph the kernel validates is the fixed chains plus
+// one pick chain per endpoint count in use, whatever the number of services.
+// Only Services with session affinity get chains of their own (a chain per
+// endpoint, as kube-proxy), since affinity needs per-endpoint state.
+
+namespace kubenat {
+namespace {
+
+constexpr const char* kServiceIps = "service-ips";
+constexpr const char* kServiceNodePorts = "service-nodeports";
+constexpr const char* kClusterCount = "cluster-count";
+constexpr const char* kLocalCount = "local-count";
+constexpr const char* kNodePortClusterCount = "nodeport-cluster-count";
+constexpr const char* kNodePortLocalCount = "nodeport-local-count";
+constexpr const char* kClusterEndpoints = "cluster-endpoints";
+constexpr const char* kLocalEndpoints = "local-endpoints";
+constexpr const char* kNodePortClusterEndpoints = "nodeport-cluster-endpoints";
+constexpr const char* kNodePortLocalEndpoints = "nodeport-local-endpoints";
+constexpr const char* kNoEndpointServices = "no-endpoint-services";
+constexpr const char* kNoEndpointNodePorts = "no-endpoint-nodeports";
+constexpr const char* kNoLocalEndpointServices = "no-local-endpoint-services";
+constexpr const char* kNoLocalEndpointNodePorts = "no-local-endpoint-nodeports";
+constexpr const char* kFirewallIps = "firewall-ips";
+constexpr const char* kFirewallAllow = "firewall-allow";
+constexpr const char* kNodePortIps = "nodeport-ips";
+
+constexpr int kPriorityDstnat = -100;
+constexpr int kPrioritySrcnat = 100;
+constexpr int kPriorityFilter = 0;
+
+using F = NftField;
+const std::vector<NftField> kDestination = {F::IpDaddr, F::MetaL4proto, F::ThDport};
+const std::vector<NftField> kNodePort = {F::MetaL4proto, F::ThDport};
+
+NftVerdict go(std::string chain) { return NftVerdict{NftVerdict::Kind::Goto, std::move(chain)}; }
+NftVerdict jump(std::string chain) { return NftVerdict{NftVerdict::Kind::Jump, std::move(chain)}; }
+NftVerdict verdict(NftVerdict::Kind kind) { return NftVerdict{kind, {}}; }
+
+std::optional<Cidr> pod_cidr(const ProxyConfig& config) {
+  for (const Cidr& cidr : config.cluster_cidrs) {
+    if (cidr.family() == config.family) return cidr;
+  }
+  return std::nullopt;
+}
+
+bool node_ports_restricted(const ProxyConfig& config) {
+  bool any = false;
+  for (const Cidr& cidr : config.nodeport_addresses) {
+    if (cidr.family() != config.family) continue;
+    if (cidr.prefix_length() == 0) return false;
+    any = true;
+  }
+  return any;
+}
+
+std::vector<NftSet> fixed_sets(const ProxyConfig& config) {
+  const NftType addr = config.family == IpFamily::V4 ? NftType::Ipv4Addr : NftType::Ipv6Addr;
+  using T = NftType;
+  const std::vector<T> destination = {addr, T::InetProto, T::InetService};
+  const std::vector<T> node_port = {T::InetProto, T::InetService};
+  const std::vector<T> indexed_destination = {addr, T::InetProto, T::InetService, T::Mark};
+  const std::vector<T> indexed_node_port = {T::InetProto, T::InetService, T::Mark};
+  const std::vector<T> endpoint = {addr, T::InetService};
+  std::vector<NftSet> sets = {
+      {kServiceIps, destination, {T::Verdict}, false, std::nullopt, "service destinations to their class chain"},
+      {kServiceNodePorts, node_port, {T::Verdict}, false, std::nullopt, "NodePorts to their class chain"},
+      {kClusterCount, destination, {T::Verdict}, false, std::nullopt, "destinations to the pick chain for their endpoint count"},
+      {kLocalCount, destination, {T::Verdict}, false, std::nullopt, "the same, node-local endpoints"},
+      {kNodePortClusterCount, node_port, {T::Verdict}, false, std::nullopt, "NodePorts to their pick chain"},
+      {kNodePortLocalCount, node_port, {T::Verdict}, false, std::nullopt, "the same, node-local endpoints"},
+      {kClusterEndpoints, indexed_destination, endpoint, false, std::nullopt, "destination and index to endpoint"},
+      {kLocalEndpoints, indexed_destination, endpoint, false, std::nullopt, "the same, node-local endpoints"},
+      {kNodePortClusterEndpoints, indexed_node_port, endpoint, false, std::nullopt, "NodePort and index to endpoint"},
+      {kNodePortLocalEndpoints, indexed_node_port, endpoint, false, std::nullopt, "the same, node-local endpoints"},
+      {kNoEndpointServices, destination, {}, false, std::nullopt, "services without endpoints: reject"},
+      {kNoEndpointNodePorts, node_port, {}, false, std::nullopt, "NodePorts without endpoints: reject"},
+      {kNoLocalEndpointServices, destination, {}, false, std::nullopt, "Local policy without local endpoints: drop"},
+      {kNoLocalEndpointNodePorts, node_port, {}, false, std::nullopt, "the same for NodePorts"},
+      {kFirewallIps, destination, {}, false, std::nullopt, "load balancer IPs with source ranges"},
+      {kFirewallAllow, {addr, T::InetProto, T::InetService, addr}, {}, true, std::nullopt, "allowed sources"},
+      {kNftHairpinSet, {addr, addr}, {}, false, std::nullopt, "endpoints reaching themselves: masquerade"},
+  };
+  if (node_ports_restricted(config)) {
+    sets.push_back({kNodePortIps, {addr}, {}, false, std::nullopt, "local addresses that accept NodePorts"});
+  }
+  return sets;
+}
+
+std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
+  using H = NftHook;
+  const std::uint32_t mark = 1u << config.masquerade_bit;
+  const std::optional<Cidr> pods = pod_cidr(config);
+  std::vector<NftChain> chains;
+  auto base = [&](std::string name, H::Type type, H::Point hook, int priority, std::vector<NftRule> rules) {
+    chains.push_back(NftChain{std::move(name), H{type, hook, priority}, std::move(rules)});
+  };
+  auto chain = [&](std::string name, std::vector<NftRule> rules) {
+    chains.push_back(NftChain{std::move(name), std::nullopt, std::move(rules)});
+  };
+  const NftRule check_firewall{{nft::CtStateNew{}, jump("firewall-check")}, {}};
+  const NftRule check_services{{nft::CtStateNew{}, jump("service-endpoints-check")}, {}};
+
+  // Source-range filtering must see the original destination: before DNAT.
+  base("filter-prerouting", H::Type::Filter, H::Point::Prerouting, kPriorityDstnat - 10, {check_firewall});
+  base("filter-output-pre-dnat", H::Type::Filter, H::Point::Output, kPriorityDstnat - 10, {check_firewall});
+  chain("firewall-check", {NftRule{{nft::InSet{kDestination, kFirewallIps},
+                                     nft::InSet{{F::IpDaddr, F::MetaL4proto, F::ThDport, F::IpSaddr}, kFirewallAllow, true},
+                                     verdict(NftVerdict::Kind::Drop)},
+                                    "traffic not allowed by loadBalancerSourceRanges"}});
+  // Rejects and drops match only packets no DNAT rewrote; older kernels
+  // refuse `reject` in prerouting, so they live on input/forward/output.
+  base("filter-input", H::Type::Filter, H::Point::Input, kPriorityFilter,
+       {NftRule{{nft::CtStateNew{}, jump("nodeport-endpoints-check")}, {}}, check_services});
+  base("filter-forward", H::Type::Filter, H::Point::Forward, kPriorityFilter, {check_services});
+  base("filter-output", H::Type::Filter, H::Point::Output, kPriorityFilter, {check_services});
+  chain("service-endpoints-check",
+        {NftRule{{nft::InSet{kDestination, kNoEndpointServices}, nft::Reject{}}, "service has no endpoints"},
+         NftRule{{nft::InSet{kDestination, kNoLocalEndpointServices}, verdict(NftVerdict::Kind::Drop)},
+                 "service has no local endpoints"}});
+  chain("nodeport-endpoints-check",
+        {NftRule{{nft::FibLocal{false, false}, nft::InSet{kNodePort, kNoEndpointNodePorts}, nft::Reject{}},
+                 "NodePort has no endpoints"},
+         NftRule{{nft::FibLocal{false, false}, nft::InSet{kNodePort, kNoLocalEndpointNodePorts},
+                  verdict(NftVerdict::Kind::Drop)},
+                 "NodePort has no local endpoints"}});
+
+  base("nat-prerouting", H::Type::Nat, H::Point::Prerouting, kPriorityDstnat, {NftRule{{jump("services")}, {}}});
+  base("nat-output", H::Type::Nat, H::Point::Output, kPriorityDstnat, {NftRule{{jump("services")}, {}}});
+  base("nat-postrouting", H::Type::Nat, H::Point::Postrouting, kPrioritySrcnat, {NftRule{{jump("masquerading")}, {}}});
+
+  std::vector<NftStatement> node_port_match;
+  if (node_ports_restricted(config)) {
+    node_port_match.push_back(nft::InSet{{F::IpDaddr}, kNodePortIps});
+  } else {
+    node_port_match.push_back(nft::FibLocal{false, false});
+    // kube-proxy's nftables mode never accepts NodePorts on loopback.
+    node_port_match.push_back(nft::Match{F::IpDaddr, true,
+                                         config.family == IpFamily::V4 ? *Cidr::parse("127.0.0.0/8")
+                                                                       : *Cidr::parse("::1/128")});
+  }
+  node_port_match.push_back(nft::Vmap{kNodePort, kServiceNodePorts});
+  chain("services", {NftRule{{nft::Vmap{kDestination, kServiceIps}}, {}}, NftRule{node_port_match, {}}});
+
+  chain("masquerading",
+        {NftRule{{nft::CtStatusDnat{}, nft::InSet{{F::IpSaddr, F::IpDaddr}, kNftHairpinSet},
+                  nft::Masquerade{config.masquerade_random_fully}},
+                 "an endpoint reaching itself through its service"},
+         NftRule{{nft::MarkTest{mark, false}, verdict(NftVerdict::Kind::Return)}, {}},
+         // Clear the mark so that a packet crossing the stack again is not
+         // masqueraded twice.
+         NftRule{{nft::MarkXor{mark}}, {}},
+         NftRule{{nft::Masquerade{config.masquerade_random_fully}}, "service traffic requiring SNAT"}});
+
+  // Class chains: the masquerade policy, then the pick by endpoint count.
+  std::vector<NftStatement> internal_masq;
+  if (config.masquerade_all) {
+    internal_masq = {nft::MarkOr{mark}};
+  } else if (pods) {
+    // Off-cluster sources reaching a cluster IP may be forwarded to another
+    // node: masquerade them so that replies come back the same way.
+    internal_masq = {nft::Match{F::IpSaddr, true, *pods}, nft::MarkOr{mark}};
+  }
+  auto internal = [&](std::string name, const char* count_map) {
+    std::vector<NftRule> rules;
+    if (!internal_masq.empty()) rules.push_back(NftRule{internal_masq, "masquerade off-cluster traffic"});
+    rules.push_back(NftRule{{nft::Vmap{kDestination, count_map}}, {}});
+    chain(std::move(name), std::move(rules));
+  };
+  internal("internal-cluster", kClusterCount);
+  internal("internal-local", kLocalCount);
+
+  auto external = [&](std::string name, const std::vector<NftField>& key, const char* cluster_count,
+                      std::optional<const char*> local_count) {
+    std::vector<NftRule> rules;
+    if (!local_count) {
+      rules.push_back(NftRule{{nft::MarkOr{mark}}, "masquerade traffic for external destinations"});
+      rules.push_back(NftRule{{nft::Vmap{key, cluster_count}}, {}});
+    } else {
+      if (pods) {
+        // Pods reaching an external address are treated as if they had gone
+        // out to the load balancer and back: any endpoint, no policy.
+        rules.push_back(NftRule{{nft::Match{F::IpSaddr, false, *pods}, nft::Vmap{key, cluster_count}},
+                                "pod traffic for external destinations"});
+      }
+      // The host's own traffic has a local source the endpoint could not
+      // answer: masquerade it, and let it use any endpoint.
+      rules.push_back(NftRule{{nft::FibLocal{true, false}, nft::MarkOr{mark}, nft::Vmap{key, cluster_count}},
+                              "route LOCAL traffic for external destinations"});
+      rules.push_back(NftRule{{nft::Vmap{key, *local_count}}, {}});
+    }
+    chain(std::move(name), std::move(rules));
+  };
+  external("external-cluster", kDestination, kClusterCount, std::nullopt);
+  external("external-local", kDestination, kClusterCount, kLocalCount);
+  external("nodeport-cluster", kNodePort, kNodePortClusterCount, std::nullopt);
+  external("nodeport-local", kNodePort, kNodePortClusterCount, kNodePortLocalCount);
+  return chains;
+}
+
+// One service port's elements and chains.
+class ServicePortCompiler {
+ public:
+  ServicePortCompiler(const ServicePortInfo& port, const EndpointSelection& sel, const ProxyConfig& config)
+      : port_(port), sel_(sel), config_(config), proto_(port.name.protocol),
+        service_port_(static_cast<std::uint16_t>(port.port)) {}
+
+  NftServicePortRules compile();
+
+ private:
+  void add(const char* set, std::vector<NftValue> key, std::vector<NftValue> data = {}) {
+    out_.elements.emplace_back(set, NftElement{std::move(key), std::move(data)});
+  }
+  NftValue endpoint_data_ip(std::size_t i) const { return port_.endpoints[i].ip; }
+  std::vector<NftValue> endpoint_data(std::size_t i) const {
+    return {port_.endpoints[i].ip, static_cast<std::uint16_t>(port_.endpoints[i].port)};
+  }
+  // The chain a count map sends this port's `list` to: a shared pick chain,
+  // or, with session affinity, a chain of its own.
+  std::string dispatch_chain(const std::vector<std::size_t>& list, bool local, bool node_port);
+  void add_list(const char* count_map, const char* endpoint_map, std::vector<NftValue> key,
+                const std::vector<std::size_t>& list, bool local, bool node_port);
+  std::string affinity_chain(const std::vector<std::size_t>& list, bool local);
+
+  const ServicePortInfo& port_;
+  const EndpointSelection& sel_;
+  const ProxyConfig& config_;
+  Protocol proto_;
+  std::uint16_t service_port_;
+  NftServicePortRules out_;
+};
+
+std::string ServicePortCompiler::affinity_chain(const std::vector<std::size_t>& list, bool local) {
+  const std::string hash = service_port_hash(port_.name);
+  const std::string name = std::string("affinity-") + (local ? "local-" : "cluster-") + hash;
+  if (std::any_of(out_.chains.begin(), out_.chains.end(), [&](const NftChain& c) { return c.name == name; })) {
+    return name;
+  }
+  NftChain dispatch{name, std::nullopt, {}};
+  nft::NumgenVmap pick;
+  for (std::size_t i : list) {
+    const std::string ep_hash = sep_chain(port_.name, port_.endpoints[i].address).substr(9);
+    const std::string set = "affinity-" + ep_hash;
+    const std::string ep_chain = "endpoint-" + ep_hash;
+    // Clients seen within the timeout go back to their endpoint.
+    dispatch.rules.push_back(NftRule{{nft::InSet{{F::IpSaddr}, set}, go(ep_chain)}, port_.endpoints[i].address});
+    pick.chains.push_back(ep_chain);
+    const bool known = std::any_of(out_.chains.begin(), out_.chains.end(),
+                                   [&](const NftChain& c) { return c.name == ep_chain; });
+    if (!known) {
+      const NftType addr = config_.family == IpFamily::V4 ? NftType::Ipv4Addr : NftType::Ipv6Addr;
+      out_.sets.push_back(NftSet{set, {addr}, {}, false,
+                                 static_cast<std::uint32_t>(port_.session_affinity_timeout_seconds),
+                                 port_.name_string + " -> " + port_.endpoints[i].address});
+      out_.chains.push_back(NftChain{ep_chain, std::nullopt,
+                                     {NftRule{{nft::UpdateSet{{F::IpSaddr}, set},
+                                               nft::Dnat{port_.endpoints[i].ip,
+                                                         static_cast<std::uint16_t>(port_.endpoints[i].port)}},
+                                              port_.name_string + " -> " + port_.endpoints[i].address}}});
+    }
+  }
+  dispatch.rules.push_back(NftRule{{pick}, {}});
+  out_.chains.push_back(std::move(dispatch));
+  return name;
+}
+
+std::string ServicePortCompiler::dispatch_chain(const std::vector<std::size_t>& list, bool local, bool node_port) {
+  if (port_.session_affinity) return affinity_chain(list, local);
+  std::string name = std::string("pick-") + (node_port ? "nodeport-" : "") + (local ? "local-" : "cluster-") +
+                     std::to_string(list.size());
+  if (std::find(out_.pick_chains.begin(), out_.pick_chains.end(), name) == out_.pick_chains.end()) {
+    out_.pick_chains.push_back(name);
+  }
+  return name;
+}
+
+void ServicePortCompiler::add_list(const char* count_map, const char* endpoint_map, std::vector<NftValue> key,
+                                   const std::vector<std::size_t>& list, bool local, bool node_port) {
+  if (list.empty()) return;
+  add(count_map, key, {go(dispatch_chain(list, local, node_port))});
+  if (port_.session_affinity) return;
+  for (std::size_t index = 0; index < list.size(); ++index) {
+    std::vector<NftValue> indexed = key;
+    indexed.emplace_back(static_cast<std::uint32_t>(index));
+    add(endpoint_map, std::move(indexed), endpoint_data(list[index]));
+  }
+}
+
+NftServicePortRules ServicePortCompiler::compile() {
+  out_.endpoint_count = port_.endpoints.size();
+  const bool has_endpoints = sel_.has_any;
+  const bool has_internal = has_endpoints && !(port_.internal_policy_local && sel_.local.empty());
+  const bool has_external = has_endpoints && !(port_.external_policy_local && sel_.local.empty());
+
+  std::vector<IpAddress> externals = port_.external_ips;
+  externals.insert(externals.end(), port_.load_balancer_ips.begin(), port_.load_balancer_ips.end());
+  auto destination = [&](const IpAddress& ip) { return std::vector<NftValue>{ip, proto_, service_port_}; };
+  const std::vector<NftValue> node_port = {proto_, static_cast<std::uint16_t>(port_.node_port)};
+
+  if (!has_endpoints) {
+    add(kNoEndpointServices, destination(port_.cluster_ip));
+    for (const IpAddress& ip : externals) add(kNoEndpointServices, destination(ip));
+    if (port_.node_port != 0) add(kNoEndpointNodePorts, node_port);
+  } else {
+    if (has_internal) {
+      const bool local = port_.internal_policy_local;
+      add(kServiceIps, destination(port_.cluster_ip), {go(local ? "internal-local" : "internal-cluster")});
+      add_list(local ? kLocalCount : kClusterCount, local ? kLocalEndpoints : kClusterEndpoints,
+               destination(port_.cluster_ip), local ? sel_.local : sel_.cluster, local, false);
+    } else {
+      add(kNoLocalEndpointServices, destination(port_.cluster_ip));
+    }
+    const bool ext_local = port_.external_policy_local;
+    for (const IpAddress& ip : externals) {
+      add(kServiceIps, destination(ip), {go(ext_local ? "external-local" : "external-cluster")});
+      add_list(kClusterCount, kClusterEndpoints, destination(ip), sel_.cluster, false, false);
+      if (ext_local) add_list(kLocalCount, kLocalEndpoints, destination(ip), sel_.local, true, false);
+      if (!has_external) add(kNoLocalEndpointServices, destination(ip));
+    }
+    if (port_.node_port != 0) {
+      add(kServiceNodePorts, node_port, {go(ext_local ? "nodeport-local" : "nodeport-cluster")});
+      add_list(kNodePortClusterCount, kNodePortClusterEndpoints, node_port, sel_.cluster, false, true);
+      if (ext_local) add_list(kNodePortLocalCount, kNodePortLocalEndpoints, node_port, sel_.local, true, true);
+      if (!has_external) add(kNoLocalEndpointNodePorts, node_port);
+    }
+    if (!port_.load_balancer_ips.empty() && !port_.load_balancer_source_ranges.empty()) {
+      bool allow_from_node = false;
+      for (const IpAddress& lb : port_.load_balancer_ips) {
+        add(kFirewallIps, destination(lb));
+        for (const Cidr& range : port_.load_balancer_source_ranges) {
+          add(kFirewallAllow, {lb, proto_, service_port_, range});
+          for (const IpAddress& node_ip : config_.node_ips) allow_from_node = allow_from_node || range.contains(node_ip);
+        }
+      }
+      // A VIP-style load balancer often makes the VIP a local address: the
+      // node's own requests to it then loop back with the VIP as source.
+      if (allow_from_node) {
+        for (const IpAddress& lb : port_.load_balancer_ips) {
+          add(kFirewallAllow, {lb, proto_, service_port_, Cidr(lb, lb.is_v4() ? 32 : 128)});
+        }
+      }
+    }
+    for (std::size_t i : sel_.reachable) {
+      if (std::find(out_.hairpin_ips.begin(), out_.hairpin_ips.end(), port_.endpoints[i].ip) == out_.hairpin_ips.end()) {
+        out_.hairpin_ips.push_back(port_.endpoints[i].ip);
+      }
+    }
+  }
+  std::sort(out_.elements.begin(), out_.elements.end());
+  out_.elements.erase(std::unique(out_.elements.begin(), out_.elements.end()), out_.elements.end());
+  std::sort(out_.pick_chains.begin(), out_.pick_chains.end());
+  std::sort(out_.hairpin_ips.begin(), out_.hairpin_ips.end());
+  std::sort(out_.sets.begin(), out_.sets.end(), [](const NftSet& a, const NftSet& b) { return a.name < b.name; });
+  std::sort(out_.chains.begin(), out_.chains.end(), [](const NftChain& a, const NftChain& b) { return a.name < b.name; });
+  return std::move(out_);
+}
+
+const std::map<std::string, EndpointSlice>* slices_of(const ClusterState& state, const ObjectName& id) {
+  auto it = state.slices.find(id);
+  return it == state.slices.end() ? nullptr : &it->second;
+}
+
+void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
+  for (const std::string& chain : fragment.pick_chains) {
+    std::size_t& refs = plan.pick_chain_refs[chain];
+    refs += static_cast<std::size_t>(delta);
+    if (refs == 0) plan.pick_chain_refs.erase(chain);
+  }
+  for (const IpAddress& ip : fragment.hairpin_ips) {
+    std::size_t& refs = plan.hairpin_refs[ip];
+    refs += static_cast<std::size_t>(delta);
+    if (refs == 0) plan.hairpin_refs.erase(ip);
+  }
+  plan.total_endpoints += static_cast<std::size_t>(delta) * fragment.endpoint_count;
+}
+
+std::vector<ServicePortName> compile_service_into(NftPlan& plan, const ClusterState& state, const Service& service,
+                                                  const ProxyConfig& config, const std::string& zone) {
+  std::vector<ServicePortName> names;
+  for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(state, service.id), config)) {
+    const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
+    auto fragment = std::make_shared<const NftServicePortRules>(ServicePortCompiler(port, selection, config).compile());
+    reference(plan, *fragment, +1);
+    plan.service_ports[port.name] = std::move(fragment);
+    names.push_back(port.name);
+  }
+  return names;
+}
+
+std::string node_zone(const ClusterState& state, const ProxyConfig& config) {
+  auto node = state.nodes.find(config.node_name);
+  return node == state.nodes.end() ? std::string() : node->second.zone();
+}
+
+}  // namespace
+
+NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& config) {
+  NftCompileResult result;
+  result.diagnostics = orphan_slice_diagnostics(state);
+  NftPlan& plan = result.plan;
+  plan.family = config.family;
+  plan.sets = fixed_sets(config);
+  plan.chains = fixed_chains(config);
+  const std::string zone = node_zone(state, config);
+  for (const auto& [id, service] : state.services) compile_service_into(plan, state, service, config, zone);
+  if (node_ports_restricted(config)) {
+    for (const IpAddress& ip : config.local_addresses) {
+      if (ip.family() != config.family) continue;
+      const bool selected = std::any_of(config.nodeport_addresses.begin(), config.nodeport_addresses.end(),
+                                        [&](const Cidr& c) { return c.contains(ip); });
+      // kube-proxy's nftables mode never accepts NodePorts on loopback.
+      if (selected && !ip.is_loopback()) plan.fixed_elements.emplace_back(kNodePortIps, NftElement{{ip}, {}});
+    }
+    std::sort(plan.fixed_elements.begin(), plan.fixed_elements.end());
+  }
+  return result;
+}
+
+std::set<ServicePortName> recompile_services_nft(NftPlan& plan, const ClusterState& state, const ProxyConfig& config,
+                                                 const std::set<ObjectName>& services) {
+  std::set<ServicePortName> touched;
+  const std::string zone = node_zone(state, config);
+  for (const ObjectName& id : services) {
+    auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
+    while (it != plan.service_ports.end() && it->first.service == id) {
+      reference(plan, *it->second, -1);
+      touched.insert(it->first);
+      it = plan.service_ports.erase(it);
+    }
+    if (auto service = state.services.find(id); service != state.services.end()) {
+      for (ServicePortName& name : compile_service_into(plan, state, service->second, config, zone)) {
+        touched.insert(std::move(name));
+      }
+    }
+  }
+  return touched;
+}
+
+}  // namespace kubenat

@@ -1,0 +1,216 @@
+// The nftables compiler: which elements each kind of Service gets, and how
+// little a change touches.
+
+#include "rules/nft_compiler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "rules/chain_names.h"
+#include "rules/nft_diff.h"
+#include "tests/support/cluster_builder.h"
+
+namespace kubenat {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+using namespace kubenat::testing;
+
+ProxyConfig config() {
+  ProxyConfig c;
+  c.node_name = "node-a";
+  c.node_ips = {ip("192.168.0.2")};
+  c.cluster_cidrs = {cidr("10.0.0.0/8")};
+  return c;
+}
+
+NftVerdict go(const std::string& chain) { return NftVerdict{NftVerdict::Kind::Goto, chain}; }
+std::uint16_t port(int p) { return static_cast<std::uint16_t>(p); }
+std::uint32_t index(int i) { return static_cast<std::uint32_t>(i); }
+
+std::vector<NftElement> elements_of(const NftPlan& plan, const std::string& set) {
+  std::vector<NftElement> out;
+  for (const auto& [name, element] : plan_elements(plan)) {
+    if (name == set) out.push_back(element);
+  }
+  return out;
+}
+
+std::vector<std::string> chain_names(const NftPlan& plan) {
+  std::vector<std::string> out;
+  for (const NftChain& chain : plan_chains(plan)) out.push_back(chain.name);
+  return out;
+}
+
+ClusterBuilder web(std::vector<std::string> endpoints, ServiceBuilder service = ServiceBuilder("ns", "web")) {
+  ClusterBuilder b;
+  b.add(service.build());
+  SliceBuilder slice("ns", "web");
+  slice.port("http", 8080, service.build().ports.front().protocol);
+  for (const std::string& ep : endpoints) slice.endpoint(ep, ep.ends_with(".1") ? "node-a" : "node-b");
+  b.add(slice.build());
+  return b;
+}
+ServiceBuilder cluster_ip() { return ServiceBuilder("ns", "web").cluster_ip("10.96.0.10").port("http", 80); }
+
+TEST(NftCompiler, ClusterIpServiceDispatchesThroughTheSharedPickChain) {
+  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
+  const IpAddress vip = ip("10.96.0.10");
+  EXPECT_THAT(elements_of(plan, "service-ips"),
+              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {go("internal-cluster")}}));
+  EXPECT_THAT(elements_of(plan, "cluster-count"),
+              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-2")}}));
+  EXPECT_THAT(elements_of(plan, "cluster-endpoints"),
+              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80), index(0)}, {ip("10.1.0.1"), port(8080)}},
+                          NftElement{{vip, Protocol::Tcp, port(80), index(1)}, {ip("10.1.0.2"), port(8080)}}));
+  EXPECT_THAT(elements_of(plan, "hairpin"), ElementsAre(NftElement{{ip("10.1.0.1"), ip("10.1.0.1")}, {}},
+                                                        NftElement{{ip("10.1.0.2"), ip("10.1.0.2")}, {}}));
+  EXPECT_THAT(chain_names(plan), Contains("pick-cluster-2"));
+}
+
+TEST(NftCompiler, ServiceWithoutEndpointsIsRejected) {
+  NftPlan plan = compile_nft(web({}, cluster_ip()).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "no-endpoint-services"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
+  EXPECT_THAT(elements_of(plan, "service-ips"), IsEmpty());
+}
+
+TEST(NftCompiler, InternalTrafficPolicyLocalWithoutLocalEndpointsDrops) {
+  NftPlan plan = compile_nft(web({"10.1.0.2"}, cluster_ip().internal_local()).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "no-local-endpoint-services"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
+}
+
+TEST(NftCompiler, InternalTrafficPolicyLocalUsesTheLocalList) {
+  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().internal_local()).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "service-ips"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go("internal-local")}}));
+  EXPECT_THAT(elements_of(plan, "local-endpoints"), ElementsAre(NftElement{
+                                                       {ip("10.96.0.10"), Protocol::Tcp, port(80), index(0)},
+                                                       {ip("10.1.0.1"), port(8080)}}));
+}
+
+TEST(NftCompiler, NodePortWithLocalPolicyHasBothListsAndDropsWithoutLocalEndpoints) {
+  auto np = ServiceBuilder("ns", "web").type(ServiceType::NodePort).cluster_ip("10.96.0.10")
+                .port("http", 80, Protocol::Tcp, 30080).external_local();
+  NftPlan with_local = compile_nft(web({"10.1.0.1", "10.1.0.2"}, np).build(), config()).plan;
+  EXPECT_THAT(elements_of(with_local, "service-nodeports"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("nodeport-local")}}));
+  EXPECT_THAT(elements_of(with_local, "nodeport-cluster-count"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("pick-nodeport-cluster-2")}}));
+  EXPECT_THAT(elements_of(with_local, "nodeport-local-count"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("pick-nodeport-local-1")}}));
+
+  NftPlan without_local = compile_nft(web({"10.1.0.2"}, np).build(), config()).plan;
+  EXPECT_THAT(elements_of(without_local, "no-local-endpoint-nodeports"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
+  EXPECT_THAT(elements_of(without_local, "nodeport-local-count"), IsEmpty());
+}
+
+TEST(NftCompiler, SourceRangesFillTheFirewallSetsAndLetTheNodeIn) {
+  auto lb = ServiceBuilder("ns", "web").type(ServiceType::LoadBalancer).cluster_ip("10.96.0.10")
+                .port("http", 80).load_balancer_ip("203.0.113.5").source_range("192.168.0.0/24");
+  NftPlan plan = compile_nft(web({"10.1.0.1"}, lb).build(), config()).plan;
+  const IpAddress vip = ip("203.0.113.5");
+  EXPECT_THAT(elements_of(plan, "firewall-ips"), ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {}}));
+  EXPECT_THAT(elements_of(plan, "firewall-allow"),
+              UnorderedElementsAre(NftElement{{vip, Protocol::Tcp, port(80), cidr("192.168.0.0/24")}, {}},
+                                   NftElement{{vip, Protocol::Tcp, port(80), cidr("203.0.113.5/32")}, {}}));
+}
+
+TEST(NftCompiler, SessionAffinityGetsChainsOfItsOwn) {
+  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().affinity(600)).build(), config()).plan;
+  const ServicePortName name{{"ns", "web"}, "http", Protocol::Tcp};
+  const std::string dispatch = "affinity-cluster-" + service_port_hash(name);
+  EXPECT_THAT(elements_of(plan, "cluster-count"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go(dispatch)}}));
+  EXPECT_THAT(elements_of(plan, "cluster-endpoints"), IsEmpty());
+  const std::vector<std::string> chains = chain_names(plan);
+  EXPECT_THAT(chains, Contains(dispatch));
+  EXPECT_THAT(chains, Contains("endpoint-" + sep_chain(name, "10.1.0.1:8080").substr(9)));
+  std::vector<NftSet> sets = plan_sets(plan);
+  auto affinity = std::find_if(sets.begin(), sets.end(),
+                               [](const NftSet& s) { return s.name.starts_with("affinity-"); });
+  ASSERT_NE(affinity, sets.end());
+  EXPECT_EQ(affinity->timeout_seconds, 600u);
+}
+
+TEST(NftCompiler, OneMoreEndpointIsAFewElementsAndNoRule) {
+  NftPlan before = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
+  NftPlan after = compile_nft(web({"10.1.0.1", "10.1.0.2", "10.1.0.3"}, cluster_ip()).build(), config()).plan;
+  NftChange change = diff_nft(before, after);
+  const IpAddress vip = ip("10.96.0.10");
+  EXPECT_THAT(change.elements_removed,
+              ElementsAre(NftSetElement{"cluster-count", {{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-2")}}}));
+  EXPECT_THAT(change.elements_added,
+              UnorderedElementsAre(
+                  NftSetElement{"cluster-count", {{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-3")}}},
+                  NftSetElement{"cluster-endpoints", {{vip, Protocol::Tcp, port(80), index(2)}, {ip("10.1.0.3"), port(8080)}}},
+                  NftSetElement{"hairpin", {{ip("10.1.0.3"), ip("10.1.0.3")}, {}}}));
+  // The new count needs its pick chain; the old one is no longer used.
+  ASSERT_EQ(change.chains_added.size(), 1u);
+  EXPECT_EQ(change.chains_added[0].name, "pick-cluster-3");
+  EXPECT_THAT(change.chains_removed, ElementsAre("pick-cluster-2"));
+  EXPECT_THAT(change.chains_replaced, IsEmpty());
+}
+
+TEST(NftCompiler, HairpinPairStaysWhileAnyServiceUsesTheEndpoint) {
+  ClusterBuilder both = web({"10.1.0.1"}, cluster_ip());
+  both.add(ServiceBuilder("ns", "api").cluster_ip("10.96.0.11").port("http", 80))
+      .add(SliceBuilder("ns", "api").port("http", 8080).endpoint("10.1.0.1", "node-a"));
+  NftPlan before = compile_nft(both.build(), config()).plan;
+  ClusterState after_state = both.build();
+  after_state.services.erase({"ns", "api"});
+  NftPlan after = compile_nft(after_state, config()).plan;
+  NftChange change = diff_nft(before, after);
+  EXPECT_THAT(change.elements_removed, Not(Contains(NftSetElement{"hairpin", {{ip("10.1.0.1"), ip("10.1.0.1")}, {}}})));
+  EXPECT_EQ(after.hairpin_refs.at(ip("10.1.0.1")), 1u);
+}
+
+TEST(NftCompiler, IdenticalPlansGiveNoChange) {
+  ClusterState state = web({"10.1.0.1"}, cluster_ip().affinity()).build();
+  EXPECT_TRUE(diff_nft(compile_nft(state, config()).plan, compile_nft(state, config()).plan).empty());
+}
+
+TEST(NftCompiler, RecompilingChangedServicesEqualsACompleteCompileAndDiffsTheSame) {
+  std::mt19937 rng(11);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  ClusterState state;
+  NftPlan plan = compile_nft(state, config()).plan;
+  for (int step = 0; step < 300; ++step) {
+    const int i = pick(10);
+    const ObjectName id{"ns", "svc" + std::to_string(i)};
+    if (pick(4) == 0) {
+      state.services.erase(id);
+    } else if (pick(3) == 0 || !state.services.contains(id)) {
+      ServiceBuilder s("ns", id.name);
+      s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, pick(2) ? Protocol::Udp : Protocol::Tcp,
+                                                         pick(2) ? 30000 + i : 0);
+      if (pick(2)) s.type(ServiceType::NodePort);
+      if (pick(3) == 0) s.external_local();
+      if (pick(4) == 0) s.affinity(60);
+      state.services[id] = s.build();
+    } else {
+      SliceBuilder slice("ns", id.name);
+      slice.port("p", 8080, state.services[id].ports[0].protocol);
+      const int n = pick(5);
+      for (int e = 0; e < n; ++e) slice.endpoint("10.3.0." + std::to_string(pick(6) + 1), pick(2) ? "node-a" : "node-b");
+      state.slices[id].clear();
+      state.put_slice(slice.build());
+    }
+    const NftPlan before = plan;
+    const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {id});
+    const NftPlan complete = compile_nft(state, config()).plan;
+    ASSERT_EQ(plan, complete) << "step " << step;
+    ASSERT_EQ(diff_nft(before, plan, touched), diff_nft(before, complete)) << "step " << step;
+  }
+}
+
+}  // namespace
+}  // namespace kubenat
