@@ -53,9 +53,16 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
   // A switch into or out of large-cluster mode changes every fragment (the
   // comments), whatever `changed` says.
   const bool use_changed = changed != nullptr && applied_ && applied_->large_cluster_mode == plan.large_cluster_mode;
-  std::expected<ApplyStats, ApplyError> applied =
-      result.full ? backend_.apply_full(plan)
-                  : backend_.apply(use_changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan));
+  std::vector<ServicePortName> changed_ports;
+  std::expected<ApplyStats, ApplyError> applied;
+  if (result.full) {
+    applied = backend_.apply_full(plan);
+  } else {
+    IptablesChange change =
+        use_changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan);
+    changed_ports = std::move(change.changed_service_ports);
+    applied = backend_.apply(change);
+  }
   if (!applied) {
     // The payloads before the refused one are in; what the kernel holds is
     // no longer the last plan. Only a full sync can tell and repair.
@@ -68,7 +75,12 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
   result.stats = *applied;
 
   if (conntrack_ != nullptr) {
-    const std::vector<ConntrackFilter> stale = stale_udp_flows(applied_ ? &*applied_ : nullptr, plan);
+    // A full sync may follow anything (a restart, a flush): every port is
+    // compared; a diff sync compares the ports it changed.
+    const std::vector<ConntrackFilter> stale =
+        result.full ? stale_udp_flows(applied_ ? &*applied_ : nullptr, plan)
+                    : stale_udp_flows(plan.family, udp_targets_of(applied_ ? &*applied_ : nullptr),
+                                      udp_targets_of(&plan), changed_ports);
     result.conntrack_filters = stale.size();
     for (const ConntrackFilter& filter : stale) {
       if (auto removed = conntrack_->remove(filter); !removed) {

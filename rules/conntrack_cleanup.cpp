@@ -1,6 +1,7 @@
 #include "rules/conntrack_cleanup.h"
 
 #include <algorithm>
+#include <set>
 
 namespace kubenat {
 namespace {
@@ -55,38 +56,42 @@ std::string ConntrackFilter::to_string() const {
   return out;
 }
 
-std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after) {
+std::vector<ConntrackFilter> stale_udp_flows(IpFamily family, const UdpTargetsLookup& before,
+                                             const UdpTargetsLookup& after, const std::vector<ServicePortName>& ports) {
   std::vector<ConntrackFilter> out;
-  const IpFamily family = after.family;
-  auto old_targets = [&](const ServicePortName& name) -> const UdpFlowTargets* {
-    if (before == nullptr) return nullptr;
-    auto it = before->service_ports.find(name);
-    if (it == before->service_ports.end() || !it->second->udp) return nullptr;
-    return &*it->second->udp;
-  };
-  for (const auto& [name, fragment] : after.service_ports) {
-    if (!fragment->udp) continue;
-    const UdpFlowTargets& now = *fragment->udp;
-    const UdpFlowTargets* old = old_targets(name);
-    if (old != nullptr && *old == now) continue;
-    if ((old == nullptr || old->endpoints.empty()) && !now.endpoints.empty()) {
-      all_flows(now, family, out);
+  for (const ServicePortName& name : ports) {
+    const UdpFlowTargets* old = before(name);
+    const UdpFlowTargets* now = after(name);
+    if (now == nullptr) {
+      // The port is gone (or no longer UDP): every flow to it is stale.
+      if (old != nullptr) {
+        for (const std::string& endpoint : old->endpoints) gone_endpoint(*old, endpoint, family, out);
+      }
+      continue;
+    }
+    if (old != nullptr && *old == *now) continue;
+    if ((old == nullptr || old->endpoints.empty()) && !now->endpoints.empty()) {
+      all_flows(*now, family, out);
       continue;
     }
     if (old == nullptr) continue;
     for (const std::string& endpoint : old->endpoints) {
-      if (!std::binary_search(now.endpoints.begin(), now.endpoints.end(), endpoint)) {
+      if (!std::binary_search(now->endpoints.begin(), now->endpoints.end(), endpoint)) {
         gone_endpoint(*old, endpoint, family, out);
       }
     }
   }
-  if (before != nullptr) {
-    for (const auto& [name, fragment] : before->service_ports) {
-      if (!fragment->udp || after.service_ports.contains(name)) continue;
-      for (const std::string& endpoint : fragment->udp->endpoints) gone_endpoint(*fragment->udp, endpoint, family, out);
-    }
-  }
   return out;
+}
+
+std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after) {
+  std::set<ServicePortName> ports;
+  for (const auto& [name, fragment] : after.service_ports) ports.insert(name);
+  if (before != nullptr) {
+    for (const auto& [name, fragment] : before->service_ports) ports.insert(name);
+  }
+  return stale_udp_flows(after.family, udp_targets_of(before), udp_targets_of(&after),
+                         std::vector<ServicePortName>(ports.begin(), ports.end()));
 }
 
 }  // namespace kubenat

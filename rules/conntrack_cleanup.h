@@ -6,6 +6,7 @@
 // "no endpoint" verdict it got before the service had any. kube-proxy deletes
 // those entries after applying rules; so does kubenat.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,5 +35,24 @@ struct ConntrackFilter {
 // - a port that had no endpoint and now has one: every flow to its
 //   addresses and NodePort, which carried the no-endpoint verdict.
 std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after);
+
+// The same for any backend's plans, looking only at `ports` (the service
+// ports that changed): `before` and `after` give a port's targets in each
+// plan, or null when the port is absent there or not UDP.
+using UdpTargetsLookup = std::function<const UdpFlowTargets*(const ServicePortName&)>;
+std::vector<ConntrackFilter> stale_udp_flows(IpFamily family, const UdpTargetsLookup& before,
+                                             const UdpTargetsLookup& after, const std::vector<ServicePortName>& ports);
+
+// The lookup for a plan whose service ports carry an optional `udp` (the
+// iptables and nftables plans both do).
+template <class Plan>
+UdpTargetsLookup udp_targets_of(const Plan* plan) {
+  return [plan](const ServicePortName& name) -> const UdpFlowTargets* {
+    if (plan == nullptr) return nullptr;
+    auto it = plan->service_ports.find(name);
+    if (it == plan->service_ports.end() || !it->second->udp) return nullptr;
+    return &*it->second->udp;
+  };
+}
 
 }  // namespace kubenat

@@ -375,6 +375,15 @@ NftServicePortRules ServicePortCompiler::compile() {
       }
     }
   }
+  if (proto_ == Protocol::Udp) {
+    UdpFlowTargets& udp = out_.udp.emplace();
+    udp.destinations.push_back(port_.cluster_ip);
+    udp.destinations.insert(udp.destinations.end(), externals.begin(), externals.end());
+    udp.port = port_.port;
+    udp.node_port = port_.node_port;
+    for (std::size_t i : sel_.reachable) udp.endpoints.push_back(port_.endpoints[i].address);
+    std::sort(udp.endpoints.begin(), udp.endpoints.end());
+  }
   std::sort(out_.elements.begin(), out_.elements.end());
   out_.elements.erase(std::unique(out_.elements.begin(), out_.elements.end()), out_.elements.end());
   std::sort(out_.pick_chains.begin(), out_.pick_chains.end());

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "rules/ip.h"
+#include "rules/iptables_plan.h"
 #include "rules/model.h"
 
 namespace kubenat {
@@ -204,6 +205,8 @@ struct NftServicePortRules {
   // counts references and keeps them while any port does.
   std::vector<std::string> pick_chains;
   std::vector<IpAddress> hairpin_ips;
+  // Set for UDP ports only: what the conntrack cleanup compares.
+  std::optional<UdpFlowTargets> udp;
   std::size_t endpoint_count = 0;
   bool operator==(const NftServicePortRules&) const = default;
 };
