@@ -4,23 +4,7 @@
 
 namespace kubenat {
 
-void IptablesSyncer::force_full_sync(std::string reason) {
-  if (!forced_) forced_ = std::move(reason);
-}
-
-std::optional<std::string> IptablesSyncer::full_sync_reason() {
-  if (!applied_) return "first sync";
-  if (forced_) return *forced_;
-  const Clock::time_point now = clock_.now();
-  if (now - last_full_sync_ >= options_.full_sync_period) return "full-sync period elapsed";
-  if (now - last_canary_check_ >= options_.canary_check_period) {
-    last_canary_check_ = now;
-    auto intact = backend_.canary_intact();
-    if (!intact) return "canary check failed: " + intact.error();
-    if (!*intact) return "canary missing: the tables were flushed or rebuilt";
-  }
-  return std::nullopt;
-}
+void IptablesSyncer::force_full_sync(std::string reason) { policy_.force(std::move(reason)); }
 
 std::string IptablesSyncer::describe(const ApplyError& error, const IptablesPlan& plan) const {
   std::string out = error.message;
@@ -46,7 +30,9 @@ std::string IptablesSyncer::describe(const ApplyError& error, const IptablesPlan
 
 SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortName>* changed) {
   SyncResult result;
-  const std::optional<std::string> reason = full_sync_reason();
+  const std::optional<std::string> reason =
+      policy_.reason(applied_.has_value(), [this] { return backend_.canary_intact(); },
+                     "canary missing: the tables were flushed or rebuilt");
   result.full = reason.has_value();
   result.reason = reason.value_or("");
 
@@ -68,7 +54,7 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
     // no longer the last plan. Only a full sync can tell and repair.
     result.error = describe(applied.error(), plan);
     result.stats = applied.error().done;
-    forced_ = "previous sync failed";
+    policy_.synced(result.full, false);
     return result;
   }
   result.ok = true;
@@ -88,12 +74,7 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
       }
     }
   }
-  const Clock::time_point now = clock_.now();
-  if (result.full) {
-    last_full_sync_ = now;
-    last_canary_check_ = now;
-    forced_.reset();
-  }
+  policy_.synced(result.full, true);
   applied_ = std::move(plan);
   return result;
 }

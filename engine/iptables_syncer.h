@@ -19,10 +19,21 @@
 
 #include "engine/clock.h"
 #include "engine/conntrack.h"
+#include "engine/full_sync_policy.h"
 #include "engine/iptables_backend.h"
 #include "rules/iptables_plan.h"
 
 namespace kubenat {
+
+// What a static-route sync did (RouteProxier, engine/route_syncer.h).
+struct RouteSyncStats {
+  std::size_t programmed = 0;     // planned routes of ours in the kernel after the sync
+  std::size_t added = 0;
+  std::size_t replaced = 0;       // a node's InternalIP changed
+  std::size_t deleted = 0;        // nodes gone, stale routes of an earlier run, stray routes of our protocol
+  std::size_t conflicts = 0;      // planned routes not programmed: another protocol's route has the destination
+  std::size_t skipped_nodes = 0;  // nodes whose pod CIDRs got no route (RoutePlan::skipped_nodes)
+};
 
 struct SyncResult {
   bool ok = false;
@@ -31,7 +42,10 @@ struct SyncResult {
   ApplyStats stats;
   std::string error;  // when !ok: what failed, naming the chain and its service port when known
   std::size_t conntrack_filters = 0;
-  std::vector<std::string> warnings;  // problems that did not fail the sync (conntrack)
+  std::vector<std::string> warnings;  // problems that did not fail the sync (conntrack, route conflicts)
+  // Set by the route proxier only, whose stats also count routes added or
+  // replaced as chains_written and routes deleted as chains_deleted.
+  std::optional<RouteSyncStats> routes;
 };
 
 class IptablesSyncer {
@@ -45,7 +59,9 @@ class IptablesSyncer {
 
   // conntrack may be null: no conntrack cleanup.
   IptablesSyncer(IptablesBackend& backend, ConntrackCleaner* conntrack, const Clock& clock, Options options)
-      : backend_(backend), conntrack_(conntrack), clock_(clock), options_(options) {}
+      : backend_(backend),
+        conntrack_(conntrack),
+        policy_(clock, options.full_sync_period, options.canary_check_period) {}
 
   // Brings the kernel to `plan`. `changed`, when given, names the service
   // ports that may differ from the last applied plan (the others must be
@@ -59,18 +75,13 @@ class IptablesSyncer {
   const std::optional<IptablesPlan>& applied() const { return applied_; }
 
  private:
-  std::optional<std::string> full_sync_reason();
   std::string describe(const ApplyError& error, const IptablesPlan& plan) const;
 
   IptablesBackend& backend_;
   ConntrackCleaner* conntrack_;
-  const Clock& clock_;
-  Options options_;
 
   std::optional<IptablesPlan> applied_;
-  std::optional<std::string> forced_;
-  Clock::time_point last_full_sync_{};
-  Clock::time_point last_canary_check_{};
+  FullSyncPolicy policy_;
 };
 
 }  // namespace kubenat

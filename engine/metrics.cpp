@@ -412,7 +412,12 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
           {"resource"}))),
       watch_decode_errors_total(per_resource(registry.counter_family(
           "kubenat_watch_decode_errors_total", "Watch events or objects skipped because they did not decode",
-          {"resource"}))) {}
+          {"resource"}))),
+      routes(registry.gauge("kubenat_routes", "Static pod-CIDR routes to other nodes in the kernel (run --routes)")),
+      route_skipped_nodes(registry.gauge(
+          "kubenat_route_skipped_nodes",
+          "Nodes whose pod CIDRs get no static route: InternalIP not on a directly connected subnet, none of the "
+          "pod CIDR's family, or a CIDR overlapping another node's")) {}
 
 void ProxyMetrics::record_sync(SyncKind kind, bool success, std::chrono::duration<double> took,
                                std::size_t bytes_applied, std::chrono::system_clock::time_point finished) {

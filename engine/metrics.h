@@ -177,6 +177,8 @@ struct ProxyMetrics {
   CounterFamily& watch_reconnects_total;  // kubenat_watch_reconnects_total{resource}
   CounterFamily& watch_relists_total;     // kubenat_watch_relists_total{resource}
   CounterFamily& watch_decode_errors_total;  // kubenat_watch_decode_errors_total{resource}
+  Gauge& routes;               // kubenat_routes: static pod-CIDR routes programmed (run --routes)
+  Gauge& route_skipped_nodes;  // kubenat_route_skipped_nodes: nodes whose pod CIDRs got no route (not directly reachable)
 
   // One sync, as kube-proxy's iptables proxier records it: the duration
   // histograms see every sync, successful or not; on success the last

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/route_backend.h"
+
 namespace kubenat {
 
 struct RunConfig {
@@ -20,13 +22,20 @@ struct RunConfig {
   std::vector<std::string> node_ips;  // --node-ip (kubenat extension; default: the Node's InternalIP)
 
   // Rule options (see ProxyConfig).
-  std::string proxy_mode = "iptables";          // --proxy-mode, mode: iptables (nftables later)
+  // --proxy-mode, mode: iptables (nftables later), or none: no service
+  // proxying, for --routes alone on clusters that keep kube-proxy.
+  std::string proxy_mode = "iptables";
   std::vector<std::string> cluster_cidrs;       // --cluster-cidr, clusterCIDR (comma-separated)
   bool masquerade_all = false;                  // --masquerade-all, iptables.masqueradeAll
   int masquerade_bit = 14;                      // --iptables-masquerade-bit, iptables.masqueradeBit
   bool localhost_nodeports = true;              // --iptables-localhost-nodeports, iptables.localhostNodePorts
   std::vector<std::string> nodeport_addresses;  // --nodeport-addresses, nodePortAddresses
   std::string iptables_mode = "auto";           // kubenat: nft, legacy or auto
+
+  // Static pod-CIDR routes to the other nodes (engine/route_syncer.h); flags
+  // only, KubeProxyConfiguration has no such field.
+  bool routes = false;                          // --routes
+  int route_protocol = kDefaultRouteProtocol;   // --route-protocol: the rtm_protocol marking our routes
 
   // Sync timing.
   std::chrono::milliseconds sync_period = std::chrono::seconds(30);     // --iptables-sync-period, iptables.syncPeriod

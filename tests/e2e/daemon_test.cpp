@@ -175,6 +175,14 @@ TEST_F(DaemonTest, AfterEveryFaultTheRulesEqualAFreshStart) {
   ASSERT_TRUE(d_->kubectl({"delete", "service", "api", "-n", "default"}));
   create_web("db", "10.96.0.52", {2});
   ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.52"); }, 5s));
+  // Every watch has caught up once the deletion is in too (each resource has
+  // its own watch and backoff).
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto rules = d_->node_rules();
+        return rules && rules->find("default/api:http") == std::string::npos;
+      },
+      35s));
   std::this_thread::sleep_for(1500ms);  // let a last coalesced sync land
 
   // A fresh start: the daemon restarted on the same node adopts the kernel

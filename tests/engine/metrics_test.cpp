@@ -244,6 +244,10 @@ TEST(ProxyMetrics, ExposesKubenatsOwnMetrics) {
            "kubenat_watch_reconnects_total{resource=\"services\"} 0",
            "kubenat_watch_relists_total{resource=\"endpointslices\"} 0",
            "kubenat_watch_decode_errors_total{resource=\"nodes\"} 0",
+           "# TYPE kubenat_routes gauge",
+           "kubenat_routes 0",
+           "# TYPE kubenat_route_skipped_nodes gauge",
+           "kubenat_route_skipped_nodes 0",
        }) {
     EXPECT_THAT(text, HasSubstr(std::string(line) + "\n")) << line;
   }

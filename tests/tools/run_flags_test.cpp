@@ -123,7 +123,8 @@ TEST(RunFlags, RejectsAMasqueradeBitOutOfRange) {
 }
 
 TEST(RunFlags, RejectsProxyModesOtherThanIptables) {
-  EXPECT_THAT(parse_error({"--proxy-mode=ipvs"}), HasSubstr("kubenat supports iptables only, got \"ipvs\""));
+  EXPECT_THAT(parse_error({"--proxy-mode=ipvs"}),
+              HasSubstr("kubenat supports iptables (and none, for --routes alone), got \"ipvs\""));
 }
 
 TEST(RunFlags, RejectsAnUnknownIptablesMode) {
@@ -186,12 +187,43 @@ TEST(RunFlags, NamesTheConfigFileInItsErrors) {
 TEST(RunFlags, RejectsAnUnsupportedModeFromTheConfigFile) {
   const std::string path = write_config("run_flags_mode.yaml", "mode: ipvs\n");
   EXPECT_EQ(parse_error({"--config=" + path}),
-            "kubenat run: --proxy-mode (mode): kubenat supports iptables only, got \"ipvs\"");
+            "kubenat run: --proxy-mode (mode): kubenat supports iptables (and none, for --routes alone), got "
+            "\"ipvs\"");
 }
 
 TEST(RunFlags, AProxyModeFlagOverridesAnUnsupportedModeInTheFile) {
   const std::string path = write_config("run_flags_mode_override.yaml", "mode: ipvs\n");
   EXPECT_EQ(parsed({"--config=" + path, "--proxy-mode=iptables"}).proxy_mode, "iptables");
+}
+
+TEST(RunFlags, RoutesAreOffByDefaultWithProtocol214) {
+  const RunConfig config = parsed({});
+  EXPECT_FALSE(config.routes);
+  EXPECT_EQ(config.route_protocol, 214);
+}
+
+TEST(RunFlags, ReadsTheRouteFlags) {
+  const RunConfig config = parsed({"--routes", "--route-protocol=77"});
+  EXPECT_TRUE(config.routes);
+  EXPECT_EQ(config.route_protocol, 77);
+  EXPECT_EQ(config.proxy_mode, "iptables");
+}
+
+TEST(RunFlags, RoutesAloneIsProxyModeNone) {
+  const RunConfig config = parsed({"--routes", "--proxy-mode", "none"});
+  EXPECT_TRUE(config.routes);
+  EXPECT_EQ(config.proxy_mode, "none");
+  EXPECT_EQ(parse_error({"--proxy-mode=none"}), "kubenat run: --proxy-mode none: nothing to do without --routes");
+}
+
+TEST(RunFlags, RejectsTheKernelsRouteProtocols) {
+  for (const char* value : {"0", "4", "256", "-1"}) {
+    EXPECT_THAT(parse_error({"--routes", std::string("--route-protocol=") + value}),
+                HasSubstr("--route-protocol: must be within 5..255 (0-4 are the kernel's), got " + std::string(value)))
+        << value;
+  }
+  EXPECT_EQ(parsed({"--route-protocol=5"}).route_protocol, 5);
+  EXPECT_EQ(parsed({"--route-protocol=255"}).route_protocol, 255);
 }
 
 TEST(RunFlags, RecognisesHelpBeforeADoubleDash) {
@@ -208,7 +240,7 @@ TEST(RunFlags, UsageListsKubeProxysFlagsAndThePrecedence) {
                            "--masquerade-all", "--nodeport-addresses", "--iptables-sync-period",
                            "--iptables-min-sync-period", "--iptables-masquerade-bit", "--iptables-localhost-nodeports",
                            "--healthz-bind-address", "--metrics-bind-address", "--node-ip", "--iptables-mode",
-                           "--config", "--v "}) {
+                           "--config", "--v ", "--routes", "--route-protocol"}) {
     EXPECT_THAT(usage, HasSubstr(flag)) << flag;
   }
   EXPECT_THAT(usage, HasSubstr("flags given on the command line override"));

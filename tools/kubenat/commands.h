@@ -13,5 +13,6 @@ namespace kubenat {
 int plan_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int apply_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int run_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+int routes_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace kubenat

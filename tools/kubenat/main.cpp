@@ -15,7 +15,8 @@ void usage(std::ostream& out) {
          "  plan    print the rules for a cluster snapshot (iptables-restore input or JSON),\n"
          "          or with --diff OLD NEW the change between two snapshots\n"
          "  apply   make this node's iptables hold the rules for a snapshot\n"
-         "  run     the daemon: watch the API server and keep this node's rules in sync\n\n"
+         "  run     the daemon: watch the API server and keep this node's rules in sync\n"
+         "  routes  print the static pod-CIDR routes a node would hold for a cluster snapshot\n\n"
          "Run `kubenat <command> --help` for the flags of a command.\n";
 }
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   if (command == "plan") return kubenat::plan_command(args, std::cout, std::cerr);
   if (command == "apply") return kubenat::apply_command(args, std::cout, std::cerr);
   if (command == "run") return kubenat::run_command(args, std::cout, std::cerr);
+  if (command == "routes") return kubenat::routes_command(args, std::cout, std::cerr);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(std::cout);
     return 0;

@@ -10,10 +10,12 @@
 #include "rules/iptables_compiler.h"
 #include "rules/iptables_render.h"
 #include "rules/plan_json.h"
+#include "rules/route_plan.h"
 #include "rules/snapshot.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/flags.h"
 #include "tools/kubenat/proxy_flags.h"
+#include "tools/kubenat/route_flags.h"
 #include "tools/kubenat/snapshot_file.h"
 
 namespace kubenat {
@@ -37,6 +39,8 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
   flags.add_bool("diff", &diff, "with two snapshot files OLD NEW: print only the change from OLD to NEW");
   flags.add_string("format", &format, "iptables (iptables-restore input) or json");
   proxy.register_flags(flags);
+  RouteFlags route_flags;
+  route_flags.register_flags(flags);
   bool help = false;
   flags.add_bool("help", &help, "show this help");
 
@@ -49,7 +53,8 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
     out << "usage: kubenat plan --snapshot FILE --node NAME [flags]\n"
            "       kubenat plan --diff OLD NEW --node NAME [flags]\n\n"
            "Prints the rules kubenat would apply on node NAME for the cluster in FILE, or\n"
-           "with --diff the iptables-restore --noflush input that turns OLD's rules into NEW's.\n\n"
+           "with --diff the iptables-restore --noflush input that turns OLD's rules into NEW's.\n"
+           "The static pod-CIDR routes of `kubenat routes` follow as comment lines.\n\n"
         << flags.usage();
     return 0;
   }
@@ -74,8 +79,15 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
     return 2;
   }
 
+  auto route_config = make_route_config(route_flags, proxy.node);
+  if (!route_config) {
+    err << "kubenat plan: " << route_config.error() << "\n";
+    return 2;
+  }
+
   std::vector<std::string> paths = diff ? *positional : std::vector<std::string>{snapshot_path};
   std::vector<IptablesPlan> plans;
+  std::string route_comments;
   for (const std::string& path : paths) {
     auto snapshot = load_snapshot_file(path);
     if (!snapshot) {
@@ -91,6 +103,9 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
     print_diagnostics(err, snapshot->diagnostics);
     print_diagnostics(err, result.diagnostics);
     plans.push_back(std::move(result.plan));
+    // Comments only, so that the text stays iptables-restore input.
+    route_comments = render_route_plan_comments(plan_routes(snapshot->state.nodes, *route_config),
+                                                snapshot->state.nodes, *route_config);
   }
 
   if (diff) {
@@ -98,7 +113,7 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
   } else if (format == "json") {
     out << plan_to_json(plans[0]).dump(2) << "\n";
   } else {
-    out << render_iptables_restore(plans[0]);
+    out << render_iptables_restore(plans[0]) << route_comments;
   }
   out.flush();
   return out ? 0 : 1;

@@ -1,5 +1,7 @@
 // kubenat run: the daemon. Watches Services, EndpointSlices and this Node,
-// and keeps this node's rules in step, as kube-proxy does.
+// and keeps this node's rules in step, as kube-proxy does. With --routes it
+// watches every Node and keeps a route to each other node's pod CIDRs
+// (engine/route_syncer.h); with --proxy-mode none it does only that.
 
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@
 #include "engine/local_addresses.h"
 #include "engine/metrics.h"
 #include "engine/proxier.h"
+#include "engine/route_backend.h"
+#include "engine/route_syncer.h"
 #include "engine/sync_loop.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/proxy_flags.h"
@@ -60,8 +64,10 @@ class Log {
 // Turns what the sync loop reports into metrics, health and log lines.
 class Reporter final : public SyncObserver {
  public:
-  Reporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family)
-      : metrics_(metrics), health_(health), log_(log), family_(family) {}
+  // `proxying`: whether there is a service proxier (--proxy-mode none has
+  // none, and its empty result is not a sync of rules).
+  Reporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family, bool proxying)
+      : metrics_(metrics), health_(health), log_(log), family_(family), proxying_(proxying) {}
 
   void sync_queued() override {
     health_.queued_update(family_);
@@ -69,6 +75,15 @@ class Reporter final : public SyncObserver {
   }
 
   void sync_done(const SyncReport& report) override {
+    bool ok = !proxying_ || service_sync_done(report);
+    for (const SyncResult& other : report.other_results) ok = other_sync_done(other) && ok;
+    // Healthy only when every proxier synced: in routes-only mode the routes
+    // are what this daemon is for.
+    if (ok) health_.updated(family_);
+  }
+
+  // Logs and records the service proxier's sync; returns whether it succeeded.
+  bool service_sync_done(const SyncReport& report) {
     const SyncResult& r = report.result;
     metrics_.record_sync(r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes,
                          std::chrono::system_clock::now());
@@ -81,14 +96,35 @@ class Reporter final : public SyncObserver {
     const double ms = std::chrono::duration<double, std::milli>(report.duration).count();
     if (!r.ok) {
       log_.error("sync failed after " + std::to_string(ms) + " ms: " + r.error);
-      return;
+      return false;
     }
-    health_.updated(family_);
     log_.info(r.full ? 0 : 2, std::string(r.full ? "full sync (" + r.reason + ")" : "partial sync") + ": " +
                                   std::to_string(r.stats.chains_written) + " chains written, " +
                                   std::to_string(r.stats.chains_deleted) + " deleted, " +
                                   std::to_string(r.stats.bytes) + " bytes in " + std::to_string(r.stats.payloads) +
                                   " calls, " + std::to_string(ms) + " ms");
+    return true;
+  }
+
+  // The other proxiers' (static routes): warnings, the route gauges, a line
+  // when something changed. Returns whether it succeeded.
+  bool other_sync_done(const SyncResult& r) {
+    for (const std::string& warning : r.warnings) log_.warning(warning);
+    if (r.routes) {
+      const RouteSyncStats& s = *r.routes;
+      metrics_.routes.set(static_cast<double>(s.programmed));
+      metrics_.route_skipped_nodes.set(static_cast<double>(s.skipped_nodes));
+      if (r.ok) {
+        const bool changed = s.added + s.replaced + s.deleted > 0;
+        log_.info(changed ? 0 : 2, "routes: " + std::to_string(s.added) + " added, " + std::to_string(s.replaced) +
+                                       " replaced, " + std::to_string(s.deleted) + " deleted; " +
+                                       std::to_string(s.programmed) + " programmed, " +
+                                       std::to_string(s.conflicts) + " in conflict, " +
+                                       std::to_string(s.skipped_nodes) + " nodes skipped");
+      }
+    }
+    if (!r.ok) log_.error("route sync failed: " + r.error);
+    return r.ok;
   }
 
   void watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override {
@@ -121,6 +157,7 @@ class Reporter final : public SyncObserver {
   ProxyHealth& health_;
   Log& log_;
   IpFamily family_;
+  bool proxying_;
 };
 
 std::expected<ApiServerConfig, std::string> api_server_config(const RunConfig& run) {
@@ -195,9 +232,13 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const IptablesMode mode = run->iptables_mode == "nft"      ? IptablesMode::Nft
-                            : run->iptables_mode == "legacy" ? IptablesMode::Legacy
-                                                             : detect_iptables_mode();
+  // The service proxier: iptables, or none (--proxy-mode none, routes
+  // only). Without it nothing below runs an iptables command, and there is
+  // no iptables to detect.
+  const bool proxying = run->proxy_mode != "none";
+  const IptablesMode mode = !proxying || run->iptables_mode == "nft" ? IptablesMode::Nft
+                            : run->iptables_mode == "legacy"        ? IptablesMode::Legacy
+                                                                    : detect_iptables_mode();
   ProcessIptablesRunner runner(mode);
   IptablesBackend backend(runner, proxy->family, IptablesBackend::Options{recommended_payload_bytes(mode)});
   ProcessConntrackCleaner conntrack;
@@ -206,14 +247,29 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
                         IptablesSyncer::Options{std::chrono::hours(1), run->sync_period});
   IptablesProxier proxier(syncer, *proxy);
 
+  // The static routes: every node's pod CIDRs, so every Node is watched and
+  // any Node's change makes a sync due.
+  std::unique_ptr<NetlinkRouteBackend> route_backend;
+  std::optional<RouteProxier> route_proxier;
+  if (run->routes) {
+    auto opened = NetlinkRouteBackend::open();
+    if (!opened) {
+      err << "kubenat run: --routes: " << opened.error().message << "\n";
+      return 1;
+    }
+    route_backend = std::move(*opened);
+    route_proxier.emplace(*route_backend, RouteProxier::Options{node_name, run->route_protocol});
+  }
+  SyncLoop::Options loop_options{run->min_sync_period, run->sync_period, {}, node_name, run->routes};
+  if (proxying) loop_options.wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};
+  if (run->routes) loop_options.wait_for.insert(WatchedResource::Nodes);
+
   MetricsRegistry registry;
   ProxyMetrics metrics(registry);
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
-  Reporter reporter(metrics, health, log, proxy->family);
-  SyncLoop loop(&proxier, clock,
-                SyncLoop::Options{run->min_sync_period, run->sync_period,
-                                  {WatchedResource::Services, WatchedResource::EndpointSlices}, node_name},
-                &reporter);
+  Reporter reporter(metrics, health, log, proxy->family, proxying);
+  SyncLoop loop(proxying ? &proxier : nullptr, clock, loop_options, &reporter);
+  if (route_proxier) loop.add_proxier(*route_proxier);
 
   std::vector<std::unique_ptr<HttpServer>> servers;
   auto serve = [&](const std::string& address, bool health_paths, bool metrics_path) -> bool {
@@ -246,14 +302,17 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   if (!serve(run->healthz_bind_address, true, false) || !serve(run->metrics_bind_address, false, true)) return 1;
 
   ClusterWatcherOptions watch_options;
-  watch_options.only_own_node = true;
+  watch_options.only_own_node = !run->routes;
   watch_options.node_name = node_name;
   auto watcher = ClusterWatcher::start(*api, loop, watch_options);
   if (!watcher) {
     err << "kubenat run: " << watcher.error() << "\n";
     return 1;
   }
-  log.info(0, "kubenat run: node " + node_name + ", iptables-" + (mode == IptablesMode::Nft ? "nft" : "legacy") +
+  log.info(0, "kubenat run: node " + node_name + ", " +
+                  (proxying ? std::string("iptables-") + (mode == IptablesMode::Nft ? "nft" : "legacy")
+                            : std::string("no service proxying")) +
+                  (run->routes ? ", static routes (proto " + std::to_string(run->route_protocol) + ")" : "") +
                   ", API server " + api->server + ", sync period " + std::to_string(run->sync_period.count()) +
                   " ms, min sync period " + std::to_string(run->min_sync_period.count()) + " ms");
 

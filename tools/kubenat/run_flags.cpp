@@ -35,6 +35,8 @@ struct RawFlags {
   std::string min_sync_period;
   std::string healthz_bind_address;
   std::string metrics_bind_address;
+  bool routes = false;
+  int route_protocol = 0;
   int verbosity = 0;
   bool help = false;
 };
@@ -51,8 +53,8 @@ RawFlags sentinels(bool second) {
                              &raw.metrics_bind_address}) {
     *field = text;
   }
-  raw.masquerade_all = raw.localhost_nodeports = second;
-  raw.masquerade_bit = raw.verbosity = second ? INT_MAX : INT_MIN;
+  raw.masquerade_all = raw.localhost_nodeports = raw.routes = second;
+  raw.masquerade_bit = raw.verbosity = raw.route_protocol = second ? INT_MAX : INT_MIN;
   return raw;
 }
 
@@ -65,7 +67,8 @@ FlagSet make_flag_set(RawFlags& raw) {
   flags.add_string("master", &raw.master, "the API server's address; overrides the kubeconfig's server");
   flags.add_string("hostname-override", &raw.hostname_override, "this node's name (default: the host name)");
   flags.add_list("node-ip", &raw.node_ips, "this node's IPs (default: the Node object's InternalIP)");
-  flags.add_string("proxy-mode", &raw.proxy_mode, "iptables (the only mode kubenat has; default iptables)");
+  flags.add_string("proxy-mode", &raw.proxy_mode,
+                   "iptables, or none: no service proxying (with --routes, for routes alone; default iptables)");
   flags.add_string("iptables-mode", &raw.iptables_mode,
                    "which iptables to drive: nft, legacy or auto (the one holding rules; default auto)");
   flags.add_list("cluster-cidr", &raw.cluster_cidrs,
@@ -85,6 +88,13 @@ FlagSet make_flag_set(RawFlags& raw) {
                    "IP:port of /healthz and /livez; empty disables (default 0.0.0.0:10256)");
   flags.add_string("metrics-bind-address", &raw.metrics_bind_address,
                    "IP:port of /metrics; empty disables (default 127.0.0.1:10249)");
+  flags.add_bool("routes", &raw.routes,
+                 "program a route to every other node's pod CIDRs via its InternalIP (static-route mode, for "
+                 "clusters without BGP; default false)");
+  flags.add_int("route-protocol", &raw.route_protocol,
+                "the route protocol number that marks kubenat's routes, " +
+                    std::to_string(kMaxReservedRouteProtocol + 1) + "..255 (default " +
+                    std::to_string(kDefaultRouteProtocol) + ")");
   flags.add_int("v", &raw.verbosity, "log verbosity (default 0)");
   flags.add_bool("help", &raw.help, "show this help");
   return flags;
@@ -104,8 +114,17 @@ std::expected<std::chrono::milliseconds, std::string> duration_flag(const std::s
 // kube-proxy's validation (validateKubeProxyIPTablesConfiguration and
 // friends), naming the flag and the config field that set each value.
 std::expected<void, std::string> validate(const RunConfig& config) {
-  if (config.proxy_mode != "iptables") {
-    return error("--proxy-mode (mode): kubenat supports iptables only, got \"" + config.proxy_mode + "\"");
+  if (config.proxy_mode != "iptables" && config.proxy_mode != "none") {
+    return error("--proxy-mode (mode): kubenat supports iptables (and none, for --routes alone), got \"" +
+                 config.proxy_mode + "\"");
+  }
+  if (config.proxy_mode == "none" && !config.routes) {
+    return error("--proxy-mode none: nothing to do without --routes");
+  }
+  if (config.route_protocol <= kMaxReservedRouteProtocol || config.route_protocol > 255) {
+    return error("--route-protocol: must be within " + std::to_string(kMaxReservedRouteProtocol + 1) +
+                 "..255 (0-" + std::to_string(kMaxReservedRouteProtocol) + " are the kernel's), got " +
+                 std::to_string(config.route_protocol));
   }
   if (config.iptables_mode != "auto" && config.iptables_mode != "nft" && config.iptables_mode != "legacy") {
     return error("--iptables-mode: expects nft, legacy or auto, got \"" + config.iptables_mode + "\"");
@@ -198,6 +217,8 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (given(&RawFlags::metrics_bind_address)) {
     config.metrics_bind_address = append_port_if_needed(first.metrics_bind_address, kMetricsPort);
   }
+  if (given(&RawFlags::routes)) config.routes = first.routes;
+  if (given(&RawFlags::route_protocol)) config.route_protocol = first.route_protocol;
   if (given(&RawFlags::verbosity)) config.verbosity = first.verbosity;
 
   if (auto ok = validate(config); !ok) return std::unexpected(ok.error());
@@ -220,6 +241,8 @@ std::string run_flags_usage() {
   return "usage: kubenat run [flags]\n\n"
          "Runs kubenat in place of kube-proxy: watches Services, EndpointSlices and Nodes and keeps\n"
          "this node's iptables rules in sync. Takes kube-proxy's flags and configuration file.\n"
+         "With --routes it also routes every other node's pod CIDRs via that node's InternalIP;\n"
+         "with --proxy-mode none --routes it does only that.\n"
          "The --config file is read first; flags given on the command line override its fields\n"
          "(kube-proxy ignores most flags when --config is given).\n\n" +
          make_flag_set(raw).usage();

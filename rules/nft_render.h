@@ -1,0 +1,71 @@
+#pragma once
+
+// nftables plans as `nft -f` text: the whole table (`kubenat plan --format
+// nft`, and the reference the netlink backend's kernel tests compare with)
+// and a change as an `nft -f` script (`kubenat plan --diff --format nft`,
+// debugging). Pure: no I/O.
+//
+// The text is what nft 1.0.6 accepts and, as far as nft allows, what
+// `nft list table` prints back, so that a rendering and a listing can be
+// compared. Two places where the IR's words and nft's differ:
+// - A set whose key holds an NftType::Mark field (the numgen endpoint index
+//   of the DNAT maps) is declared with `typeof`: nft types `numgen random mod
+//   N` as a plain integer and refuses to look it up in a map whose key says
+//   `mark`, and a bare integer cannot be named in a `type` declaration. The
+//   typeof expressions are `ip daddr`/`ip6 daddr`, `meta l4proto`, `th dport`
+//   and `numgen random mod 1`; the kernel sees the same key (integer, 4
+//   bytes, host order). Such key numbers print in decimal, as nft lists them.
+// - Comments go through nft_comment(): nft has no escapes in quoted strings
+//   and allows 128 bytes.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/nft_change.h"
+#include "rules/nft_plan.h"
+
+namespace kubenat {
+
+// The table as `nft -f` input: `table <family> <name> { ... }` with every set
+// and map (the plan's, then the service ports' own, each with the elements
+// the service ports put in it, sorted), then every chain (the plan's, then
+// the service ports'), in the order nft_plan_sets()/nft_plan_chains() give.
+// Deterministic: the same plan gives the same bytes.
+[[nodiscard]] std::string render_nft(const NftPlan& plan);
+
+// The change as an `nft -f` script of `add`/`flush`/`delete` commands, in
+// the order the change must be applied (see rules/nft_change.h). Elements of
+// one set that follow each other share one `add element`/`delete element`.
+[[nodiscard]] std::string render_nft_change(const NftChange& change);
+
+// The sets and chains of a plan in creation order: the fixed ones, then those
+// of each service port in service-port order. The netlink backend creates
+// them in this order too, so that both ways list the same.
+[[nodiscard]] std::vector<const NftSet*> nft_plan_sets(const NftPlan& plan);
+[[nodiscard]] std::vector<const NftChain*> nft_plan_chains(const NftPlan& plan);
+
+// --- Pieces, shared with the netlink backend's error messages.
+
+// "ipv4_addr", "inet_proto", ... (nft's type names).
+[[nodiscard]] std::string_view nft_type_name(NftType type);
+// Whether the set is declared with `typeof` (its key holds a Mark field).
+[[nodiscard]] bool nft_set_uses_typeof(const NftSet& set);
+// "ip daddr", "meta l4proto", "th dport" (ip6 for V6).
+[[nodiscard]] std::string nft_field_text(NftField field, IpFamily family);
+// One value as nft prints it. Numbers print in decimal in keys (the numgen
+// index) and as 0x%08x elsewhere (marks).
+[[nodiscard]] std::string render_nft_value(const NftValue& value, bool in_key = false);
+// "10.96.0.10 . tcp . 80 : goto svc-x".
+[[nodiscard]] std::string render_nft_element(const NftElement& element);
+// The statements and comment of a rule, as in a chain body.
+[[nodiscard]] std::string render_nft_rule(const NftRule& rule, IpFamily family);
+// "accept", "jump <chain>", ...
+[[nodiscard]] std::string render_nft_verdict(const NftVerdict& verdict);
+
+// A comment as kubenat stores it, in text and over netlink alike: double
+// quotes become single quotes, control characters spaces, and it is cut to
+// nft's 128 bytes (at a UTF-8 character boundary).
+[[nodiscard]] std::string nft_comment(std::string_view comment);
+
+}  // namespace kubenat
