@@ -4,6 +4,7 @@
 // `ip netns del`): benchmarks and tests put rules into one of their own.
 
 #include <expected>
+#include <functional>
 #include <string>
 
 namespace kubenat {
@@ -23,5 +24,12 @@ class ScopedNetworkNamespace {
   explicit ScopedNetworkNamespace(std::string name) : name_(std::move(name)) {}
   std::string name_;
 };
+
+// Runs `work` with the calling thread in network namespace `name` (as `ip
+// netns` names it) and returns to the thread's own namespace afterwards.
+// Sockets opened meanwhile stay in `name` for their lifetime: that is how a
+// netlink socket talks to another namespace's kernel state.
+[[nodiscard]] std::expected<void, std::string> run_in_network_namespace(const std::string& name,
+                                                                        const std::function<void()>& work);
 
 }  // namespace kubenat

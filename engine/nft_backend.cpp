@@ -253,6 +253,14 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan
     return {};
   };
 
+  // The elements no service port owns: the configuration's, and the
+  // hairpin pairs several ports may share (rules/nft_plan.h).
+  std::vector<NftSetElement> shared = plan.fixed_elements;
+  for (const auto& [ip, refs] : plan.hairpin_refs) shared.emplace_back(kNftHairpinSet, NftElement{{ip, ip}, {}});
+  for (const auto& [set, element] : shared) {
+    pending.add(set, &element);
+    pending_bytes += element_bytes(element);
+  }
   for (const auto& [name, rules] : plan.service_ports) {
     if (!rules || rules->elements.empty()) continue;
     std::size_t bytes = 0;

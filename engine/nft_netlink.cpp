@@ -23,8 +23,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <limits>
-#include <type_traits>
 #include <utility>
 
 #include "engine/nftnl_handles.h"
@@ -744,11 +742,7 @@ std::string with_owner(std::string text, const NftOwnerLookup& owners, std::stri
   return text;
 }
 
-std::string key_text(const NftElement& element) {
-  NftElement key_only = element;
-  key_only.data.clear();
-  return render_nft_element(key_only);
-}
+std::string key_text(const NftElement& element) { return render_nft_values(element.key, true); }
 
 }  // namespace
 
@@ -1016,12 +1010,14 @@ void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageK
     auto message = std::make_unique<ElementMessage>();
     message->map = declaration ? !declaration->data.empty() : !elements[next]->data.empty();
     std::size_t count = 0;
-    int ordinal = 0;
     while (next < elements.size() &&
            static_cast<std::size_t>(reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(header)) - list_start) <
                kElementListBytes) {
       for (const nftnl::SetElem& element : expand_element(*elements[next], declaration, adding)) {
-        nftnl_set_elem_nlmsg_build(header, element.get(), ++ordinal);
+        // nft numbers the nests 1, 2, 3...; the kernel ignores the type, and
+        // NFTA_LIST_ELEM throughout is what the kernel sends and libnftnl
+        // parses.
+        nftnl_set_elem_nlmsg_build(header, element.get(), NFTA_LIST_ELEM);
         message->nests.push_back(elements[next]);
       }
       ++next;
@@ -1150,16 +1146,24 @@ std::string NftBatch::describe(std::uint32_t seq, std::optional<std::uint32_t> o
       const std::string verb = message.kind == NftMessageKind::AddElements ? "adding" : "deleting";
       const std::string set = std::string(elements && elements->map ? "map " : "set ") + message.object;
       if (!elements || elements->nests.empty()) return verb + " elements of " + set;
+      // What an added element maps to says which chain a refused verdict
+      // names (ENOENT for a missing chain is reported on the element).
+      const auto data = [&](const NftElement& element) -> std::string {
+        if (message.kind != NftMessageKind::AddElements || element.data.empty()) return "";
+        return " with data " + render_nft_values(element.data, false);
+      };
       if (offset) {
         if (auto nest = nest_child_at(header, NFTA_SET_ELEM_LIST_ELEMENTS, *offset);
             nest && *nest < elements->nests.size()) {
           const NftElement* element = elements->nests[*nest];
-          return with_owner("element " + key_text(*element) + " in " + set, owners, message.object, element);
+          return with_owner("element " + key_text(*element) + " in " + set, owners, message.object, element) +
+                 data(*element);
         }
       }
       const NftElement* first = elements->nests.front();
       if (message.elements == 1) {
-        return with_owner(verb + " element " + key_text(*first) + " in " + set, owners, message.object, first);
+        return with_owner(verb + " element " + key_text(*first) + " in " + set, owners, message.object, first) +
+               data(*first);
       }
       return with_owner(verb + " " + std::to_string(message.elements) + " elements in " + set + " (the first " +
                             key_text(*first) + ")",
@@ -1303,6 +1307,7 @@ std::expected<std::vector<NftAck>, std::string> KernelNftTransport::read_answers
 }
 
 std::expected<std::vector<NftAck>, std::string> KernelNftTransport::send(const NftBatch& batch) {
+  if (!batch.finished()) return std::unexpected(std::string("the nftables batch was sent without BATCH_END"));
   if (auto ok = ensure_buffers(batch.size(), batch.acks_expected()); !ok) return std::unexpected(ok.error());
   drain();
   sockaddr_nl kernel{};

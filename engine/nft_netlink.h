@@ -152,6 +152,10 @@ class NftBatch {
 
   // Appends BATCH_END. Nothing may be added afterwards.
   void finish();
+  // Whether finish() was called: only a finished batch may be sent (without
+  // BATCH_END the kernel aborts the transaction yet acknowledges each
+  // message as if all were well).
+  bool finished() const { return finished_; }
 
   // The batch as sent: BATCH_BEGIN ... BATCH_END once finished.
   std::span<const std::byte> bytes() const { return {buffer_.data(), used_}; }

@@ -4,8 +4,8 @@
 
 namespace kubenat {
 
-ProxyConfig IptablesProxier::effective_config(const ClusterState& state) const {
-  ProxyConfig config = config_;
+ProxyConfig with_node_ips_from_state(const ProxyConfig& base, const ClusterState& state) {
+  ProxyConfig config = base;
   if (!config.node_ips.empty()) return config;
   auto node = state.nodes.find(config.node_name);
   if (node == state.nodes.end()) return config;
@@ -23,7 +23,7 @@ ProxyConfig IptablesProxier::effective_config(const ClusterState& state) const {
 }
 
 void IptablesProxier::compile(const ClusterState& state, const std::set<ObjectName>* changed) {
-  const ProxyConfig config = effective_config(state);
+  const ProxyConfig config = with_node_ips_from_state(config_, state);
   const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips;
   std::optional<std::set<ServicePortName>> touched;
   if (plan_ && changed != nullptr && same_config) {

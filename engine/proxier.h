@@ -29,6 +29,11 @@ class Proxier {
   }
 };
 
+// The configuration for a cluster state: node IPs not given in the flags
+// come from this node's Node object (InternalIP, then ExternalIP), as
+// kube-proxy does.
+ProxyConfig with_node_ips_from_state(const ProxyConfig& config, const ClusterState& state);
+
 // The iptables backend's proxier: recompiles the changed Services into the
 // last plan (rules/iptables_compiler.h: recompile_services) and syncs
 // through an IptablesSyncer.
@@ -42,10 +47,6 @@ class IptablesProxier final : public Proxier {
   const std::optional<IptablesPlan>& plan() const { return plan_; }
 
  private:
-  // The configuration for this state: node IPs not given in the flags come
-  // from this node's Node object, as kube-proxy does.
-  ProxyConfig effective_config(const ClusterState& state) const;
-
   IptablesSyncer& syncer_;
   ProxyConfig config_;
   std::optional<ProxyConfig> compiled_with_;

@@ -282,7 +282,7 @@ std::string ServicePortCompiler::affinity_chain(const std::vector<std::size_t>& 
                                  static_cast<std::uint32_t>(port_.session_affinity_timeout_seconds),
                                  port_.name_string + " -> " + port_.endpoints[i].address});
       out_.chains.push_back(NftChain{ep_chain, std::nullopt,
-                                     {NftRule{{nft::UpdateSet{{F::IpSaddr}, set},
+                                     {NftRule{{nft::Match{F::MetaL4proto, false, proto_}, nft::UpdateSet{{F::IpSaddr}, set},
                                                nft::Dnat{port_.endpoints[i].ip,
                                                          static_cast<std::uint16_t>(port_.endpoints[i].port)}},
                                               port_.name_string + " -> " + port_.endpoints[i].address}}});
@@ -398,11 +398,31 @@ const std::map<std::string, EndpointSlice>* slices_of(const ClusterState& state,
   return it == state.slices.end() ? nullptr : &it->second;
 }
 
+// Keeps the pick chains in use at the end of plan.chains, sorted by name,
+// so that plans compiled in any order compare equal.
+void add_pick_chain(NftPlan& plan, const std::string& name) {
+  auto chain = pick_chain(plan, name);
+  if (!chain) return;
+  auto at = std::find_if(plan.chains.begin(), plan.chains.end(), [&](const NftChain& c) {
+    return c.name.starts_with("pick-") && c.name > name;
+  });
+  plan.chains.insert(at, std::move(*chain));
+}
+
+void remove_pick_chain(NftPlan& plan, const std::string& name) {
+  std::erase_if(plan.chains, [&](const NftChain& c) { return c.name == name; });
+}
+
 void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
   for (const std::string& chain : fragment.pick_chains) {
     std::size_t& refs = plan.pick_chain_refs[chain];
     refs += static_cast<std::size_t>(delta);
-    if (refs == 0) plan.pick_chain_refs.erase(chain);
+    if (refs == 0) {
+      plan.pick_chain_refs.erase(chain);
+      remove_pick_chain(plan, chain);
+    } else if (refs == 1 && delta > 0) {
+      add_pick_chain(plan, chain);
+    }
   }
   for (const IpAddress& ip : fragment.hairpin_ips) {
     std::size_t& refs = plan.hairpin_refs[ip];

@@ -63,7 +63,7 @@ void diff_chains(const std::vector<NftChain>& before, const std::vector<NftChain
 const NftServicePortRules kNothing;
 
 void diff_port(const NftPlan& before, const NftPlan& after, const ServicePortName& name, NftChange& change,
-               std::set<std::string>& pick_chains, std::set<IpAddress>& hairpin_ips) {
+               std::set<IpAddress>& hairpin_ips) {
   auto b = before.service_ports.find(name);
   auto a = after.service_ports.find(name);
   const NftServicePortRules& old = b == before.service_ports.end() ? kNothing : *b->second;
@@ -74,27 +74,19 @@ void diff_port(const NftPlan& before, const NftPlan& after, const ServicePortNam
   diff_sets(old.sets, now.sets, change);
   diff_chains(old.chains, now.chains, change);
   for (const auto* fragment : {&old, &now}) {
-    pick_chains.insert(fragment->pick_chains.begin(), fragment->pick_chains.end());
     hairpin_ips.insert(fragment->hairpin_ips.begin(), fragment->hairpin_ips.end());
   }
 }
 
-NftChange finish(const NftPlan& before, const NftPlan& after, const std::set<std::string>& pick_chains,
-                 const std::set<IpAddress>& hairpin_ips, NftChange change) {
+// The fixed layout (pick chains included) and the hairpin pairs the changed
+// ports refer to.
+NftChange finish(const NftPlan& before, const NftPlan& after, const std::set<IpAddress>& hairpin_ips,
+                 NftChange change) {
   change.family = after.family;
   change.table = after.table;
   diff_sets(before.sets, after.sets, change);
   diff_chains(before.chains, after.chains, change);
   diff_elements(before.fixed_elements, after.fixed_elements, change);
-  for (const std::string& name : pick_chains) {
-    const bool was = before.pick_chain_refs.contains(name);
-    const bool is = after.pick_chain_refs.contains(name);
-    if (is && !was) {
-      if (auto chain = pick_chain(after, name)) change.chains_added.push_back(std::move(*chain));
-    } else if (was && !is) {
-      change.chains_removed.push_back(name);
-    }
-  }
   for (const IpAddress& ip : hairpin_ips) {
     const bool was = before.hairpin_refs.contains(ip);
     const bool is = after.hairpin_refs.contains(ip);
@@ -108,32 +100,30 @@ NftChange finish(const NftPlan& before, const NftPlan& after, const std::set<std
 
 NftChange diff_nft(const NftPlan& before, const NftPlan& after) {
   NftChange change;
-  std::set<std::string> pick_chains;
   std::set<IpAddress> hairpin_ips;
   auto b = before.service_ports.begin();
   auto a = after.service_ports.begin();
   while (b != before.service_ports.end() || a != after.service_ports.end()) {
     if (a == after.service_ports.end() || (b != before.service_ports.end() && b->first < a->first)) {
-      diff_port(before, after, b->first, change, pick_chains, hairpin_ips);
+      diff_port(before, after, b->first, change, hairpin_ips);
       ++b;
     } else if (b == before.service_ports.end() || a->first < b->first) {
-      diff_port(before, after, a->first, change, pick_chains, hairpin_ips);
+      diff_port(before, after, a->first, change, hairpin_ips);
       ++a;
     } else {
-      diff_port(before, after, a->first, change, pick_chains, hairpin_ips);
+      diff_port(before, after, a->first, change, hairpin_ips);
       ++a;
       ++b;
     }
   }
-  return finish(before, after, pick_chains, hairpin_ips, std::move(change));
+  return finish(before, after, hairpin_ips, std::move(change));
 }
 
 NftChange diff_nft(const NftPlan& before, const NftPlan& after, const std::set<ServicePortName>& candidates) {
   NftChange change;
-  std::set<std::string> pick_chains;
   std::set<IpAddress> hairpin_ips;
-  for (const ServicePortName& name : candidates) diff_port(before, after, name, change, pick_chains, hairpin_ips);
-  return finish(before, after, pick_chains, hairpin_ips, std::move(change));
+  for (const ServicePortName& name : candidates) diff_port(before, after, name, change, hairpin_ips);
+  return finish(before, after, hairpin_ips, std::move(change));
 }
 
 }  // namespace kubenat

@@ -56,10 +56,6 @@ std::vector<NftSet> plan_sets(const NftPlan& plan) {
 
 std::vector<NftChain> plan_chains(const NftPlan& plan) {
   std::vector<NftChain> out = plan.chains;
-  for (const auto& [name, refs] : plan.pick_chain_refs) {
-    if (refs == 0) continue;
-    if (auto chain = pick_chain(plan, name)) out.push_back(std::move(*chain));
-  }
   for (const auto& [name, fragment] : plan.service_ports) {
     out.insert(out.end(), fragment->chains.begin(), fragment->chains.end());
   }

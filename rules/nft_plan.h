@@ -214,7 +214,8 @@ struct NftServicePortRules {
 struct NftPlan {
   IpFamily family = IpFamily::V4;
   std::string table = "kubenat";
-  // The fixed layout: sets and maps, then chains (base chains included).
+  // The fixed layout: sets and maps, then chains (base chains included),
+  // and at the end the pick chains in use, sorted by name.
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
   // Elements that come from the configuration, not from a service port
@@ -234,8 +235,8 @@ inline constexpr const char* kNftHairpinSet = "hairpin";
 
 // Everything a complete table holds, for renderers and full applies:
 // every set (the fixed ones, then the service ports' own), every chain (the
-// fixed ones, the pick chains in use, the service ports' own), and every
-// element (the service ports', then the hairpin pairs).
+// plan's, then the service ports' own), and every element (the fixed ones,
+// the service ports', then the hairpin pairs).
 std::vector<NftSet> plan_sets(const NftPlan& plan);
 std::vector<NftChain> plan_chains(const NftPlan& plan);
 std::vector<std::pair<std::string, NftElement>> plan_elements(const NftPlan& plan);

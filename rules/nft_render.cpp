@@ -135,8 +135,14 @@ std::string statement_text(const NftStatement& statement, IpFamily family) {
 
 // What the sets of a plan hold: the elements the service ports put in them,
 // by set name, sorted.
-std::map<std::string, std::vector<const NftElement*>> elements_by_set(const NftPlan& plan) {
+// `shared` holds the elements no service port owns (the configuration's and
+// the hairpin pairs), built by the caller so that the pointers stay valid.
+std::map<std::string, std::vector<const NftElement*>> elements_by_set(const NftPlan& plan,
+                                                                      std::vector<NftSetElement>& shared) {
   std::map<std::string, std::vector<const NftElement*>> out;
+  shared = plan.fixed_elements;
+  for (const auto& [ip, refs] : plan.hairpin_refs) shared.emplace_back(kNftHairpinSet, NftElement{{ip, ip}, {}});
+  for (const auto& [set, element] : shared) out[set].push_back(&element);
   for (const auto& [name, rules] : plan.service_ports) {
     if (!rules) continue;
     for (const auto& [set, element] : rules->elements) out[set].push_back(&element);
@@ -233,19 +239,18 @@ std::string render_nft_value(const NftValue& value, bool in_key) {
                     value);
 }
 
-std::string render_nft_element(const NftElement& element) {
+std::string render_nft_values(const std::vector<NftValue>& values, bool in_key) {
   std::string out;
-  for (std::size_t i = 0; i < element.key.size(); ++i) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
     if (i != 0) out += " . ";
-    out += render_nft_value(element.key[i], true);
+    out += render_nft_value(values[i], in_key);
   }
-  if (!element.data.empty()) {
-    out += " : ";
-    for (std::size_t i = 0; i < element.data.size(); ++i) {
-      if (i != 0) out += " . ";
-      out += render_nft_value(element.data[i], false);
-    }
-  }
+  return out;
+}
+
+std::string render_nft_element(const NftElement& element) {
+  std::string out = render_nft_values(element.key, true);
+  if (!element.data.empty()) out += " : " + render_nft_values(element.data, false);
   return out;
 }
 
@@ -302,7 +307,8 @@ std::vector<const NftChain*> nft_plan_chains(const NftPlan& plan) {
 }
 
 std::string render_nft(const NftPlan& plan) {
-  const auto elements = elements_by_set(plan);
+  std::vector<NftSetElement> shared;
+  const auto elements = elements_by_set(plan, shared);
   std::string out = "table " + std::string(family_name(plan.family)) + " " + plan.table + " {\n";
   bool first = true;
   for (const NftSet* set : nft_plan_sets(plan)) {
@@ -359,9 +365,8 @@ std::string render_nft_change(const NftChange& change) {
       while (end < list.size() && list[end].first == list[i].first) ++end;
       out += std::string(verb) + " element " + where + list[i].first + " { ";
       for (std::size_t k = i; k < end; ++k) {
-        NftElement element = list[k].second;
-        if (keys_only) element.data.clear();
-        out += (k != i ? ", " : "") + render_nft_element(element);
+        const NftElement& element = list[k].second;
+        out += (k != i ? ", " : "") + (keys_only ? render_nft_values(element.key, true) : render_nft_element(element));
       }
       out += " }\n";
       i = end;

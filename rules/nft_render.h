@@ -56,6 +56,8 @@ namespace kubenat {
 // One value as nft prints it. Numbers print in decimal in keys (the numgen
 // index) and as 0x%08x elsewhere (marks).
 [[nodiscard]] std::string render_nft_value(const NftValue& value, bool in_key = false);
+// Values joined with " . ", as in a key or map data.
+[[nodiscard]] std::string render_nft_values(const std::vector<NftValue>& values, bool in_key);
 // "10.96.0.10 . tcp . 80 : goto svc-x".
 [[nodiscard]] std::string render_nft_element(const NftElement& element);
 // The statements and comment of a rule, as in a chain body.

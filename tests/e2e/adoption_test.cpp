@@ -78,7 +78,17 @@ TEST_P(AdoptionTest, StartupRemovesStaleServiceChainsAndKeepsForeignRules) {
   EXPECT_EQ(rules->find(jump, first + 1), std::string::npos) << *rules;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AdoptionTest, ::testing::ValuesIn(all_driver_kinds()),
+// The leftovers above are iptables rules; the nftables backend owns a table
+// of its own (its start-up is tested with the netlink backend).
+std::vector<DriverKind> iptables_kinds() {
+  std::vector<DriverKind> kinds;
+  for (DriverKind& kind : all_driver_kinds()) {
+    if (kind.name.starts_with("iptables")) kinds.push_back(std::move(kind));
+  }
+  return kinds;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdoptionTest, ::testing::ValuesIn(iptables_kinds()),
                          [](const ::testing::TestParamInfo<DriverKind>& param) { return param.param.name; });
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include "engine/iptables_backend.h"
 #include "engine/iptables_runner.h"
 #include "engine/iptables_syncer.h"
+#include "engine/nft_backend.h"
+#include "engine/nft_proxier.h"
 #include "rules/iptables_compiler.h"
 #include "rules/model.h"
 #include "rules/proxy_config.h"
@@ -57,6 +59,30 @@ class IptablesDriver final : public ProxyDriver {
   SteadyClock clock_;
   IptablesSyncer syncer_;
 };
+
+// The nftables backend over netlink, in network namespace `netns`.
+class NftDriver final : public ProxyDriver {
+ public:
+  NftDriver(std::string netns, ProxyConfig config);
+  std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
+  std::expected<void, std::string> external_flush() override;
+  std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
+  std::expected<std::string, std::string> normalized_rules() override;
+
+ private:
+  std::string netns_;
+  ProxyConfig config_;
+  std::unique_ptr<NftTransport> transport_;
+  std::string open_error_;
+  std::unique_ptr<NftBackend> backend_;
+  ProcessConntrackCleaner conntrack_;
+  SteadyClock clock_;
+  std::unique_ptr<NftProxier> proxier_;
+};
+
+// `nft list table` output with what differs between equal tables removed:
+// elements sorted within each set (hash sets list in no fixed order).
+std::string normalize_nft_listing(const std::string& text);
 
 // A named way to make a driver, for parametrized suites.
 struct DriverKind {

@@ -122,9 +122,18 @@ TEST(RunFlags, RejectsAMasqueradeBitOutOfRange) {
   EXPECT_THAT(parse_error({"--iptables-masquerade-bit=32"}), HasSubstr("must be within 0..31, got 32"));
 }
 
-TEST(RunFlags, RejectsProxyModesOtherThanIptables) {
+TEST(RunFlags, AcceptsTheNftablesProxyMode) {
+  EXPECT_EQ(parsed({"--proxy-mode=nftables"}).proxy_mode, "nftables");
+}
+
+TEST(RunFlags, ReadsTheNftablesModeFromTheConfigFile) {
+  const std::string path = write_config("run_flags_mode_nftables.yaml", "mode: nftables\n");
+  EXPECT_EQ(parsed({"--config=" + path}).proxy_mode, "nftables");
+}
+
+TEST(RunFlags, RejectsProxyModesKubenatDoesNotImplement) {
   EXPECT_THAT(parse_error({"--proxy-mode=ipvs"}),
-              HasSubstr("kubenat supports iptables (and none, for --routes alone), got \"ipvs\""));
+              HasSubstr("kubenat supports iptables, nftables (and none, for --routes alone), got \"ipvs\""));
 }
 
 TEST(RunFlags, RejectsAnUnknownIptablesMode) {
@@ -187,7 +196,7 @@ TEST(RunFlags, NamesTheConfigFileInItsErrors) {
 TEST(RunFlags, RejectsAnUnsupportedModeFromTheConfigFile) {
   const std::string path = write_config("run_flags_mode.yaml", "mode: ipvs\n");
   EXPECT_EQ(parse_error({"--config=" + path}),
-            "kubenat run: --proxy-mode (mode): kubenat supports iptables (and none, for --routes alone), got "
+            "kubenat run: --proxy-mode (mode): kubenat supports iptables, nftables (and none, for --routes alone), got "
             "\"ipvs\"");
 }
 

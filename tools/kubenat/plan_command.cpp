@@ -8,6 +8,9 @@
 
 #include "rules/iptables_change.h"
 #include "rules/iptables_compiler.h"
+#include "rules/nft_compiler.h"
+#include "rules/nft_diff.h"
+#include "rules/nft_render.h"
 #include "rules/iptables_render.h"
 #include "rules/plan_json.h"
 #include "rules/route_plan.h"
@@ -37,7 +40,7 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
   flags.add_string("snapshot", &snapshot_path,
                    "cluster objects as `kubectl get services,endpointslices,nodes -A -o json|yaml` prints them");
   flags.add_bool("diff", &diff, "with two snapshot files OLD NEW: print only the change from OLD to NEW");
-  flags.add_string("format", &format, "iptables (iptables-restore input) or json");
+  flags.add_string("format", &format, "iptables (iptables-restore input), nft (nft -f input: the nftables backend's table) or json");
   proxy.register_flags(flags);
   RouteFlags route_flags;
   route_flags.register_flags(flags);
@@ -58,8 +61,8 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
         << flags.usage();
     return 0;
   }
-  if (format != "iptables" && format != "json") {
-    err << "kubenat plan: --format: expects iptables or json, got \"" << format << "\"\n";
+  if (format != "iptables" && format != "json" && format != "nft") {
+    err << "kubenat plan: --format: expects iptables, nft or json, got \"" << format << "\"\n";
     return 2;
   }
   if (diff) {
@@ -67,8 +70,8 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
       err << "kubenat plan: --diff takes two snapshot files, OLD and NEW\n";
       return 2;
     }
-    if (format != "iptables") {
-      err << "kubenat plan: --diff prints iptables-restore input only\n";
+    if (format == "json") {
+      err << "kubenat plan: --diff prints iptables-restore or nft input, not json\n";
       return 2;
     }
   } else if (!positional->empty()) {
@@ -87,6 +90,7 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
 
   std::vector<std::string> paths = diff ? *positional : std::vector<std::string>{snapshot_path};
   std::vector<IptablesPlan> plans;
+  std::vector<NftPlan> nft_plans;
   std::string route_comments;
   for (const std::string& path : paths) {
     auto snapshot = load_snapshot_file(path);
@@ -99,16 +103,25 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
       err << "kubenat plan: " << config.error() << "\n";
       return 2;
     }
-    IptablesCompileResult result = compile_iptables(snapshot->state, *config);
     print_diagnostics(err, snapshot->diagnostics);
-    print_diagnostics(err, result.diagnostics);
-    plans.push_back(std::move(result.plan));
+    if (format == "nft") {
+      NftCompileResult result = compile_nft(snapshot->state, *config);
+      print_diagnostics(err, result.diagnostics);
+      nft_plans.push_back(std::move(result.plan));
+    } else {
+      IptablesCompileResult result = compile_iptables(snapshot->state, *config);
+      print_diagnostics(err, result.diagnostics);
+      plans.push_back(std::move(result.plan));
+    }
     // Comments only, so that the text stays iptables-restore input.
     route_comments = render_route_plan_comments(plan_routes(snapshot->state.nodes, *route_config),
                                                 snapshot->state.nodes, *route_config);
   }
 
-  if (diff) {
+  if (format == "nft") {
+    // `#` comments are nft comments too.
+    out << (diff ? render_nft_change(diff_nft(nft_plans[0], nft_plans[1])) : render_nft(nft_plans[0]) + route_comments);
+  } else if (diff) {
     for (const std::string& payload : render_iptables_change(diff_iptables(plans[0], plans[1]))) out << payload;
   } else if (format == "json") {
     out << plan_to_json(plans[0]).dump(2) << "\n";

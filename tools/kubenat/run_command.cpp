@@ -20,6 +20,8 @@
 #include "engine/iptables_runner.h"
 #include "engine/iptables_syncer.h"
 #include "engine/local_addresses.h"
+#include "engine/nft_backend.h"
+#include "engine/nft_proxier.h"
 #include "engine/metrics.h"
 #include "engine/proxier.h"
 #include "engine/route_backend.h"
@@ -232,11 +234,12 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // The service proxier: iptables, or none (--proxy-mode none, routes
-  // only). Without it nothing below runs an iptables command, and there is
-  // no iptables to detect.
+  // The service proxier: iptables, nftables, or none (--proxy-mode none,
+  // routes only). Only the iptables one runs iptables commands, so only it
+  // needs to know which iptables this host uses.
   const bool proxying = run->proxy_mode != "none";
-  const IptablesMode mode = !proxying || run->iptables_mode == "nft" ? IptablesMode::Nft
+  const bool use_nftables = run->proxy_mode == "nftables";
+  const IptablesMode mode = !proxying || use_nftables || run->iptables_mode == "nft" ? IptablesMode::Nft
                             : run->iptables_mode == "legacy"        ? IptablesMode::Legacy
                                                                     : detect_iptables_mode();
   ProcessIptablesRunner runner(mode);
@@ -245,7 +248,23 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   SteadyClock clock;
   IptablesSyncer syncer(backend, &conntrack, clock,
                         IptablesSyncer::Options{std::chrono::hours(1), run->sync_period});
-  IptablesProxier proxier(syncer, *proxy);
+  IptablesProxier iptables_proxier(syncer, *proxy);
+  std::unique_ptr<KernelNftTransport> nft_transport;
+  std::unique_ptr<NftBackend> nft_backend;
+  std::unique_ptr<NftProxier> nft_proxier;
+  if (use_nftables) {
+    auto transport = KernelNftTransport::open();
+    if (!transport) {
+      err << "kubenat run: --proxy-mode nftables: " << transport.error() << "\n";
+      return 1;
+    }
+    nft_transport = std::make_unique<KernelNftTransport>(std::move(*transport));
+    nft_backend = std::make_unique<NftBackend>(*nft_transport, proxy->family, "kubenat");
+    nft_proxier = std::make_unique<NftProxier>(*nft_backend, &conntrack, clock, *proxy,
+                                               NftProxier::Options{std::chrono::hours(1), run->sync_period});
+  }
+  Proxier* service_proxier = !proxying ? nullptr : use_nftables ? static_cast<Proxier*>(nft_proxier.get())
+                                                                : static_cast<Proxier*>(&iptables_proxier);
 
   // The static routes: every node's pod CIDRs, so every Node is watched and
   // any Node's change makes a sync due.
@@ -268,7 +287,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   ProxyMetrics metrics(registry);
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   Reporter reporter(metrics, health, log, proxy->family, proxying);
-  SyncLoop loop(proxying ? &proxier : nullptr, clock, loop_options, &reporter);
+  SyncLoop loop(service_proxier, clock, loop_options, &reporter);
   if (route_proxier) loop.add_proxier(*route_proxier);
 
   std::vector<std::unique_ptr<HttpServer>> servers;

@@ -68,7 +68,8 @@ FlagSet make_flag_set(RawFlags& raw) {
   flags.add_string("hostname-override", &raw.hostname_override, "this node's name (default: the host name)");
   flags.add_list("node-ip", &raw.node_ips, "this node's IPs (default: the Node object's InternalIP)");
   flags.add_string("proxy-mode", &raw.proxy_mode,
-                   "iptables, or none: no service proxying (with --routes, for routes alone; default iptables)");
+                   "iptables, nftables (kubenat's own table over netlink), or none: no service proxying "
+                   "(with --routes, for routes alone; default iptables)");
   flags.add_string("iptables-mode", &raw.iptables_mode,
                    "which iptables to drive: nft, legacy or auto (the one holding rules; default auto)");
   flags.add_list("cluster-cidr", &raw.cluster_cidrs,
@@ -114,8 +115,8 @@ std::expected<std::chrono::milliseconds, std::string> duration_flag(const std::s
 // kube-proxy's validation (validateKubeProxyIPTablesConfiguration and
 // friends), naming the flag and the config field that set each value.
 std::expected<void, std::string> validate(const RunConfig& config) {
-  if (config.proxy_mode != "iptables" && config.proxy_mode != "none") {
-    return error("--proxy-mode (mode): kubenat supports iptables (and none, for --routes alone), got \"" +
+  if (config.proxy_mode != "iptables" && config.proxy_mode != "nftables" && config.proxy_mode != "none") {
+    return error("--proxy-mode (mode): kubenat supports iptables, nftables (and none, for --routes alone), got \"" +
                  config.proxy_mode + "\"");
   }
   if (config.proxy_mode == "none" && !config.routes) {

@@ -1,0 +1,135 @@
+#include "engine/nft_proxier.h"
+
+#include "rules/conntrack_cleanup.h"
+#include "rules/nft_compiler.h"
+#include "rules/nft_diff.h"
+
+namespace kubenat {
+
+NftProxier::NftProxier(NftBackend& backend, ConntrackCleaner* conntrack, const Clock& clock, ProxyConfig config,
+                       Options options)
+    : backend_(backend),
+      conntrack_(conntrack),
+      config_(std::move(config)),
+      policy_(clock, options.full_sync_period, options.integrity_check_period) {}
+
+namespace {
+
+// The parts of `after`'s counters that the ports in `old_fragments` and
+// `new_fragments` refer to, as they were before those ports changed.
+template <class Key, class Names>
+void before_refs(const std::map<Key, std::size_t>& after, const std::vector<const NftServicePortRules*>& old_fragments,
+                 const std::vector<const NftServicePortRules*>& new_fragments, Names names,
+                 std::map<Key, std::size_t>& before) {
+  std::map<Key, long> delta;
+  for (const NftServicePortRules* f : old_fragments) {
+    for (const Key& key : names(*f)) ++delta[key];
+  }
+  for (const NftServicePortRules* f : new_fragments) {
+    for (const Key& key : names(*f)) --delta[key];
+  }
+  for (const auto& [key, d] : delta) {
+    auto it = after.find(key);
+    const long count = (it == after.end() ? 0 : static_cast<long>(it->second)) + d;
+    if (count > 0) before[key] = static_cast<std::size_t>(count);
+  }
+}
+
+}  // namespace
+
+void NftProxier::compile(const ClusterState& state, const std::set<ObjectName>* changed) {
+  // compile() and apply() alternate; a second compile would lose the first
+  // one's change, so the next apply is then full.
+  if (compiled_) policy_.force("compiled twice without applying");
+  const ProxyConfig config = with_node_ips_from_state(config_, state);
+  const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips;
+  pending_change_.reset();
+  before_view_.reset();
+  if (plan_ && changed != nullptr && same_config) {
+    // The "before" of the change: the layout (pick chains included), the old
+    // fragments of the changed Services' ports, and the hairpin counters
+    // they touch.
+    NftPlan before;
+    before.family = plan_->family;
+    before.table = plan_->table;
+    before.sets = plan_->sets;
+    before.chains = plan_->chains;
+    before.fixed_elements = plan_->fixed_elements;
+    for (const ObjectName& id : *changed) {
+      for (auto it = plan_->service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
+           it != plan_->service_ports.end() && it->first.service == id; ++it) {
+        before.service_ports.insert(*it);
+      }
+    }
+    const std::set<ServicePortName> touched = recompile_services_nft(*plan_, state, config, *changed);
+    std::vector<const NftServicePortRules*> old_fragments, new_fragments;
+    for (const auto& [name, fragment] : before.service_ports) old_fragments.push_back(fragment.get());
+    for (const ServicePortName& name : touched) {
+      if (auto it = plan_->service_ports.find(name); it != plan_->service_ports.end()) new_fragments.push_back(it->second.get());
+    }
+    before_refs(plan_->hairpin_refs, old_fragments, new_fragments,
+                [](const NftServicePortRules& f) { return f.hairpin_ips; }, before.hairpin_refs);
+    pending_change_ = diff_nft(before, *plan_, touched);
+    before_view_ = std::move(before);
+  } else {
+    if (plan_) before_view_ = std::move(*plan_);
+    plan_ = compile_nft(state, config).plan;
+    // Everything was recompiled; still, the kernel needs only the difference.
+    if (before_view_) pending_change_ = diff_nft(*before_view_, *plan_);
+  }
+  compiled_with_ = config;
+  compiled_ = true;
+}
+
+SyncResult NftProxier::apply() {
+  SyncResult result;
+  compiled_ = false;
+  const std::optional<std::string> reason =
+      policy_.reason(applied_once_, [this] { return backend_.table_intact(); },
+                     "table missing or recreated: someone flushed the ruleset or replaced kubenat's table");
+  result.full = reason.has_value();
+  result.reason = reason.value_or("");
+
+  std::expected<NftApplyStats, NftApplyError> applied =
+      result.full ? backend_.apply_full(*plan_)
+                  : backend_.apply(*pending_change_, NftApplyContext{before_view_ ? &*before_view_ : nullptr, &*plan_});
+  if (!applied) {
+    result.error = applied.error().message;
+    result.stats.bytes = applied.error().done.bytes;
+    policy_.synced(result.full, false);
+    return result;
+  }
+  result.ok = true;
+  result.stats.bytes = applied->bytes;
+  result.stats.payloads = applied->transactions;
+  result.stats.chains_written = applied->chains_written;
+
+  if (conntrack_ != nullptr) {
+    // The ports to compare: the change's; after a full apply, every port.
+    std::set<ServicePortName> ports;
+    if (!result.full && pending_change_) {
+      ports.insert(pending_change_->changed_service_ports.begin(), pending_change_->changed_service_ports.end());
+    } else {
+      for (const auto& [name, fragment] : plan_->service_ports) ports.insert(name);
+      if (before_view_) {
+        for (const auto& [name, fragment] : before_view_->service_ports) ports.insert(name);
+      }
+    }
+    const NftPlan* before = before_view_ ? &*before_view_ : nullptr;
+    for (const ConntrackFilter& filter :
+         stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
+                         std::vector<ServicePortName>(ports.begin(), ports.end()))) {
+      ++result.conntrack_filters;
+      if (auto removed = conntrack_->remove(filter); !removed) {
+        result.warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
+      }
+    }
+  }
+  policy_.synced(result.full, true);
+  applied_once_ = true;
+  pending_change_.reset();
+  before_view_.reset();
+  return result;
+}
+
+}  // namespace kubenat

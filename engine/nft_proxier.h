@@ -1,0 +1,62 @@
+#pragma once
+
+// The nftables backend's proxier: recompiles the changed Services into the
+// last nftables plan (rules/nft_compiler.h) and applies the difference as one
+// netlink transaction (engine/nft_backend.h). A sync is full (the table
+// replaced atomically) at the start, after a failure, when the table was
+// deleted or recreated behind kubenat's back (`nft flush ruleset`), and once
+// per full-sync period. Stale UDP conntrack entries are deleted after each
+// successful apply, as with iptables.
+
+#include <optional>
+#include <set>
+
+#include "engine/clock.h"
+#include "engine/conntrack.h"
+#include "engine/full_sync_policy.h"
+#include "engine/nft_backend.h"
+#include "engine/proxier.h"
+#include "rules/nft_plan.h"
+
+namespace kubenat {
+
+class NftProxier final : public Proxier {
+ public:
+  struct Options {
+    std::chrono::milliseconds full_sync_period = std::chrono::hours(1);
+    // How often a diff sync first checks that the table is still ours
+    // (one cheap GETTABLE). Zero: every sync.
+    std::chrono::milliseconds integrity_check_period = std::chrono::seconds(0);
+  };
+
+  // conntrack may be null: no conntrack cleanup.
+  NftProxier(NftBackend& backend, ConntrackCleaner* conntrack, const Clock& clock, ProxyConfig config,
+             Options options);
+
+  void compile(const ClusterState& state, const std::set<ObjectName>* changed) override;
+  SyncResult apply() override;
+
+  // The next sync will be full.
+  void force_full_sync(std::string reason) { policy_.force(std::move(reason)); }
+
+  // The plan as last compiled.
+  const std::optional<NftPlan>& plan() const { return plan_; }
+
+ private:
+  NftBackend& backend_;
+  ConntrackCleaner* conntrack_;
+  ProxyConfig config_;
+  FullSyncPolicy policy_;
+  std::optional<ProxyConfig> compiled_with_;
+  // The plan is updated in place, never copied: a sync costs what changed.
+  std::optional<NftPlan> plan_;
+  bool applied_once_ = false;
+  // Left by compile() for apply(): the change from the applied plan (after
+  // an incremental compile), its "before" view for the conntrack cleanup,
+  // or the whole previous plan (after a complete compile).
+  std::optional<NftChange> pending_change_;
+  std::optional<NftPlan> before_view_;
+  bool compiled_ = false;
+};
+
+}  // namespace kubenat
