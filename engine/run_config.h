@@ -22,7 +22,7 @@ struct RunConfig {
   std::vector<std::string> node_ips;  // --node-ip (kubenat extension; default: the Node's InternalIP)
 
   // Rule options (see ProxyConfig).
-  // --proxy-mode, mode: iptables (nftables later), or none: no service
+  // --proxy-mode, mode: iptables, nftables, or none: no service
   // proxying, for --routes alone on clusters that keep kube-proxy.
   std::string proxy_mode = "iptables";
   std::vector<std::string> cluster_cidrs;       // --cluster-cidr, clusterCIDR (comma-separated)
@@ -31,6 +31,7 @@ struct RunConfig {
   bool localhost_nodeports = true;              // --iptables-localhost-nodeports, iptables.localhostNodePorts
   std::vector<std::string> nodeport_addresses;  // --nodeport-addresses, nodePortAddresses
   std::string iptables_mode = "auto";           // kubenat: nft, legacy or auto
+  std::string nftables_table = "kubenat";       // --nftables-table: the table of --proxy-mode nftables
 
   // Static pod-CIDR routes to the other nodes (engine/route_syncer.h); flags
   // only, KubeProxyConfiguration has no such field.

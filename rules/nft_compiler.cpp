@@ -457,6 +457,7 @@ NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& confi
   result.diagnostics = orphan_slice_diagnostics(state);
   NftPlan& plan = result.plan;
   plan.family = config.family;
+  plan.table = config.nftables_table;
   plan.sets = fixed_sets(config);
   plan.chains = fixed_chains(config);
   const std::string zone = node_zone(state, config);

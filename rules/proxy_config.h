@@ -46,6 +46,10 @@ struct ProxyConfig {
   // Beyond this many endpoints in all, per-endpoint comments are left out
   // (kube-proxy's largeClusterEndpointsThreshold).
   std::size_t large_cluster_endpoints_threshold = 1000;
+  // The nftables backend's own table (--nftables-table), in family ip or
+  // ip6 by `family`. kube-proxy's nftables mode calls its table "kube-proxy";
+  // a different default lets the two run side by side while migrating.
+  std::string nftables_table = "kubenat";
 };
 
 }  // namespace kubenat

@@ -61,7 +61,7 @@ NftDriver::NftDriver(std::string netns, ProxyConfig config)
   });
   if (!entered) open_error_ = entered.error();
   if (transport_) {
-    backend_ = std::make_unique<NftBackend>(*transport_, config_.family, "kubenat");
+    backend_ = std::make_unique<NftBackend>(*transport_, config_.family, config_.nftables_table);
     // The table is checked before every diff sync, so that a flush is
     // repaired by the very next sync.
     proxier_ = std::make_unique<NftProxier>(*backend_, &conntrack_, clock_, config_,
@@ -92,7 +92,7 @@ std::expected<void, std::string> NftDriver::write_foreign_rules(const std::strin
 
 std::expected<std::string, std::string> NftDriver::normalized_rules() {
   const std::string family = config_.family == IpFamily::V4 ? "ip" : "ip6";
-  auto result = run_process({"ip", "netns", "exec", netns_, "nft", "list", "table", family, "kubenat"});
+  auto result = run_process({"ip", "netns", "exec", netns_, "nft", "list", "table", family, config_.nftables_table});
   if (!result) return std::unexpected(result.error());
   if (!result->ok()) return std::unexpected("nft list table: " + result->err);
   return normalize_nft_listing(result->out);

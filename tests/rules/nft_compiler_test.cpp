@@ -74,6 +74,15 @@ TEST(NftCompiler, ClusterIpServiceDispatchesThroughTheSharedPickChain) {
   EXPECT_THAT(chain_names(plan), Contains("pick-cluster-2"));
 }
 
+TEST(NftCompiler, TheTableIsNamedByTheConfigAndTheFamily) {
+  ProxyConfig blue = config();
+  blue.nftables_table = "kubenat-blue";
+  NftPlan plan = compile_nft(web({"10.1.0.1"}, cluster_ip()).build(), blue).plan;
+  EXPECT_EQ(plan.table, "kubenat-blue");
+  EXPECT_EQ(plan.family, IpFamily::V4);
+  EXPECT_EQ(compile_nft(ClusterState{}, config()).plan.table, "kubenat");
+}
+
 TEST(NftCompiler, ServiceWithoutEndpointsIsRejected) {
   NftPlan plan = compile_nft(web({}, cluster_ip()).build(), config()).plan;
   EXPECT_THAT(elements_of(plan, "no-endpoint-services"),

@@ -83,6 +83,29 @@ TEST(PlanCommand, PrintsIptablesRestoreInputForTheExampleCluster) {
   EXPECT_THAT(run.out, HasSubstr("\nCOMMIT\n# Static pod-CIDR routes for node worker-1"));
 }
 
+TEST(PlanCommand, NftFormatPrintsKubenatsTableForTheExampleCluster) {
+  PlanRun run = plan({"--snapshot", kExampleJson, "--node", "worker-1", "--format", "nft"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with("table ip kubenat {\n")) << run.out.substr(0, 200);
+  EXPECT_THAT(run.out, HasSubstr("10.96.0.10 . udp . 53"));
+  EXPECT_THAT(run.out, Not(HasSubstr("*nat")));
+}
+
+TEST(PlanCommand, NftablesTableFlagNamesTheTable) {
+  PlanRun run = plan({"--snapshot", kExampleJson, "--node", "worker-1", "--format", "nft", "--nftables-table",
+                      "kubenat-test"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with("table ip kubenat-test {\n")) << run.out.substr(0, 200);
+}
+
+TEST(PlanCommand, AnNftablesTableNameNftCannotParseIsRefused) {
+  PlanRun run = plan({"--snapshot", kExampleJson, "--node", "worker-1", "--format", "nft", "--nftables-table",
+                      "my table;"});
+  EXPECT_EQ(run.status, 2);
+  EXPECT_THAT(run.err, HasSubstr("--nftables-table: expects a letter"));
+  EXPECT_EQ(run.out, "");
+}
+
 TEST(PlanCommand, SameInputGivesTheSameBytes) {
   const std::vector<std::string> args = {"--snapshot", kExampleJson, "--node", "worker-2"};
   EXPECT_EQ(plan(args).out, plan(args).out);

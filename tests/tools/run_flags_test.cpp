@@ -126,6 +126,11 @@ TEST(RunFlags, AcceptsTheNftablesProxyMode) {
   EXPECT_EQ(parsed({"--proxy-mode=nftables"}).proxy_mode, "nftables");
 }
 
+TEST(RunFlags, TheNftablesTableIsKubenatUnlessNamed) {
+  EXPECT_EQ(parsed({"--proxy-mode=nftables"}).nftables_table, "kubenat");
+  EXPECT_EQ(parsed({"--proxy-mode=nftables", "--nftables-table=kubenat-blue"}).nftables_table, "kubenat-blue");
+}
+
 TEST(RunFlags, ReadsTheNftablesModeFromTheConfigFile) {
   const std::string path = write_config("run_flags_mode_nftables.yaml", "mode: nftables\n");
   EXPECT_EQ(parsed({"--config=" + path}).proxy_mode, "nftables");

@@ -1,5 +1,8 @@
 #include "tools/kubenat/proxy_flags.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace kubenat {
 
 void ProxyFlags::register_flags(FlagSet& flags) {
@@ -23,6 +26,8 @@ void ProxyFlags::register_flags(FlagSet& flags) {
                  "nf_conntrack_tcp_be_liberal is set: no INVALID drop rule");
   flags.add_int("large-cluster-threshold", &large_cluster_threshold,
                 "endpoints beyond which per-endpoint comments are left out (default 1000)");
+  flags.add_string("nftables-table", &nftables_table,
+                   "the nftables table kubenat owns in nftables mode, in family ip or ip6 (default kubenat)");
 }
 
 namespace {
@@ -39,6 +44,18 @@ std::vector<IpAddress> node_ips_from_state(const ClusterState& state, const std:
     }
   }
   return out;
+}
+
+// nft's own syntax for identifiers (a letter, then letters, digits, '_',
+// '-', '.' or '/'), within the kernel's NFT_NAME_MAXLEN.
+std::optional<std::string> invalid_nft_table_name(const std::string& name) {
+  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const auto other = [&](char c) { return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == '/'; };
+  if (name.empty() || name.size() > 255 || !letter(name.front()) ||
+      !std::all_of(name.begin(), name.end(), other)) {
+    return "expects a letter followed by letters, digits, '_', '-', '.' or '/' (at most 255), got \"" + name + "\"";
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -97,6 +114,10 @@ std::expected<ProxyConfig, std::string> make_proxy_config(const ProxyFlags& flag
   config.conntrack_tcp_liberal = flags.conntrack_tcp_liberal;
   if (flags.large_cluster_threshold < 0) return std::unexpected("--large-cluster-threshold: must not be negative");
   config.large_cluster_endpoints_threshold = static_cast<std::size_t>(flags.large_cluster_threshold);
+  if (auto invalid = invalid_nft_table_name(flags.nftables_table)) {
+    return std::unexpected("--nftables-table: " + *invalid);
+  }
+  config.nftables_table = flags.nftables_table;
   return config;
 }
 

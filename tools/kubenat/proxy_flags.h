@@ -27,6 +27,7 @@ struct ProxyFlags {
   bool random_fully = false;
   bool conntrack_tcp_liberal = false;
   int large_cluster_threshold = 1000;
+  std::string nftables_table = "kubenat";
 
   void register_flags(FlagSet& flags);
 };

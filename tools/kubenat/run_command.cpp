@@ -184,6 +184,7 @@ std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const
   flags.masquerade_all = run.masquerade_all;
   flags.masquerade_bit = run.masquerade_bit;
   flags.localhost_nodeports = run.localhost_nodeports;
+  flags.nftables_table = run.nftables_table;
   // The node's own family decides the plan's (one family per proxier).
   if (!run.node_ips.empty() && run.node_ips.front().find(':') != std::string::npos) flags.ip_family = "ipv6";
   auto config = make_proxy_config(flags, ClusterState{});
@@ -259,7 +260,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
       return 1;
     }
     nft_transport = std::make_unique<KernelNftTransport>(std::move(*transport));
-    nft_backend = std::make_unique<NftBackend>(*nft_transport, proxy->family, "kubenat");
+    nft_backend = std::make_unique<NftBackend>(*nft_transport, proxy->family, proxy->nftables_table);
     nft_proxier = std::make_unique<NftProxier>(*nft_backend, &conntrack, clock, *proxy,
                                                NftProxier::Options{std::chrono::hours(1), run->sync_period});
   }

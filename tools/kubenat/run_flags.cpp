@@ -26,6 +26,7 @@ struct RawFlags {
   std::vector<std::string> node_ips;
   std::string proxy_mode;
   std::string iptables_mode;
+  std::string nftables_table;
   std::vector<std::string> cluster_cidrs;
   bool masquerade_all = false;
   int masquerade_bit = 0;
@@ -49,7 +50,7 @@ RawFlags sentinels(bool second) {
   RawFlags raw;
   const std::string text = second ? "\x01second" : "\x01first";
   for (std::string* field : {&raw.config, &raw.kubeconfig, &raw.master, &raw.hostname_override, &raw.proxy_mode,
-                             &raw.iptables_mode, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
+                             &raw.iptables_mode, &raw.nftables_table, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
                              &raw.metrics_bind_address}) {
     *field = text;
   }
@@ -72,6 +73,8 @@ FlagSet make_flag_set(RawFlags& raw) {
                    "(with --routes, for routes alone; default iptables)");
   flags.add_string("iptables-mode", &raw.iptables_mode,
                    "which iptables to drive: nft, legacy or auto (the one holding rules; default auto)");
+  flags.add_string("nftables-table", &raw.nftables_table,
+                   "the nftables table kubenat owns with --proxy-mode nftables (default kubenat)");
   flags.add_list("cluster-cidr", &raw.cluster_cidrs,
                  "pod CIDRs: traffic from them is local pod traffic (comma-separated for dual-stack)");
   flags.add_bool("masquerade-all", &raw.masquerade_all, "SNAT all traffic sent to cluster IPs");
@@ -196,6 +199,7 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (!first.node_ips.empty()) config.node_ips = first.node_ips;
   if (given(&RawFlags::proxy_mode)) config.proxy_mode = first.proxy_mode.empty() ? "iptables" : first.proxy_mode;
   if (given(&RawFlags::iptables_mode)) config.iptables_mode = first.iptables_mode;
+  if (given(&RawFlags::nftables_table)) config.nftables_table = first.nftables_table;
   if (!first.cluster_cidrs.empty()) config.cluster_cidrs = first.cluster_cidrs;
   if (given(&RawFlags::masquerade_all)) config.masquerade_all = first.masquerade_all;
   if (given(&RawFlags::masquerade_bit)) config.masquerade_bit = first.masquerade_bit;
