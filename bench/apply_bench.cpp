@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/kube_proxy_baseline.h"
 #include "bench/synthetic_cluster.h"
 #include "engine/iptables_backend.h"
 #include "engine/iptables_runner.h"
@@ -44,20 +45,6 @@ struct Samples {
   double min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
   double max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
 };
-
-// kube-proxy's partial sync for a change: every filter chain and nat's
-// KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING and KUBE-MARK-MASQ
-// rewritten whole, plus the changed service's chains.
-IptablesChange kube_proxy_partial(const IptablesPlan& plan, const IptablesChange& minimal) {
-  IptablesChange change = minimal;
-  for (const SharedChain& shared : plan.shared_chains) {
-    const bool present = std::any_of(change.writes.begin(), change.writes.end(), [&](const ChainWrite& w) {
-      return w.table == shared.table && w.chain.name == shared.name;
-    });
-    if (!present) change.writes.push_back(ChainWrite{shared.table, plan.assemble(shared)});
-  }
-  return change;
-}
 
 int run(int argc, char** argv) {
   int services = 10000, endpoints = 10, changes = 20, max_kib = -1;
@@ -124,7 +111,7 @@ int run(int argc, char** argv) {
     IptablesPlan next = compile_iptables(state, config).plan;
     const std::set<ServicePortName> changed = {ServicePortName{id, "http", Protocol::Tcp}};
     const IptablesChange minimal = diff_iptables(plan, next, changed);
-    const IptablesChange baseline = kube_proxy_partial(next, minimal);
+    const IptablesChange baseline = kube_proxy_partial_change(next, minimal);
 
     // kube-proxy's payload first, then kubenat's diff, each applied to the
     // same kernel state (the baseline writes the new state too; kubenat's

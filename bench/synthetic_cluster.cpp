@@ -1,5 +1,6 @@
 #include "bench/synthetic_cluster.h"
 
+#include <charconv>
 #include <random>
 
 namespace kubenat::bench {
@@ -18,6 +19,39 @@ std::string synthetic_endpoint_ip(int service, int endpoint) {
          std::to_string(index & 255);
 }
 
+ObjectName synthetic_service_name(int index) {
+  return {"ns" + std::to_string(index % 50), "svc" + std::to_string(index)};
+}
+
+std::optional<int> synthetic_service_index(const ObjectName& name) {
+  if (!name.name.starts_with("svc") || name.name.size() == 3) return std::nullopt;
+  int index = 0;
+  const char* begin = name.name.data() + 3;
+  const char* end = name.name.data() + name.name.size();
+  auto [at, ec] = std::from_chars(begin, end, index);
+  if (ec != std::errc() || at != end || synthetic_service_name(index) != name) return std::nullopt;
+  return index;
+}
+
+namespace {
+
+// Service `index`'s one EndpointSlice, its endpoints spread over the nodes.
+void put_endpoints(ClusterState& state, const SyntheticSpec& spec, const ObjectName& service, int index) {
+  EndpointSlice slice;
+  slice.id = {service.namespace_, service.name + "-abcde"};
+  slice.service_name = service.name;
+  slice.ports.push_back(EndpointPort{std::string("http"), Protocol::Tcp, 8080});
+  for (int e = 0; e < spec.endpoints_per_service; ++e) {
+    Endpoint ep;
+    ep.address = *IpAddress::parse(synthetic_endpoint_ip(index, e));
+    ep.node_name = "node-" + std::to_string((index + e) % spec.nodes);
+    slice.endpoints.push_back(ep);
+  }
+  state.put_slice(std::move(slice));
+}
+
+}  // namespace
+
 ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
   ClusterState state;
   std::mt19937_64 rng(spec.seed);
@@ -30,7 +64,7 @@ ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
   }
   for (int i = 0; i < spec.services; ++i) {
     Service svc;
-    svc.id = {"ns" + std::to_string(i % 50), "svc" + std::to_string(i)};
+    svc.id = synthetic_service_name(i);
     svc.cluster_ips.push_back(*IpAddress::parse(synthetic_cluster_ip(i)));
     ServicePort port{"http", Protocol::Tcp, 80, 0};
     const double kind = unit(rng);
@@ -49,20 +83,19 @@ ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
     }
     svc.ports.push_back(port);
     state.services[svc.id] = svc;
-
-    EndpointSlice slice;
-    slice.id = {svc.id.namespace_, svc.id.name + "-abcde"};
-    slice.service_name = svc.id.name;
-    slice.ports.push_back(EndpointPort{std::string("http"), Protocol::Tcp, 8080});
-    for (int e = 0; e < spec.endpoints_per_service; ++e) {
-      Endpoint ep;
-      ep.address = *IpAddress::parse(synthetic_endpoint_ip(i, e));
-      ep.node_name = "node-" + std::to_string((i + e) % spec.nodes);
-      slice.endpoints.push_back(ep);
-    }
-    state.put_slice(std::move(slice));
+    put_endpoints(state, spec, svc.id, i);
   }
   return state;
+}
+
+ObjectName add_synthetic_service(ClusterState& state, const SyntheticSpec& spec, int index) {
+  Service svc;
+  svc.id = synthetic_service_name(index);
+  svc.cluster_ips.push_back(*IpAddress::parse(synthetic_cluster_ip(index)));
+  svc.ports.push_back(ServicePort{"http", Protocol::Tcp, 80, 0});
+  state.services[svc.id] = svc;
+  put_endpoints(state, spec, svc.id, index);
+  return svc.id;
 }
 
 }  // namespace kubenat::bench

@@ -4,6 +4,7 @@
 // seeded mix of Service kinds, reproducible from the seed alone.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "rules/model.h"
@@ -27,6 +28,15 @@ struct SyntheticSpec {
 // port "http" 80/TCP to 8080; endpoints are spread over nodes "node-<k>",
 // "node-0" being the node the plan is compiled for.
 ClusterState make_synthetic_cluster(const SyntheticSpec& spec);
+
+// "ns<index % 50>/svc<index>", and back (nullopt for other names).
+ObjectName synthetic_service_name(int index);
+std::optional<int> synthetic_service_index(const ObjectName& name);
+
+// Adds Service `index` (ClusterIP, named and addressed as above) with
+// `spec.endpoints_per_service` endpoints: what a scenario that adds one
+// Service to a synthetic cluster adds. Returns its name.
+ObjectName add_synthetic_service(ClusterState& state, const SyntheticSpec& spec, int index);
 
 // The Service index's cluster IP, endpoint IPs: exposed so that scenarios
 // can add or remove exactly one endpoint.

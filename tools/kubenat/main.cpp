@@ -12,11 +12,12 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: kubenat <command> [flags]\n\n"
          "commands:\n"
-         "  plan    print the rules for a cluster snapshot (iptables-restore input or JSON),\n"
+         "  plan    print the rules for a cluster snapshot (iptables-restore input, nft -f input or JSON),\n"
          "          or with --diff OLD NEW the change between two snapshots\n"
          "  apply   make this node's iptables hold the rules for a snapshot\n"
          "  run     the daemon: watch the API server and keep this node's rules in sync\n"
-         "  routes  print the static pod-CIDR routes a node would hold for a cluster snapshot\n\n"
+         "  routes  print the static pod-CIDR routes a node would hold for a cluster snapshot\n"
+         "  bench   measure the backends and a kube-proxy baseline on synthetic clusters of this node\n\n"
          "Run `kubenat <command> --help` for the flags of a command.\n";
 }
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (command == "apply") return kubenat::apply_command(args, std::cout, std::cerr);
   if (command == "run") return kubenat::run_command(args, std::cout, std::cerr);
   if (command == "routes") return kubenat::routes_command(args, std::cout, std::cerr);
+  if (command == "bench") return kubenat::bench_command(args, std::cout, std::cerr);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(std::cout);
     return 0;

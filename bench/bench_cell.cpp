@@ -1,0 +1,112 @@
+#include "bench/bench_cell.h"
+
+#include <fstream>
+#include <memory>
+
+#include "bench/bench_cluster.h"
+#include "bench/dataplane_scenario.h"
+#include "bench/dataplane_world.h"
+#include "engine/network_namespace.h"
+
+namespace kubenat::bench {
+namespace {
+
+// The process's peak resident memory so far starts from its current size:
+// a forked child would otherwise count its parent's peak.
+void reset_peak_memory() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+}
+
+// VmHWM from /proc/self/status, in MiB; nullopt when unreadable.
+std::optional<double> peak_memory_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (!line.starts_with("VmHWM:")) continue;
+    const double kib = std::strtod(line.c_str() + 6, nullptr);
+    return kib / 1024.0;
+  }
+  return std::nullopt;
+}
+
+std::string full_sync_namespace(const std::string& prefix, int sample) {
+  return prefix + "-fs" + std::to_string(sample);
+}
+
+bool measures_dataplane(const BenchOptions& options, const CellSpec& spec) {
+  // The baseline's rules are kubenat's iptables rules: same data plane.
+  return options.dataplane && spec.backend != BenchBackend::KubeProxy;
+}
+
+}  // namespace
+
+std::vector<std::string> cell_namespace_names(const BenchOptions& options, const CellSpec& spec) {
+  std::vector<std::string> names;
+  for (int sample = 0; sample < full_sync_runs(options); ++sample) {
+    names.push_back(full_sync_namespace(spec.namespace_prefix, sample));
+  }
+  for (const char* role : {"-rules", "-node", "-client", "-pod"}) names.push_back(spec.namespace_prefix + role);
+  return names;
+}
+
+CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase) {
+  reset_peak_memory();
+  CellResult cell;
+  cell.services = spec.services;
+  cell.backend = spec.backend;
+
+  phase("cluster");
+  const SyntheticSpec synthetic = synthetic_spec(options, spec.services);
+  ClusterState state = make_synthetic_cluster(synthetic);
+  const ObjectName target = last_in_kube_services(state);
+  route_to_pod(state, target, DataplaneWorld::kPodIp);
+  const std::string target_ip = state.services.at(target).cluster_ips.front().to_string();
+
+  const bool dataplane = measures_dataplane(options, spec);
+  // Declared before the rules that go into its node namespace, so that it
+  // outlives them.
+  std::unique_ptr<DataplaneWorld> world;
+  const RulesNamespaces namespaces = [&](int sample, bool kept) -> std::expected<RulesNamespace, std::string> {
+    if (kept && dataplane) {
+      auto created = DataplaneWorld::create(spec.namespace_prefix);
+      if (!created) return std::unexpected("data plane namespaces: " + created.error());
+      world = std::move(*created);
+      return RulesNamespace{world->node_ns(), nullptr};
+    }
+    const std::string name = kept ? spec.namespace_prefix + "-rules" : full_sync_namespace(spec.namespace_prefix, sample);
+    auto created = ScopedNetworkNamespace::create(name);
+    if (!created) return std::unexpected(created.error());
+    return RulesNamespace{name, std::make_unique<ScopedNetworkNamespace>(std::move(*created))};
+  };
+
+  ControlPlaneSettings settings;
+  settings.backend = spec.backend;
+  settings.spec = synthetic;
+  settings.config = bench_proxy_config();
+  settings.runs = options.runs;
+  settings.full_sync_runs = full_sync_runs(options);
+  settings.spare = target;
+  settings.baseline_timeout = options.baseline_full_sync_timeout;
+
+  if (spec.backend == BenchBackend::KubeProxy) {
+    if (auto done = measure_baseline_control_plane(settings, state, namespaces, phase, cell); !done) {
+      cell.error = done.error();
+    }
+  } else {
+    auto kept = measure_kubenat_control_plane(settings, state, namespaces, phase, cell);
+    if (!kept) {
+      cell.error = kept.error();
+    } else if (dataplane) {
+      phase("data plane");
+      const DataplaneSettings dp{target_ip, 80, options.runs, options.connections};
+      if (auto done = measure_dataplane(*world, dp, cell); !done) cell.error = done.error();
+    }
+  }
+  // The baseline's process holds kubenat's plan, not kube-proxy's state.
+  if (spec.backend != BenchBackend::KubeProxy) {
+    if (auto peak = peak_memory_mib()) cell.figures[Figure::PeakMemory].values = {*peak};
+  }
+  return cell;
+}
+
+}  // namespace kubenat::bench

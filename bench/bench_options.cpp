@@ -1,0 +1,28 @@
+#include "bench/bench_options.h"
+
+#include <algorithm>
+
+namespace kubenat::bench {
+
+std::string_view backend_name(BenchBackend backend) {
+  switch (backend) {
+    case BenchBackend::Iptables:
+      return "iptables";
+    case BenchBackend::Nftables:
+      return "nftables";
+    case BenchBackend::KubeProxy:
+      return "kube-proxy";
+  }
+  return "?";
+}
+
+int full_sync_runs(const BenchOptions& options) { return std::min(options.runs, 3); }
+
+std::optional<BenchBackend> backend_from_name(std::string_view name) {
+  for (BenchBackend backend : kAllBenchBackends) {
+    if (backend_name(backend) == name) return backend;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kubenat::bench

@@ -1,0 +1,28 @@
+#pragma once
+
+// Writes a bench report into its output directory: bench.json (every
+// sample), table.md (the terminal's table), and unless plots are off, a
+// <figure>.dat file per plotted figure, plots.gp, and the PNGs gnuplot draws
+// from them.
+
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "bench/bench_report.h"
+
+namespace kubenat::bench {
+
+struct WrittenReport {
+  std::vector<std::string> files;  // paths, in the order written
+  // Why there are no PNGs although plots were asked for (gnuplot missing or
+  // failing); the data and the script are written anyway.
+  std::string plot_error;
+};
+
+// Creates `dir` if needed. The error names the file that could not be
+// written.
+[[nodiscard]] std::expected<WrittenReport, std::string> write_report_files(const BenchReport& report,
+                                                                           const std::string& dir, bool plots);
+
+}  // namespace kubenat::bench

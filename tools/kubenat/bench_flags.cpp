@@ -1,0 +1,192 @@
+#include "tools/kubenat/bench_flags.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "engine/duration.h"
+#include "tools/kubenat/flags.h"
+
+namespace kubenat {
+namespace {
+
+using bench::BenchBackend;
+using bench::BenchOptions;
+using bench::backend_from_name;
+
+
+// synthetic_endpoint_ip gives each service 64 addresses in 10.0.0.0/8, so
+// 2^24 / 64 services fit; the runs' added services come after the largest
+// size.
+constexpr int kMaxServices = 200000;
+constexpr int kMaxRuns = 1000;
+// One address per service is left for the endpoint a run adds.
+constexpr int kMaxEndpoints = 60;
+
+std::string quoted(std::string_view value) { return "\"" + std::string(value) + "\""; }
+
+std::string flag_error(std::string_view flag, std::string_view expectation, std::string_view value) {
+  return "kubenat bench: flag --" + std::string(flag) + ": expects " + std::string(expectation) + ", got " +
+         quoted(value);
+}
+
+std::expected<int, std::string> parse_int(std::string_view text) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::unexpected("not an integer");
+  return value;
+}
+
+std::expected<double, std::string> parse_double(const std::string& text) {
+  // std::from_chars for double is missing from older libstdc++ releases;
+  // strtod with a full-consumption check does the same here.
+  if (text.empty()) return std::unexpected("empty");
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(value)) return std::unexpected("not a number");
+  return value;
+}
+
+std::expected<double, std::string> parse_share(std::string_view flag, const std::string& text) {
+  auto value = parse_double(text);
+  if (!value || *value < 0 || *value > 1) return std::unexpected(flag_error(flag, "a share between 0 and 1", text));
+  return *value;
+}
+
+std::expected<int, std::string> parse_bounded(std::string_view flag, const std::string& text, int low, int high) {
+  auto value = parse_int(text);
+  if (!value || *value < low || *value > high) {
+    return std::unexpected(
+        flag_error(flag, "an integer from " + std::to_string(low) + " to " + std::to_string(high), text));
+  }
+  return *value;
+}
+
+struct RawFlags {
+  std::vector<std::string> sizes;
+  std::string endpoints = "10";
+  std::vector<std::string> backends;
+  std::string runs = "5";
+  std::string connections = "1000";
+  std::string node_port_share = "0.1";
+  std::string load_balancer_share = "0.05";
+  std::string affinity_share = "0.05";
+  std::string local_share = "0.05";
+  std::string seed = "1";
+  std::string out = "bench-results";
+  bool no_dataplane = false;
+  bool no_plots = false;
+  std::string baseline_timeout = "60s";
+  bool help = false;
+};
+
+FlagSet make_flags(RawFlags& raw) {
+  FlagSet flags("kubenat bench");
+  flags.add_list("sizes", &raw.sizes, "numbers of services to measure (default 1000,10000,50000)");
+  flags.add_string("endpoints", &raw.endpoints, "endpoints per service (default 10)");
+  flags.add_list("backends", &raw.backends, "iptables, nftables, kube-proxy (default: all three)");
+  flags.add_string("runs", &raw.runs, "samples per figure (default 5; full syncs take at most 3)");
+  flags.add_string("connections", &raw.connections, "new connections per data-plane run (default 1000)");
+  flags.add_string("node-port-share", &raw.node_port_share, "share of NodePort services (default 0.1)");
+  flags.add_string("load-balancer-share", &raw.load_balancer_share, "share of LoadBalancer services (default 0.05)");
+  flags.add_string("affinity-share", &raw.affinity_share, "share of services with ClientIP affinity (default 0.05)");
+  flags.add_string("local-share", &raw.local_share,
+                   "share of services with externalTrafficPolicy Local, among NodePort and LoadBalancer ones "
+                   "(default 0.05)");
+  flags.add_string("seed", &raw.seed, "seed of the synthetic clusters (default 1)");
+  flags.add_string("out", &raw.out, "directory for bench.json, the plots and their data (default bench-results)");
+  flags.add_bool("no-dataplane", &raw.no_dataplane, "skip the new-connection measurements");
+  flags.add_bool("no-plots", &raw.no_plots, "write no PNG plots");
+  flags.add_string("baseline-full-sync-timeout", &raw.baseline_timeout,
+                   "kill the baseline's one-call full restore after this long (default 60s)");
+  flags.add_bool("help", &raw.help, "show this help");
+  return flags;
+}
+
+std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
+  BenchOptions options;
+  options.help = raw.help;
+  if (!raw.sizes.empty()) {
+    options.sizes.clear();
+    for (const std::string& size : raw.sizes) {
+      auto value = parse_bounded("sizes", size, 2, kMaxServices);
+      if (!value) return std::unexpected(value.error());
+      options.sizes.push_back(*value);
+    }
+    std::sort(options.sizes.begin(), options.sizes.end());
+    options.sizes.erase(std::unique(options.sizes.begin(), options.sizes.end()), options.sizes.end());
+  }
+  if (!raw.backends.empty()) {
+    options.backends.clear();
+    for (const std::string& name : raw.backends) {
+      const std::optional<BenchBackend> backend = backend_from_name(name);
+      if (!backend) return std::unexpected(flag_error("backends", "iptables, nftables or kube-proxy", name));
+      if (std::find(options.backends.begin(), options.backends.end(), *backend) == options.backends.end()) {
+        options.backends.push_back(*backend);
+      }
+    }
+  }
+  auto endpoints = parse_bounded("endpoints", raw.endpoints, 1, kMaxEndpoints);
+  auto runs = parse_bounded("runs", raw.runs, 1, kMaxRuns);
+  auto connections = parse_bounded("connections", raw.connections, 1, 1000000);
+  for (const auto* result : {&endpoints, &runs, &connections}) {
+    if (!*result) return std::unexpected(result->error());
+  }
+  options.endpoints = *endpoints;
+  options.runs = *runs;
+  options.connections = *connections;
+
+  auto node_port = parse_share("node-port-share", raw.node_port_share);
+  auto load_balancer = parse_share("load-balancer-share", raw.load_balancer_share);
+  auto affinity = parse_share("affinity-share", raw.affinity_share);
+  auto local = parse_share("local-share", raw.local_share);
+  for (const auto* result : {&node_port, &load_balancer, &affinity, &local}) {
+    if (!*result) return std::unexpected(result->error());
+  }
+  if (*node_port + *load_balancer > 1) {
+    return std::unexpected("kubenat bench: flags --node-port-share and --load-balancer-share: add up to more than 1 (" +
+                           raw.node_port_share + " + " + raw.load_balancer_share + ")");
+  }
+  options.node_port_share = *node_port;
+  options.load_balancer_share = *load_balancer;
+  options.affinity_share = *affinity;
+  options.local_share = *local;
+
+  std::uint64_t seed = 0;
+  auto [end, ec] = std::from_chars(raw.seed.data(), raw.seed.data() + raw.seed.size(), seed);
+  if (ec != std::errc() || end != raw.seed.data() + raw.seed.size()) {
+    return std::unexpected(flag_error("seed", "an unsigned integer", raw.seed));
+  }
+  options.seed = seed;
+
+  if (raw.out.empty()) return std::unexpected(flag_error("out", "a directory", raw.out));
+  options.out_dir = raw.out;
+  options.dataplane = !raw.no_dataplane;
+  options.plots = !raw.no_plots;
+
+  auto timeout = parse_duration(raw.baseline_timeout);
+  if (!timeout || *timeout < std::chrono::milliseconds(1)) {
+    return std::unexpected(flag_error("baseline-full-sync-timeout", "a positive duration such as 60s or 10m",
+                                      raw.baseline_timeout));
+  }
+  options.baseline_full_sync_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+  return options;
+}
+
+}  // namespace
+
+std::expected<BenchOptions, std::string> parse_bench_flags(std::span<const std::string> args) {
+  RawFlags raw;
+  const FlagSet flags = make_flags(raw);
+  auto positional = flags.parse(args);
+  if (!positional) return std::unexpected(positional.error());
+  if (!positional->empty()) return std::unexpected("kubenat bench: unexpected argument " + quoted(positional->front()));
+  return validate(raw);
+}
+
+std::string bench_usage() {
+  RawFlags raw;
+  return make_flags(raw).usage();
+}
+
+}  // namespace kubenat
