@@ -40,13 +40,16 @@ ObjectName last_in_kube_services(const ClusterState& state) {
 }
 
 void route_to_pod(ClusterState& state, const ObjectName& service, const std::string& pod_ip) {
+  bool first = true;
   for (auto& [name, slice] : state.slices[service]) {
+    slice.endpoints.clear();
+    if (!first) continue;
+    // The first slice holds the one endpoint; the others are left empty.
     Endpoint pod;
     pod.address = *IpAddress::parse(pod_ip);
     pod.node_name = "node-0";
     slice.endpoints = {pod};
-    // One slice holds the one endpoint.
-    break;
+    first = false;
   }
 }
 

@@ -36,17 +36,17 @@ bool write_all(int fd, std::string_view text) {
   try {
     auto result = work(channel);
     if (result) {
-      channel.send({{"result", std::move(*result)}});
+      channel.send_outcome({{"result", std::move(*result)}});
     } else {
-      channel.send({{"error", result.error()}});
+      channel.send_outcome({{"error", result.error()}});
       status = 1;
     }
   } catch (const std::exception& e) {
     // A bug in the work; the parent reports it for this piece of work only.
-    channel.send({{"error", std::string("uncaught exception: ") + e.what()}});
+    channel.send_outcome({{"error", std::string("uncaught exception: ") + e.what()}});
     status = 1;
   } catch (...) {
-    channel.send({{"error", "uncaught exception of unknown type"}});
+    channel.send_outcome({{"error", "uncaught exception of unknown type"}});
     status = 1;
   }
   ::close(fd);
@@ -67,9 +67,11 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-bool ChildChannel::send(const nlohmann::json& message) {
+bool ChildChannel::send(const nlohmann::json& message) { return send_outcome({{"message", message}}); }
+
+bool ChildChannel::send_outcome(const nlohmann::json& line) {
   // dump() escapes newlines inside strings: one document, one line.
-  return write_all(fd_, message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return write_all(fd_, line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 std::expected<nlohmann::json, std::string> run_isolated(
@@ -103,12 +105,14 @@ std::expected<nlohmann::json, std::string> run_isolated(
     nlohmann::json message = nlohmann::json::parse(line, nullptr, false);
     if (message.is_discarded() || !message.is_object()) {
       error = "unreadable message from the child: " + std::string(line.substr(0, 200));
+    } else if (message.contains("message")) {
+      if (hooks.on_message) hooks.on_message(message["message"]);
     } else if (message.contains("result")) {
       result = std::move(message["result"]);
     } else if (message.contains("error") && message["error"].is_string()) {
       error = message["error"].get<std::string>();
-    } else if (hooks.on_message) {
-      hooks.on_message(message);
+    } else {
+      error = "unreadable message from the child: " + std::string(line.substr(0, 200));
     }
   };
   while (true) {

@@ -21,6 +21,10 @@ class ChildChannel {
   // Sends one message to the parent's on_message; false when the parent is
   // gone (the pipe is closed).
   bool send(const nlohmann::json& message);
+  // The child's last line, {"result": ...} or {"error": ...}: every message
+  // goes inside {"message": ...}, so that a message's own keys are never
+  // taken for the outcome.
+  bool send_outcome(const nlohmann::json& line);
 
  private:
   int fd_;

@@ -24,7 +24,10 @@ ObjectName synthetic_service_name(int index) {
 }
 
 std::optional<int> synthetic_service_index(const ObjectName& name) {
-  if (!name.name.starts_with("svc") || name.name.size() == 3) return std::nullopt;
+  // from_chars takes a minus sign; a synthetic index never has one.
+  if (!name.name.starts_with("svc") || name.name.size() == 3 || name.name[3] < '0' || name.name[3] > '9') {
+    return std::nullopt;
+  }
   int index = 0;
   const char* begin = name.name.data() + 3;
   const char* end = name.name.data() + name.name.size();
