@@ -65,6 +65,10 @@ ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
     node.addresses.push_back({"InternalIP", "192.168." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1)});
     state.nodes[node.name] = node;
   }
+  // NodePorts are unique, as the API server keeps them, numbered from 30000:
+  // past 2,768 of them a cluster would have widened
+  // --service-node-port-range; 35,535 fit below 65536.
+  int next_node_port = 30000;
   for (int i = 0; i < spec.services; ++i) {
     Service svc;
     svc.id = synthetic_service_name(i);
@@ -73,12 +77,12 @@ ClusterState make_synthetic_cluster(const SyntheticSpec& spec) {
     const double kind = unit(rng);
     if (kind < spec.load_balancer_share) {
       svc.type = ServiceType::LoadBalancer;
-      port.node_port = 30000 + i % 2768;
+      port.node_port = next_node_port < 65536 ? next_node_port++ : 0;
       svc.load_balancer_ips.push_back(*IpAddress::parse("198.18." + std::to_string(i / 250 % 256) + "." +
                                                         std::to_string(i % 250 + 1)));
     } else if (kind < spec.load_balancer_share + spec.node_port_share) {
       svc.type = ServiceType::NodePort;
-      port.node_port = 30000 + i % 2768;
+      port.node_port = next_node_port < 65536 ? next_node_port++ : 0;
     }
     if (unit(rng) < spec.affinity_share) svc.session_affinity = SessionAffinity::ClientIP;
     if (unit(rng) < spec.local_policy_share && svc.type != ServiceType::ClusterIP) {

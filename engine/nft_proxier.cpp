@@ -47,21 +47,17 @@ void NftProxier::compile(const ClusterState& state, const std::set<ObjectName>* 
   before_view_.reset();
   if (plan_ && changed != nullptr && same_config) {
     // The "before" of the change: the layout (pick chains included), the old
-    // fragments of the changed Services' ports, and the hairpin counters
-    // they touch.
+    // fragments of the recompiled ports (the changed Services' and those of
+    // Services that gained or lost a destination by them), and the hairpin
+    // counters they touch.
     NftPlan before;
     before.family = plan_->family;
     before.table = plan_->table;
     before.sets = plan_->sets;
     before.chains = plan_->chains;
     before.fixed_elements = plan_->fixed_elements;
-    for (const ObjectName& id : *changed) {
-      for (auto it = plan_->service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
-           it != plan_->service_ports.end() && it->first.service == id; ++it) {
-        before.service_ports.insert(*it);
-      }
-    }
-    const std::set<ServicePortName> touched = recompile_services_nft(*plan_, state, config, *changed);
+    const std::set<ServicePortName> touched =
+        recompile_services_nft(*plan_, state, config, *changed, &before.service_ports);
     std::vector<const NftServicePortRules*> old_fragments, new_fragments;
     for (const auto& [name, fragment] : before.service_ports) old_fragments.push_back(fragment.get());
     for (const ServicePortName& name : touched) {

@@ -227,12 +227,35 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
   return chains;
 }
 
-// One service port's elements and chains.
+NftDestination ip_destination(const ServicePortInfo& port, const IpAddress& ip) {
+  return NftDestination{ip, port.name.protocol, static_cast<std::uint16_t>(port.port)};
+}
+
+NftDestination node_port_destination(const ServicePortInfo& port) {
+  return NftDestination{std::nullopt, port.name.protocol, static_cast<std::uint16_t>(port.node_port)};
+}
+
+// Every destination the port claims, sorted and unique.
+std::vector<NftDestination> destinations_of(const ServicePortInfo& port) {
+  std::vector<NftDestination> out = {ip_destination(port, port.cluster_ip)};
+  for (const IpAddress& ip : port.external_ips) out.push_back(ip_destination(port, ip));
+  for (const IpAddress& ip : port.load_balancer_ips) out.push_back(ip_destination(port, ip));
+  if (port.node_port != 0) out.push_back(node_port_destination(port));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// One service port's elements and chains, leaving out the destinations
+// other ports are served at (`lost`, sorted).
 class ServicePortCompiler {
  public:
-  ServicePortCompiler(const ServicePortInfo& port, const EndpointSelection& sel, const ProxyConfig& config)
+  ServicePortCompiler(const ServicePortInfo& port, const EndpointSelection& sel, const ProxyConfig& config,
+                      std::vector<NftDestination> destinations, const std::vector<NftDestination>& lost)
       : port_(port), sel_(sel), config_(config), proto_(port.name.protocol),
-        service_port_(static_cast<std::uint16_t>(port.port)) {}
+        service_port_(static_cast<std::uint16_t>(port.port)), lost_(lost) {
+    out_.destinations = std::move(destinations);
+  }
 
   NftServicePortRules compile();
 
@@ -250,12 +273,17 @@ class ServicePortCompiler {
   void add_list(const char* count_map, const char* endpoint_map, std::vector<NftValue> key,
                 const std::vector<std::size_t>& list, bool local, bool node_port);
   std::string affinity_chain(const std::vector<std::size_t>& list, bool local);
+  bool served(const NftDestination& destination) const {
+    return !std::binary_search(lost_.begin(), lost_.end(), destination);
+  }
+  bool served(const IpAddress& ip) const { return served(ip_destination(port_, ip)); }
 
   const ServicePortInfo& port_;
   const EndpointSelection& sel_;
   const ProxyConfig& config_;
   Protocol proto_;
   std::uint16_t service_port_;
+  const std::vector<NftDestination>& lost_;
   NftServicePortRules out_;
 };
 
@@ -321,22 +349,32 @@ NftServicePortRules ServicePortCompiler::compile() {
   const bool has_internal = has_endpoints && !(port_.internal_policy_local && sel_.local.empty());
   const bool has_external = has_endpoints && !(port_.external_policy_local && sel_.local.empty());
 
-  std::vector<IpAddress> externals = port_.external_ips;
-  externals.insert(externals.end(), port_.load_balancer_ips.begin(), port_.load_balancer_ips.end());
+  // An address listed twice, or both as the cluster IP and an external
+  // one, is one destination: its first role wins, since a map holds one
+  // element per key.
+  const bool serve_cluster_ip = served(port_.cluster_ip);
+  std::vector<IpAddress> externals;
+  for (const auto* list : {&port_.external_ips, &port_.load_balancer_ips}) {
+    for (const IpAddress& ip : *list) {
+      const bool seen = ip == port_.cluster_ip || std::find(externals.begin(), externals.end(), ip) != externals.end();
+      if (!seen && served(ip)) externals.push_back(ip);
+    }
+  }
+  const bool serve_node_port = port_.node_port != 0 && served(node_port_destination(port_));
   auto destination = [&](const IpAddress& ip) { return std::vector<NftValue>{ip, proto_, service_port_}; };
   const std::vector<NftValue> node_port = {proto_, static_cast<std::uint16_t>(port_.node_port)};
 
   if (!has_endpoints) {
-    add(kNoEndpointServices, destination(port_.cluster_ip));
+    if (serve_cluster_ip) add(kNoEndpointServices, destination(port_.cluster_ip));
     for (const IpAddress& ip : externals) add(kNoEndpointServices, destination(ip));
-    if (port_.node_port != 0) add(kNoEndpointNodePorts, node_port);
-  } else {
-    if (has_internal) {
+    if (serve_node_port) add(kNoEndpointNodePorts, node_port);
+  } else if (serve_cluster_ip || !externals.empty() || serve_node_port) {
+    if (serve_cluster_ip && has_internal) {
       const bool local = port_.internal_policy_local;
       add(kServiceIps, destination(port_.cluster_ip), {go(local ? "internal-local" : "internal-cluster")});
       add_list(local ? kLocalCount : kClusterCount, local ? kLocalEndpoints : kClusterEndpoints,
                destination(port_.cluster_ip), local ? sel_.local : sel_.cluster, local, false);
-    } else {
+    } else if (serve_cluster_ip) {
       add(kNoLocalEndpointServices, destination(port_.cluster_ip));
     }
     const bool ext_local = port_.external_policy_local;
@@ -346,7 +384,7 @@ NftServicePortRules ServicePortCompiler::compile() {
       if (ext_local) add_list(kLocalCount, kLocalEndpoints, destination(ip), sel_.local, true, false);
       if (!has_external) add(kNoLocalEndpointServices, destination(ip));
     }
-    if (port_.node_port != 0) {
+    if (serve_node_port) {
       add(kServiceNodePorts, node_port, {go(ext_local ? "nodeport-local" : "nodeport-cluster")});
       add_list(kNodePortClusterCount, kNodePortClusterEndpoints, node_port, sel_.cluster, false, true);
       if (ext_local) add_list(kNodePortLocalCount, kNodePortLocalEndpoints, node_port, sel_.local, true, true);
@@ -355,6 +393,7 @@ NftServicePortRules ServicePortCompiler::compile() {
     if (!port_.load_balancer_ips.empty() && !port_.load_balancer_source_ranges.empty()) {
       bool allow_from_node = false;
       for (const IpAddress& lb : port_.load_balancer_ips) {
+        if (std::find(externals.begin(), externals.end(), lb) == externals.end()) continue;
         add(kFirewallIps, destination(lb));
         for (const Cidr& range : port_.load_balancer_source_ranges) {
           add(kFirewallAllow, {lb, proto_, service_port_, range});
@@ -365,6 +404,7 @@ NftServicePortRules ServicePortCompiler::compile() {
       // node's own requests to it then loop back with the VIP as source.
       if (allow_from_node) {
         for (const IpAddress& lb : port_.load_balancer_ips) {
+          if (std::find(externals.begin(), externals.end(), lb) == externals.end()) continue;
           add(kFirewallAllow, {lb, proto_, service_port_, Cidr(lb, lb.is_v4() ? 32 : 128)});
         }
       }
@@ -377,10 +417,10 @@ NftServicePortRules ServicePortCompiler::compile() {
   }
   if (proto_ == Protocol::Udp) {
     UdpFlowTargets& udp = out_.udp.emplace();
-    udp.destinations.push_back(port_.cluster_ip);
+    if (serve_cluster_ip) udp.destinations.push_back(port_.cluster_ip);
     udp.destinations.insert(udp.destinations.end(), externals.begin(), externals.end());
     udp.port = port_.port;
-    udp.node_port = port_.node_port;
+    udp.node_port = serve_node_port ? port_.node_port : 0;
     for (std::size_t i : sel_.reachable) udp.endpoints.push_back(port_.endpoints[i].address);
     std::sort(udp.endpoints.begin(), udp.endpoints.end());
   }
@@ -432,12 +472,89 @@ void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
   plan.total_endpoints += static_cast<std::size_t>(delta) * fragment.endpoint_count;
 }
 
+std::string node_zone(const ClusterState& state, const ProxyConfig& config) {
+  auto node = state.nodes.find(config.node_name);
+  return node == state.nodes.end() ? std::string() : node->second.zone();
+}
+
+void claim(NftPlan& plan, const ServicePortName& name, const std::vector<NftDestination>& destinations) {
+  for (const NftDestination& destination : destinations) {
+    std::vector<ServicePortName>& claimants = plan.claims[destination];
+    claimants.insert(std::lower_bound(claimants.begin(), claimants.end(), name), name);
+  }
+}
+
+void unclaim(NftPlan& plan, const ServicePortName& name, const std::vector<NftDestination>& destinations) {
+  for (const NftDestination& destination : destinations) {
+    auto it = plan.claims.find(destination);
+    if (it == plan.claims.end()) continue;
+    std::erase(it->second, name);
+    if (it->second.empty()) plan.claims.erase(it);
+  }
+}
+
+std::optional<ServicePortName> served_port(const NftPlan& plan, const NftDestination& destination) {
+  auto it = plan.claims.find(destination);
+  if (it == plan.claims.end() || it->second.empty()) return std::nullopt;
+  return it->second.front();
+}
+
+std::string describe(const NftDestination& destination) {
+  const std::string port = std::to_string(destination.port) + "/" + std::string(protocol_lower(destination.protocol));
+  if (!destination.ip) return "NodePort " + port;
+  const std::string ip = destination.ip->to_string();
+  return (destination.ip->is_v4() ? ip : "[" + ip + "]") + ":" + port;
+}
+
+Diagnostic lost_destination(const ServicePortInfo& port, const NftDestination& destination,
+                            const ServicePortName& served) {
+  std::string field = "spec.externalIPs / status.loadBalancer.ingress";
+  if (!destination.ip) field = "spec.ports[].nodePort";
+  if (destination.ip == port.cluster_ip) field = "spec.clusterIPs";
+  return Diagnostic{"Service " + port.name.service.to_string(), field,
+                    describe(destination) + " of port \"" + port.name.port + "\" is also claimed by " +
+                        served.to_string() + ", which is served there (the first by name); ignored for this port"};
+}
+
+// Removes the service's ports from the plan, keeping in `replaced` the
+// first version of each (a service may be recompiled twice).
+void remove_service_ports(NftPlan& plan, const ObjectName& id, std::set<ServicePortName>& removed,
+                          NftReplacedPorts* replaced) {
+  auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
+  while (it != plan.service_ports.end() && it->first.service == id) {
+    if (replaced != nullptr) replaced->emplace(it->first, it->second);
+    reference(plan, *it->second, -1);
+    unclaim(plan, it->first, it->second->destinations);
+    removed.insert(it->first);
+    it = plan.service_ports.erase(it);
+  }
+}
+
+// Compiles the service's ports into the plan (which holds none of them).
+// All of them claim their destinations first, so that a port knows which
+// of its service's other ports precede it.
 std::vector<ServicePortName> compile_service_into(NftPlan& plan, const ClusterState& state, const Service& service,
-                                                  const ProxyConfig& config, const std::string& zone) {
+                                                  const ProxyConfig& config, const std::string& zone,
+                                                  Diagnostics* diagnostics) {
+  std::vector<ServicePortInfo> ports = resolve_service_ports(service, slices_of(state, service.id), config);
+  std::vector<std::vector<NftDestination>> claimed;
+  for (const ServicePortInfo& port : ports) {
+    claimed.push_back(destinations_of(port));
+    claim(plan, port.name, claimed.back());
+  }
   std::vector<ServicePortName> names;
-  for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(state, service.id), config)) {
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const ServicePortInfo& port = ports[i];
+    std::vector<NftDestination> lost;
+    for (const NftDestination& destination : claimed[i]) {
+      const std::optional<ServicePortName> served = served_port(plan, destination);
+      if (served == port.name) continue;
+      lost.push_back(destination);
+      if (diagnostics != nullptr) diagnostics->push_back(lost_destination(port, destination, *served));
+    }
     const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
-    auto fragment = std::make_shared<const NftServicePortRules>(ServicePortCompiler(port, selection, config).compile());
+    auto fragment = std::make_shared<const NftServicePortRules>(
+        ServicePortCompiler(port, selection, config, std::move(claimed[i]), lost).compile());
     reference(plan, *fragment, +1);
     plan.service_ports[port.name] = std::move(fragment);
     names.push_back(port.name);
@@ -445,9 +562,49 @@ std::vector<ServicePortName> compile_service_into(NftPlan& plan, const ClusterSt
   return names;
 }
 
-std::string node_zone(const ClusterState& state, const ProxyConfig& config) {
-  auto node = state.nodes.find(config.node_name);
-  return node == state.nodes.end() ? std::string() : node->second.zone();
+// Recompiles `services` (removing those gone from `state`), then any other
+// service whose ports gained or lost a destination by it, until none did.
+// Returns the service ports recompiled.
+std::set<ServicePortName> recompile_until_settled(NftPlan& plan, const ClusterState& state, const ProxyConfig& config,
+                                                  std::set<ObjectName> services, NftReplacedPorts* replaced,
+                                                  Diagnostics* diagnostics) {
+  std::set<ServicePortName> touched;
+  const std::string zone = node_zone(state, config);
+  while (!services.empty()) {
+    std::set<ObjectName> affected;
+    for (const ObjectName& id : services) {
+      std::set<ServicePortName> removed;
+      // Who is served at each destination this service claims, before and
+      // after: a change there is another service's change too.
+      std::map<NftDestination, std::optional<ServicePortName>> before;
+      auto first = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
+      for (auto it = first; it != plan.service_ports.end() && it->first.service == id; ++it) {
+        for (const NftDestination& d : it->second->destinations) before.emplace(d, served_port(plan, d));
+      }
+      remove_service_ports(plan, id, removed, replaced);
+      touched.insert(removed.begin(), removed.end());
+      if (auto service = state.services.find(id); service != state.services.end()) {
+        // Destinations new to the service: who was served there before it.
+        std::vector<ServicePortInfo> ports = resolve_service_ports(service->second, slices_of(state, id), config);
+        for (const ServicePortInfo& port : ports) {
+          for (const NftDestination& d : destinations_of(port)) before.emplace(d, served_port(plan, d));
+        }
+        for (ServicePortName& name :
+             compile_service_into(plan, state, service->second, config, zone, diagnostics)) {
+          touched.insert(std::move(name));
+        }
+      }
+      for (const auto& [destination, was] : before) {
+        const std::optional<ServicePortName> now = served_port(plan, destination);
+        if (was == now) continue;
+        for (const auto& port : {was, now}) {
+          if (port && port->service != id) affected.insert(port->service);
+        }
+      }
+    }
+    services = std::move(affected);
+  }
+  return touched;
 }
 
 }  // namespace
@@ -461,7 +618,11 @@ NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& confi
   plan.sets = fixed_sets(config);
   plan.chains = fixed_chains(config);
   const std::string zone = node_zone(state, config);
-  for (const auto& [id, service] : state.services) compile_service_into(plan, state, service, config, zone);
+  // In name order, the first claimant of a destination is compiled first
+  // and keeps it: no service needs compiling twice.
+  for (const auto& [id, service] : state.services) {
+    compile_service_into(plan, state, service, config, zone, &result.diagnostics);
+  }
   if (node_ports_restricted(config)) {
     for (const IpAddress& ip : config.local_addresses) {
       if (ip.family() != config.family) continue;
@@ -476,23 +637,8 @@ NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& confi
 }
 
 std::set<ServicePortName> recompile_services_nft(NftPlan& plan, const ClusterState& state, const ProxyConfig& config,
-                                                 const std::set<ObjectName>& services) {
-  std::set<ServicePortName> touched;
-  const std::string zone = node_zone(state, config);
-  for (const ObjectName& id : services) {
-    auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
-    while (it != plan.service_ports.end() && it->first.service == id) {
-      reference(plan, *it->second, -1);
-      touched.insert(it->first);
-      it = plan.service_ports.erase(it);
-    }
-    if (auto service = state.services.find(id); service != state.services.end()) {
-      for (ServicePortName& name : compile_service_into(plan, state, service->second, config, zone)) {
-        touched.insert(std::move(name));
-      }
-    }
-  }
-  return touched;
+                                                 const std::set<ObjectName>& services, NftReplacedPorts* replaced) {
+  return recompile_until_settled(plan, state, config, services, replaced, nullptr);
 }
 
 }  // namespace kubenat

@@ -194,10 +194,23 @@ struct NftChain {
   auto operator<=>(const NftChain&) const = default;
 };
 
+// A destination through which the shared maps reach a service port: an IP,
+// protocol and port, or a protocol and NodePort (no IP).
+struct NftDestination {
+  std::optional<IpAddress> ip;
+  Protocol protocol = Protocol::Tcp;
+  std::uint16_t port = 0;
+  auto operator<=>(const NftDestination&) const = default;
+  bool operator==(const NftDestination&) const = default;
+};
+
 // What one service port owns: elements in the shared sets and maps, and the
 // chains and sets of its own (session affinity only).
 struct NftServicePortRules {
   std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted; no other port has these
+  // Every destination the port claims, sorted, whether it is served there
+  // or another port is (see NftPlan::claims).
+  std::vector<NftDestination> destinations;
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
   // Shared pick chains it jumps to ("pick-cluster-3", ...) and endpoint IPs
@@ -226,6 +239,14 @@ struct NftPlan {
   std::map<std::string, std::size_t> pick_chain_refs;
   std::map<IpAddress, std::size_t> hairpin_refs;
   std::size_t total_endpoints = 0;
+  // The service ports claiming each destination, in name order. The API
+  // server keeps cluster IPs and NodePorts unique, but externalIPs and
+  // load-balancer IPs may collide, and so may bad data; the kernel refuses
+  // an element whose key is already there, and with it the whole batch. So
+  // only the first claimant by name is served at a destination (as the
+  // first matching rule is in the iptables mode), and the others are
+  // compiled without it until it is theirs. Derived from service_ports.
+  std::map<NftDestination, std::vector<ServicePortName>> claims;
 
   bool operator==(const NftPlan& other) const;
 };

@@ -88,6 +88,20 @@ TEST(SyntheticServiceName, NegativeNumbersHaveNoIndex) {
 
 // --- the cluster ---
 
+TEST(SyntheticCluster, NodePortsAreUnique) {
+  SyntheticSpec spec;
+  spec.services = 5000;
+  spec.node_port_share = 0.5;
+  spec.load_balancer_share = 0.2;
+  std::set<int> seen;
+  for (const auto& [name, svc] : make_synthetic_cluster(spec).services) {
+    const int node_port = svc.ports.at(0).node_port;
+    if (node_port == 0) continue;
+    EXPECT_TRUE(seen.insert(node_port).second) << name.to_string() << " " << node_port;
+  }
+  EXPECT_GT(seen.size(), 3000u);
+}
+
 TEST(SyntheticCluster, HasTheAskedServicesEachWithItsEndpoints) {
   const SyntheticSpec spec = small_spec(120);
   const ClusterState state = make_synthetic_cluster(spec);

@@ -213,5 +213,41 @@ TEST_F(NftProxierTest, ADiffSyncEqualsTheTableACompleteCompileWouldWrite) {
   }
 }
 
+std::size_t elements_sent(const FakeNftTransport::Sent& sent, NftMessageKind kind, const std::string& set) {
+  std::size_t count = 0;
+  for (const NftMessageInfo& message : sent.messages) {
+    if (message.kind == kind && message.object == set) count += message.elements;
+  }
+  return count;
+}
+
+TEST_F(NftProxierTest, AServiceGivingUpASharedNodePortHandsItOverInADiff) {
+  // Two Services on NodePort 30080: ns/alpha is served there, ns/beta not.
+  auto cluster = [](bool with_alpha) {
+    ClusterBuilder b;
+    for (const std::string name : {"alpha", "beta"}) {
+      if (name == "alpha" && !with_alpha) continue;
+      b.add(ServiceBuilder("ns", name)
+                .type(ServiceType::NodePort)
+                .cluster_ip(name == "alpha" ? "172.30.2.1" : "172.30.2.2")
+                .port("http", 80, Protocol::Tcp, 30080));
+      SliceBuilder slice("ns", name);
+      slice.port("http", 8080);
+      slice.endpoint(name == "alpha" ? "10.180.0.1" : "10.180.0.2");
+      b.add(slice.build());
+    }
+    return b.build();
+  };
+  ASSERT_TRUE(sync_all(cluster(true)).ok);
+  const SyncResult result = sync(cluster(false), {ObjectName{"ns", "alpha"}});
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_FALSE(result.full);
+  // beta's NodePort element is new; its cluster-IP element was there already
+  // and is not sent again (the kernel would refuse it as existing).
+  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "service-nodeports"), 1u);
+  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "service-ips"), 0u);
+  EXPECT_EQ(elements_sent(last_sent(), K::DeleteElements, "service-ips"), 1u);
+}
+
 }  // namespace
 }  // namespace kubenat

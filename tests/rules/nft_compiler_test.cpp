@@ -221,5 +221,118 @@ TEST(NftCompiler, RecompilingChangedServicesEqualsACompleteCompileAndDiffsTheSam
   }
 }
 
+// Elements with the same key in one set: the kernel refuses the second.
+std::vector<NftSetElement> duplicate_keys(const NftPlan& plan) {
+  std::map<std::pair<std::string, std::vector<NftValue>>, int> seen;
+  std::vector<NftSetElement> duplicates;
+  for (const auto& [set, element] : plan_elements(plan)) {
+    if (++seen[{set, element.key}] == 2) duplicates.emplace_back(set, element);
+  }
+  return duplicates;
+}
+
+ClusterState two_services_on_node_port_30080() {
+  ClusterBuilder b;
+  for (const char* name : {"alpha", "beta"}) {
+    const std::string vip = std::string("10.96.0.") + (name[0] == 'a' ? "1" : "2");
+    b.add(ServiceBuilder("ns", name).type(ServiceType::NodePort).cluster_ip(vip).port("http", 80, Protocol::Tcp, 30080).build());
+    SliceBuilder slice("ns", name);
+    slice.port("http", 8080);
+    slice.endpoint(name[0] == 'a' ? "10.1.0.1" : "10.1.0.2", "node-a");
+    b.add(slice.build());
+  }
+  return b.build();
+}
+
+TEST(NftCompiler, ADestinationClaimedTwiceIsServedForTheFirstServiceByName) {
+  const NftCompileResult result = compile_nft(two_services_on_node_port_30080(), config());
+  EXPECT_THAT(duplicate_keys(result.plan), IsEmpty());
+  EXPECT_THAT(elements_of(result.plan, "nodeport-cluster-endpoints"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080), index(0)}, {ip("10.1.0.1"), port(8080)}}));
+  // The other service keeps its cluster IP.
+  EXPECT_THAT(elements_of(result.plan, "service-ips"), Contains(NftElement{{ip("10.96.0.2"), Protocol::Tcp, port(80)},
+                                                                            {go("internal-cluster")}}));
+}
+
+TEST(NftCompiler, TheServiceLeftWithoutADestinationIsWarnedAboutByField) {
+  const NftCompileResult result = compile_nft(two_services_on_node_port_30080(), config());
+  ASSERT_EQ(result.diagnostics.size(), 1u);
+  EXPECT_EQ(result.diagnostics[0].object, "Service ns/beta");
+  EXPECT_EQ(result.diagnostics[0].field, "spec.ports[].nodePort");
+  EXPECT_THAT(result.diagnostics[0].message, ::testing::HasSubstr("NodePort 30080/tcp"));
+  EXPECT_THAT(result.diagnostics[0].message, ::testing::HasSubstr("ns/alpha:http"));
+}
+
+TEST(NftCompiler, RemovingTheServedServiceHandsItsDestinationToTheNext) {
+  ClusterState state = two_services_on_node_port_30080();
+  NftPlan plan = compile_nft(state, config()).plan;
+  const NftPlan before = plan;
+  state.services.erase(ObjectName{"ns", "alpha"});
+  const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {ObjectName{"ns", "alpha"}});
+  EXPECT_THAT(touched, Contains(ServicePortName{ObjectName{"ns", "beta"}, "http", Protocol::Tcp}));
+  const NftChange change = diff_nft(before, plan, touched);
+  EXPECT_THAT(change.elements_added,
+              Contains(NftSetElement{"nodeport-cluster-endpoints",
+                                     {{Protocol::Tcp, port(30080), index(0)}, {ip("10.1.0.2"), port(8080)}}}));
+  EXPECT_EQ(plan, compile_nft(state, config()).plan);
+}
+
+TEST(NftCompiler, AServiceEarlierByNameTakesTheDestinationFromTheOneServedThere) {
+  ClusterState state = two_services_on_node_port_30080();
+  const Service alpha = state.services.at(ObjectName{"ns", "alpha"});
+  state.services.erase(ObjectName{"ns", "alpha"});
+  NftPlan plan = compile_nft(state, config()).plan;
+  state.services[alpha.id] = alpha;
+  const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {alpha.id});
+  EXPECT_THAT(touched, Contains(ServicePortName{ObjectName{"ns", "beta"}, "http", Protocol::Tcp}));
+  EXPECT_THAT(duplicate_keys(plan), IsEmpty());
+  EXPECT_EQ(plan, compile_nft(state, config()).plan);
+}
+
+TEST(NftCompiler, AnExternalIpEqualToTheClusterIpIsOneDestination) {
+  NftPlan plan =
+      compile_nft(web({"10.1.0.1"}, cluster_ip().external_ip("10.96.0.10").external_ip("10.96.0.10")).build(), config())
+          .plan;
+  EXPECT_THAT(duplicate_keys(plan), IsEmpty());
+  EXPECT_THAT(elements_of(plan, "service-ips"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go("internal-cluster")}}));
+}
+
+TEST(NftCompiler, RecompilingServicesThatShareDestinationsEqualsACompleteCompile) {
+  std::mt19937 rng(17);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  ClusterState state;
+  NftPlan plan = compile_nft(state, config()).plan;
+  for (int step = 0; step < 400; ++step) {
+    const int i = pick(8);
+    const ObjectName id{"ns", "svc" + std::to_string(i)};
+    if (pick(4) == 0) {
+      state.services.erase(id);
+    } else if (pick(3) == 0 || !state.services.contains(id)) {
+      // Few NodePorts and external IPs to go around: they collide often.
+      ServiceBuilder s("ns", id.name);
+      s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, Protocol::Tcp, pick(2) ? 30000 + pick(3) : 0);
+      s.type(ServiceType::NodePort);
+      if (pick(2)) s.external_ip("172.16.0." + std::to_string(pick(3) + 1));
+      if (pick(3) == 0) s.external_local();
+      state.services[id] = s.build();
+    } else {
+      SliceBuilder slice("ns", id.name);
+      slice.port("p", 8080);
+      const int n = pick(4);
+      for (int e = 0; e < n; ++e) slice.endpoint("10.3.0." + std::to_string(pick(6) + 1), pick(2) ? "node-a" : "node-b");
+      state.slices[id].clear();
+      state.put_slice(slice.build());
+    }
+    const NftPlan before = plan;
+    const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {id});
+    const NftPlan complete = compile_nft(state, config()).plan;
+    ASSERT_EQ(plan, complete) << "step " << step;
+    ASSERT_EQ(plan.claims, complete.claims) << "step " << step;
+    ASSERT_THAT(duplicate_keys(plan), IsEmpty()) << "step " << step;
+    ASSERT_EQ(diff_nft(before, plan, touched), diff_nft(before, complete)) << "step " << step;
+  }
+}
+
 }  // namespace
 }  // namespace kubenat
