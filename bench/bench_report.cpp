@@ -148,7 +148,7 @@ std::string render_table(const BenchReport& report) {
   out << "services: " << joined_sizes(o.sizes) << " x " << o.endpoints << " endpoints; NodePort "
       << percent(o.node_port_share) << ", LoadBalancer " << percent(o.load_balancer_share) << ", affinity "
       << percent(o.affinity_share) << ", Local " << percent(o.local_share) << "; seed " << o.seed << "; " << o.runs
-      << " runs (full syncs " << full_sync_runs(o) << ")";
+      << " runs (full syncs " << full_sync_runs(o) << ", each into a namespace of its own)";
   if (o.dataplane) out << "; " << o.connections << " connections per data-plane run";
   out << "\nmedian [min..max]; ratios pair the runs one by one: median [min..max] of the pairs\n";
 

@@ -23,14 +23,6 @@ std::string sample_phase(std::string_view what, int sample, int of) {
   return std::string(what) + " " + std::to_string(sample + 1) + "/" + std::to_string(of);
 }
 
-void note_fewer_full_syncs(const ControlPlaneSettings& settings, CellResult& cell) {
-  if (settings.full_sync_runs >= settings.runs) return;
-  const std::string note = std::to_string(settings.full_sync_runs) + " runs, not " + std::to_string(settings.runs) +
-                           ": each needs a namespace of its own";
-  cell.figures[Figure::FullSync].note = note;
-  cell.figures[Figure::FullSyncBytes].note = note;
-}
-
 // Times one apply() of the proxier after compiling `changed`; the apply
 // must be a diff.
 std::expected<void, std::string> time_change(Proxier& proxier, const ClusterState& state, const ObjectName& changed,
@@ -101,7 +93,6 @@ std::expected<KeptRules, std::string> measure_kubenat_control_plane(const Contro
   time_compile(settings, state, cell);
 
   KeptRules kept;
-  note_fewer_full_syncs(settings, cell);
   for (int sample = 0; sample < settings.full_sync_runs; ++sample) {
     const bool last = sample + 1 == settings.full_sync_runs;
     phase(sample_phase("full sync", sample, settings.full_sync_runs));
@@ -148,7 +139,6 @@ std::expected<void, std::string> measure_baseline_control_plane(const ControlPla
                                                                 ClusterState& state,
                                                                 const RulesNamespaces& namespaces,
                                                                 const PhaseReporter& phase, CellResult& cell) {
-  note_fewer_full_syncs(settings, cell);
   {
     const IptablesPlan plan = compile_iptables(state, settings.config).plan;
     for (int sample = 0; sample < settings.full_sync_runs; ++sample) {

@@ -261,16 +261,38 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan
     pending.add(set, &element);
     pending_bytes += element_bytes(element);
   }
+  // Every verdict element goes into the first transaction, with the chains
+  // and rules: the kernel validates the whole table on each commit that
+  // adds a jump or goto, so verdicts spread over the chunks would make it
+  // validate an ever larger table once per chunk (quadratic in the table
+  // size), where one validation does. The later chunks hold data only.
+  const auto is_verdict = [](const NftElement& element) {
+    return std::any_of(element.data.begin(), element.data.end(),
+                       [](const NftValue& value) { return std::holds_alternative<NftVerdict>(value); });
+  };
+  for (const auto& [name, rules] : plan.service_ports) {
+    if (!rules) continue;
+    for (const auto& [set, element] : rules->elements) {
+      if (!is_verdict(element)) continue;
+      pending.add(set, &element);
+      pending_bytes += element_bytes(element);
+    }
+  }
   for (const auto& [name, rules] : plan.service_ports) {
     if (!rules || rules->elements.empty()) continue;
     std::size_t bytes = 0;
-    for (const auto& [set, element] : rules->elements) bytes += element_bytes(element);
+    for (const auto& [set, element] : rules->elements) {
+      if (!is_verdict(element)) bytes += element_bytes(element);
+    }
+    if (bytes == 0) continue;
     // Whole service ports only: a transaction boundary never splits one.
     if (!pending.empty() && batch.size() + pending_bytes + bytes > options_.max_transaction_bytes) {
       if (auto ok = send_current(); !ok) return std::unexpected(ok.error());
       batch = NftBatch(family_, table_, next_seq_, lookup);
     }
-    for (const auto& [set, element] : rules->elements) pending.add(set, &element);
+    for (const auto& [set, element] : rules->elements) {
+      if (!is_verdict(element)) pending.add(set, &element);
+    }
     pending_bytes += bytes;
   }
   if (auto ok = send_current(); !ok) return std::unexpected(ok.error());

@@ -1,14 +1,13 @@
 #include "rules/nft_plan.h"
 
 #include <algorithm>
-#include <charconv>
 
 namespace kubenat {
 
 bool NftPlan::operator==(const NftPlan& other) const {
   if (family != other.family || table != other.table || sets != other.sets || chains != other.chains ||
       fixed_elements != other.fixed_elements ||
-      pick_chain_refs != other.pick_chain_refs || hairpin_refs != other.hairpin_refs ||
+      count_set_refs != other.count_set_refs || hairpin_refs != other.hairpin_refs ||
       total_endpoints != other.total_endpoints || service_ports.size() != other.service_ports.size()) {
     return false;
   }
@@ -18,32 +17,6 @@ bool NftPlan::operator==(const NftPlan& other) const {
     if (a->second != b->second && *a->second != *b->second) return false;
   }
   return true;
-}
-
-std::optional<NftChain> pick_chain(const NftPlan& /*plan*/, const std::string& name) {
-  struct Kind {
-    std::string_view prefix;
-    std::vector<NftField> fields;
-    std::string map;
-  };
-  const std::vector<Kind> kinds = {
-      {"pick-nodeport-cluster-", {NftField::MetaL4proto, NftField::ThDport}, "nodeport-cluster-endpoints"},
-      {"pick-nodeport-local-", {NftField::MetaL4proto, NftField::ThDport}, "nodeport-local-endpoints"},
-      {"pick-cluster-", {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport}, "cluster-endpoints"},
-      {"pick-local-", {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport}, "local-endpoints"},
-  };
-  for (const Kind& kind : kinds) {
-    if (!name.starts_with(kind.prefix)) continue;
-    std::uint32_t count = 0;
-    const char* begin = name.data() + kind.prefix.size();
-    const char* end = name.data() + name.size();
-    auto [next, ec] = std::from_chars(begin, end, count);
-    if (ec != std::errc() || next != end || count == 0) return std::nullopt;
-    NftChain chain{name, std::nullopt, {}};
-    chain.rules.push_back(NftRule{{nft::DnatMap{kind.fields, count, kind.map}}, {}});
-    return chain;
-  }
-  return std::nullopt;
 }
 
 std::vector<NftSet> plan_sets(const NftPlan& plan) {

@@ -213,10 +213,10 @@ struct NftServicePortRules {
   std::vector<NftDestination> destinations;
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
-  // Shared pick chains it jumps to ("pick-cluster-3", ...) and endpoint IPs
-  // for the hairpin set: several ports may need the same ones, so the plan
-  // counts references and keeps them while any port does.
-  std::vector<std::string> pick_chains;
+  // Shared count sets it is a member of ("cluster-count-3", ...) and
+  // endpoint IPs for the hairpin set: several ports may need the same ones,
+  // so the plan counts references and keeps them while any port does.
+  std::vector<std::string> count_sets;
   std::vector<IpAddress> hairpin_ips;
   // Set for UDP ports only: what the conntrack cleanup compares.
   std::optional<UdpFlowTargets> udp;
@@ -227,8 +227,9 @@ struct NftServicePortRules {
 struct NftPlan {
   IpFamily family = IpFamily::V4;
   std::string table = "kubenat";
-  // The fixed layout: sets and maps, then chains (base chains included),
-  // and at the end the pick chains in use, sorted by name.
+  // The fixed layout: sets and maps (the count sets in use at the end,
+  // sorted by name), then chains (base chains included; the pick chains
+  // hold a rule per count set in use, by count).
   std::vector<NftSet> sets;
   std::vector<NftChain> chains;
   // Elements that come from the configuration, not from a service port
@@ -236,7 +237,7 @@ struct NftPlan {
   std::vector<std::pair<std::string, NftElement>> fixed_elements;
   std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>> service_ports;
   // References from the service ports to shared things (see above).
-  std::map<std::string, std::size_t> pick_chain_refs;
+  std::map<std::string, std::size_t> count_set_refs;
   std::map<IpAddress, std::size_t> hairpin_refs;
   std::size_t total_endpoints = 0;
   // The service ports claiming each destination, in name order. The API
@@ -261,10 +262,5 @@ inline constexpr const char* kNftHairpinSet = "hairpin";
 std::vector<NftSet> plan_sets(const NftPlan& plan);
 std::vector<NftChain> plan_chains(const NftPlan& plan);
 std::vector<std::pair<std::string, NftElement>> plan_elements(const NftPlan& plan);
-
-// The pick chain `name` ("pick-cluster-3", "pick-local-1",
-// "pick-nodeport-cluster-2", "pick-nodeport-local-4"), as the compiler lays
-// it out; nullopt for a name that is not one.
-std::optional<NftChain> pick_chain(const NftPlan& plan, const std::string& name);
 
 }  // namespace kubenat

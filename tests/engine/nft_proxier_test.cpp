@@ -244,9 +244,9 @@ TEST_F(NftProxierTest, AServiceGivingUpASharedNodePortHandsItOverInADiff) {
   EXPECT_FALSE(result.full);
   // beta's NodePort element is new; its cluster-IP element was there already
   // and is not sent again (the kernel would refuse it as existing).
-  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "service-nodeports"), 1u);
-  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "service-ips"), 0u);
-  EXPECT_EQ(elements_sent(last_sent(), K::DeleteElements, "service-ips"), 1u);
+  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "nodeport-cluster-destinations"), 1u);
+  EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "internal-cluster-destinations"), 0u);
+  EXPECT_EQ(elements_sent(last_sent(), K::DeleteElements, "internal-cluster-destinations"), 1u);
 }
 
 }  // namespace

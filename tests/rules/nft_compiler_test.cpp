@@ -59,19 +59,51 @@ ClusterBuilder web(std::vector<std::string> endpoints, ServiceBuilder service = 
 }
 ServiceBuilder cluster_ip() { return ServiceBuilder("ns", "web").cluster_ip("10.96.0.10").port("http", 80); }
 
-TEST(NftCompiler, ClusterIpServiceDispatchesThroughTheSharedPickChain) {
+NftRule pick_rule(const std::string& set, std::uint32_t count, const std::string& map) {
+  const std::vector<NftField> fields = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
+  return NftRule{{nft::InSet{fields, set}, nft::DnatMap{fields, count, map}}, {}};
+}
+
+const NftChain* find_chain(const NftPlan& plan, const std::string& name) {
+  for (const NftChain& chain : plan.chains) {
+    if (chain.name == name) return &chain;
+  }
+  return nullptr;
+}
+
+TEST(NftCompiler, ClusterIpServiceIsAMemberOfItsClassAndCountSets) {
   NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
   const IpAddress vip = ip("10.96.0.10");
-  EXPECT_THAT(elements_of(plan, "service-ips"),
-              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {go("internal-cluster")}}));
-  EXPECT_THAT(elements_of(plan, "cluster-count"),
-              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-2")}}));
+  EXPECT_THAT(elements_of(plan, "internal-cluster-destinations"),
+              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {}}));
+  EXPECT_THAT(elements_of(plan, "cluster-count-2"), ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {}}));
   EXPECT_THAT(elements_of(plan, "cluster-endpoints"),
               ElementsAre(NftElement{{vip, Protocol::Tcp, port(80), index(0)}, {ip("10.1.0.1"), port(8080)}},
                           NftElement{{vip, Protocol::Tcp, port(80), index(1)}, {ip("10.1.0.2"), port(8080)}}));
   EXPECT_THAT(elements_of(plan, "hairpin"), ElementsAre(NftElement{{ip("10.1.0.1"), ip("10.1.0.1")}, {}},
                                                         NftElement{{ip("10.1.0.2"), ip("10.1.0.2")}, {}}));
-  EXPECT_THAT(chain_names(plan), Contains("pick-cluster-2"));
+}
+
+TEST(NftCompiler, ThePickChainHasARulePerCountDnattingThroughTheEndpointMap) {
+  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
+  const NftChain* pick = find_chain(plan, "pick-cluster");
+  ASSERT_NE(pick, nullptr);
+  ASSERT_GE(pick->rules.size(), 2u);
+  EXPECT_EQ(pick->rules[1], pick_rule("cluster-count-2", 2, "cluster-endpoints"));
+}
+
+TEST(NftCompiler, AnEndpointCountBeyondThePreparedOnesGetsASetAndARuleOnDemand) {
+  std::vector<std::string> endpoints;
+  for (int i = 1; i <= 20; ++i) endpoints.push_back("10.1.1." + std::to_string(i));
+  NftPlan plan = compile_nft(web(endpoints, cluster_ip()).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "cluster-count-20"), ::testing::SizeIs(1));
+  const NftChain* pick = find_chain(plan, "pick-cluster");
+  ASSERT_NE(pick, nullptr);
+  EXPECT_EQ(pick->rules.back(), pick_rule("cluster-count-20", 20, "cluster-endpoints"));
+
+  NftPlan empty = compile_nft(web({}, cluster_ip()).build(), config()).plan;
+  const std::vector<NftSet> sets = plan_sets(empty);
+  EXPECT_FALSE(std::any_of(sets.begin(), sets.end(), [](const NftSet& s) { return s.name == "cluster-count-20"; }));
 }
 
 TEST(NftCompiler, TheTableIsNamedByTheConfigAndTheFamily) {
@@ -87,7 +119,7 @@ TEST(NftCompiler, ServiceWithoutEndpointsIsRejected) {
   NftPlan plan = compile_nft(web({}, cluster_ip()).build(), config()).plan;
   EXPECT_THAT(elements_of(plan, "no-endpoint-services"),
               ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
-  EXPECT_THAT(elements_of(plan, "service-ips"), IsEmpty());
+  EXPECT_THAT(elements_of(plan, "internal-cluster-destinations"), IsEmpty());
 }
 
 TEST(NftCompiler, InternalTrafficPolicyLocalWithoutLocalEndpointsDrops) {
@@ -98,8 +130,8 @@ TEST(NftCompiler, InternalTrafficPolicyLocalWithoutLocalEndpointsDrops) {
 
 TEST(NftCompiler, InternalTrafficPolicyLocalUsesTheLocalList) {
   NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().internal_local()).build(), config()).plan;
-  EXPECT_THAT(elements_of(plan, "service-ips"),
-              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go("internal-local")}}));
+  EXPECT_THAT(elements_of(plan, "internal-local-destinations"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
   EXPECT_THAT(elements_of(plan, "local-endpoints"), ElementsAre(NftElement{
                                                        {ip("10.96.0.10"), Protocol::Tcp, port(80), index(0)},
                                                        {ip("10.1.0.1"), port(8080)}}));
@@ -109,17 +141,15 @@ TEST(NftCompiler, NodePortWithLocalPolicyHasBothListsAndDropsWithoutLocalEndpoin
   auto np = ServiceBuilder("ns", "web").type(ServiceType::NodePort).cluster_ip("10.96.0.10")
                 .port("http", 80, Protocol::Tcp, 30080).external_local();
   NftPlan with_local = compile_nft(web({"10.1.0.1", "10.1.0.2"}, np).build(), config()).plan;
-  EXPECT_THAT(elements_of(with_local, "service-nodeports"),
-              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("nodeport-local")}}));
-  EXPECT_THAT(elements_of(with_local, "nodeport-cluster-count"),
-              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("pick-nodeport-cluster-2")}}));
-  EXPECT_THAT(elements_of(with_local, "nodeport-local-count"),
-              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {go("pick-nodeport-local-1")}}));
+  EXPECT_THAT(elements_of(with_local, "nodeport-local-destinations"),
+              ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
+  EXPECT_THAT(elements_of(with_local, "nodeport-cluster-count-2"), ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
+  EXPECT_THAT(elements_of(with_local, "nodeport-local-count-1"), ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
 
   NftPlan without_local = compile_nft(web({"10.1.0.2"}, np).build(), config()).plan;
   EXPECT_THAT(elements_of(without_local, "no-local-endpoint-nodeports"),
               ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
-  EXPECT_THAT(elements_of(without_local, "nodeport-local-count"), IsEmpty());
+  EXPECT_THAT(elements_of(without_local, "nodeport-local-count-1"), IsEmpty());
 }
 
 TEST(NftCompiler, SourceRangesFillTheFirewallSetsAndLetTheNodeIn) {
@@ -137,9 +167,10 @@ TEST(NftCompiler, SessionAffinityGetsChainsOfItsOwn) {
   NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().affinity(600)).build(), config()).plan;
   const ServicePortName name{{"ns", "web"}, "http", Protocol::Tcp};
   const std::string dispatch = "affinity-cluster-" + service_port_hash(name);
-  EXPECT_THAT(elements_of(plan, "cluster-count"),
+  EXPECT_THAT(elements_of(plan, "cluster-affinity"),
               ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go(dispatch)}}));
   EXPECT_THAT(elements_of(plan, "cluster-endpoints"), IsEmpty());
+  EXPECT_THAT(elements_of(plan, "cluster-count-2"), IsEmpty());
   const std::vector<std::string> chains = chain_names(plan);
   EXPECT_THAT(chains, Contains(dispatch));
   EXPECT_THAT(chains, Contains("endpoint-" + sep_chain(name, "10.1.0.1:8080").substr(9)));
@@ -150,23 +181,23 @@ TEST(NftCompiler, SessionAffinityGetsChainsOfItsOwn) {
   EXPECT_EQ(affinity->timeout_seconds, 600u);
 }
 
-TEST(NftCompiler, OneMoreEndpointIsAFewElementsAndNoRule) {
+TEST(NftCompiler, OneMoreEndpointIsAFewElementsWithoutVerdictsAndNoRule) {
   NftPlan before = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
   NftPlan after = compile_nft(web({"10.1.0.1", "10.1.0.2", "10.1.0.3"}, cluster_ip()).build(), config()).plan;
   NftChange change = diff_nft(before, after);
   const IpAddress vip = ip("10.96.0.10");
   EXPECT_THAT(change.elements_removed,
-              ElementsAre(NftSetElement{"cluster-count", {{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-2")}}}));
+              ElementsAre(NftSetElement{"cluster-count-2", {{vip, Protocol::Tcp, port(80)}, {}}}));
   EXPECT_THAT(change.elements_added,
               UnorderedElementsAre(
-                  NftSetElement{"cluster-count", {{vip, Protocol::Tcp, port(80)}, {go("pick-cluster-3")}}},
+                  NftSetElement{"cluster-count-3", {{vip, Protocol::Tcp, port(80)}, {}}},
                   NftSetElement{"cluster-endpoints", {{vip, Protocol::Tcp, port(80), index(2)}, {ip("10.1.0.3"), port(8080)}}},
                   NftSetElement{"hairpin", {{ip("10.1.0.3"), ip("10.1.0.3")}, {}}}));
-  // The new count needs its pick chain; the old one is no longer used.
-  ASSERT_EQ(change.chains_added.size(), 1u);
-  EXPECT_EQ(change.chains_added[0].name, "pick-cluster-3");
-  EXPECT_THAT(change.chains_removed, ElementsAre("pick-cluster-2"));
+  // No chain, set or verdict changes: the kernel has nothing to validate.
+  EXPECT_THAT(change.chains_added, IsEmpty());
+  EXPECT_THAT(change.chains_removed, IsEmpty());
   EXPECT_THAT(change.chains_replaced, IsEmpty());
+  EXPECT_THAT(change.sets_added, IsEmpty());
 }
 
 TEST(NftCompiler, HairpinPairStaysWhileAnyServiceUsesTheEndpoint) {
@@ -250,8 +281,8 @@ TEST(NftCompiler, ADestinationClaimedTwiceIsServedForTheFirstServiceByName) {
   EXPECT_THAT(elements_of(result.plan, "nodeport-cluster-endpoints"),
               ElementsAre(NftElement{{Protocol::Tcp, port(30080), index(0)}, {ip("10.1.0.1"), port(8080)}}));
   // The other service keeps its cluster IP.
-  EXPECT_THAT(elements_of(result.plan, "service-ips"), Contains(NftElement{{ip("10.96.0.2"), Protocol::Tcp, port(80)},
-                                                                            {go("internal-cluster")}}));
+  EXPECT_THAT(elements_of(result.plan, "internal-cluster-destinations"),
+              Contains(NftElement{{ip("10.96.0.2"), Protocol::Tcp, port(80)}, {}}));
 }
 
 TEST(NftCompiler, TheServiceLeftWithoutADestinationIsWarnedAboutByField) {
@@ -294,8 +325,9 @@ TEST(NftCompiler, AnExternalIpEqualToTheClusterIpIsOneDestination) {
       compile_nft(web({"10.1.0.1"}, cluster_ip().external_ip("10.96.0.10").external_ip("10.96.0.10")).build(), config())
           .plan;
   EXPECT_THAT(duplicate_keys(plan), IsEmpty());
-  EXPECT_THAT(elements_of(plan, "service-ips"),
-              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go("internal-cluster")}}));
+  EXPECT_THAT(elements_of(plan, "internal-cluster-destinations"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
+  EXPECT_THAT(elements_of(plan, "external-cluster-destinations"), IsEmpty());
 }
 
 TEST(NftCompiler, RecompilingServicesThatShareDestinationsEqualsACompleteCompile) {
