@@ -239,6 +239,16 @@ nlohmann::json report_to_json(const BenchReport& report) {
   return {{"machine", machine}, {"options", options}, {"cells", cells}, {"ratios", ratios}};
 }
 
+std::vector<FigureInfo> plotted_figures(const BenchReport& report) {
+  std::vector<FigureInfo> out;
+  for (const FigureInfo& figure : all_figures()) {
+    if (!figure.plotted || (figure.dataplane && !report.options.dataplane)) continue;
+    if (columns(report, figure).empty() || !any_figure(report, figure.figure)) continue;
+    out.push_back(figure);
+  }
+  return out;
+}
+
 std::string render_plot_data(const BenchReport& report, const FigureInfo& figure) {
   const std::vector<BenchBackend> shown = columns(report, figure);
   std::ostringstream out;
@@ -283,10 +293,8 @@ std::string render_gnuplot_script(const BenchReport& report) {
     out << ")\n";
   }
   const std::string subtitle = report.machine.date + ", " + report.machine.summary();
-  for (const FigureInfo& figure : all_figures()) {
-    if (!figure.plotted || (figure.dataplane && !report.options.dataplane)) continue;
+  for (const FigureInfo& figure : plotted_figures(report)) {
     const std::vector<BenchBackend> shown = columns(report, figure);
-    if (shown.empty()) continue;
     const std::string key(figure.key);
     out << "\nset output " << gnuplot_quoted(key + ".png") << "\n";
     out << "set title " << gnuplot_quoted(std::string(figure.title) + ", " + std::to_string(report.options.endpoints) +

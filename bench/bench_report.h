@@ -63,6 +63,10 @@ std::string render_table(const BenchReport& report);
 // Every cell with every sample, the ratios, the options and the machine.
 nlohmann::json report_to_json(const BenchReport& report);
 
+// The figures to plot: those marked plotted that some cell measured (the
+// data plane only when it was asked for).
+std::vector<FigureInfo> plotted_figures(const BenchReport& report);
+
 // One plotted figure's data: a row per size, for each backend its median,
 // min and max ("NaN" where it has none).
 std::string render_plot_data(const BenchReport& report, const FigureInfo& figure);

@@ -39,6 +39,7 @@ std::vector<CellResult> run_bench_suite(const BenchOptions& options, const Suite
   const std::string prefix = "kn" + std::to_string(::getpid()) + "b";
   std::vector<CellResult> results;
   for (const CellSpec& spec : plan_cells(options, prefix)) {
+    if (observer.cancelled && observer.cancelled()) break;
     if (observer.cell_started) observer.cell_started(spec);
     IsolatedRunHooks hooks;
     hooks.on_message = [&](const nlohmann::json& message) {
@@ -47,6 +48,7 @@ std::vector<CellResult> run_bench_suite(const BenchOptions& options, const Suite
       }
     };
     hooks.on_idle = observer.idle;
+    hooks.cancelled = observer.cancelled;
     auto outcome = run_isolated(
         [&](ChildChannel& channel) -> std::expected<nlohmann::json, std::string> {
           const CellResult cell = run_cell(options, spec, [&](std::string_view phase) {

@@ -59,7 +59,7 @@ bool write_all(int fd, std::string_view text) {
 std::string describe_status(int status) {
   if (WIFSIGNALED(status)) {
     const int signal = WTERMSIG(status);
-    return "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+    return "was killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
   }
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "ended with wait status " + std::to_string(status);
@@ -92,6 +92,8 @@ std::expected<nlohmann::json, std::string> run_isolated(
   }
   if (pid == 0) {
     ::close(fds[0]);
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
     child_main(fds[1], work);
   }
   ::close(fds[1]);
@@ -115,11 +117,21 @@ std::expected<nlohmann::json, std::string> run_isolated(
       error = "unreadable message from the child: " + std::string(line.substr(0, 200));
     }
   };
+  bool killed = false;
+  const auto kill_if_cancelled = [&] {
+    if (killed || !hooks.cancelled || !hooks.cancelled()) return;
+    ::kill(pid, SIGKILL);
+    killed = true;
+  };
   while (true) {
     pollfd p{fds[0], POLLIN, 0};
     const int ready = ::poll(&p, 1, interval > 0 ? interval : -1);
-    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 && errno == EINTR) {
+      kill_if_cancelled();
+      continue;
+    }
     if (ready == 0) {
+      kill_if_cancelled();
       if (hooks.on_idle) hooks.on_idle();
       continue;
     }
@@ -140,7 +152,7 @@ std::expected<nlohmann::json, std::string> run_isolated(
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (result && clean_exit) return std::move(*result);
   if (error) return std::unexpected(*error);
-  return std::unexpected("the child " + describe_status(status) + " without a result");
+  return std::unexpected("the child " + describe_status(status) + " before sending a result");
 }
 
 }  // namespace kubenat::bench

@@ -37,15 +37,20 @@ struct IsolatedRunHooks {
   // redrawing a progress display.
   std::function<void()> on_idle;
   std::chrono::milliseconds idle_interval = std::chrono::seconds(1);
+  // Asked when a signal interrupts the wait and at each idle interval: true
+  // kills the child (SIGKILL); run_isolated then returns its death.
+  std::function<bool()> cancelled;
 };
 
 // Forks; the child runs `work` and exits with _exit (no atexit handlers, no
-// flushing of the parent's buffered output a second time). The parent must
+// flushing of the parent's buffered output a second time). The child gets
+// the default actions for SIGINT and SIGTERM back, whatever the parent
+// installed, so that Ctrl-C ends it. The parent must
 // not be running other threads: the child would inherit their locks held.
 // Returns the child's result; the error says what went wrong: the error
-// `work` returned, an exception it threw, or the way the child died ("killed
-// by signal 11 (Segmentation fault)", "exited with status 3 without a
-// result"). Never throws for the child's failures.
+// `work` returned, an exception it threw, or the way the child died ("the
+// child was killed by signal 11 (Segmentation fault) before sending a
+// result", "... exited with status 3 before ..."). Never throws for the child's failures.
 [[nodiscard]] std::expected<nlohmann::json, std::string> run_isolated(
     const std::function<std::expected<nlohmann::json, std::string>(ChildChannel& channel)>& work,
     const IsolatedRunHooks& hooks = {});

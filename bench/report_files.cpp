@@ -46,8 +46,9 @@ std::expected<WrittenReport, std::string> write_report_files(const BenchReport& 
   if (!plots) return written;
 
   std::vector<std::string> pngs;
-  for (const FigureInfo& figure : all_figures()) {
-    if (!figure.plotted || (figure.dataplane && !report.options.dataplane)) continue;
+  const std::vector<FigureInfo> figures = plotted_figures(report);
+  if (figures.empty()) return written;  // nothing measured, nothing to draw
+  for (const FigureInfo& figure : figures) {
     const std::string key(figure.key);
     if (auto ok = write_file(root / (key + ".dat"), render_plot_data(report, figure), written); !ok) {
       return std::unexpected(ok.error());

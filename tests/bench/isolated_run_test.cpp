@@ -201,7 +201,7 @@ TEST(IsolatedRun, ChildThatExitsWithoutAResultReportsItsStatus) {
   auto result = run_isolated([](ChildChannel&) -> std::expected<nlohmann::json, std::string> { ::_exit(3); });
   ASSERT_FALSE(result.has_value());
   EXPECT_THAT(result.error(), HasSubstr("exited with status 3"));
-  EXPECT_THAT(result.error(), HasSubstr("without a result"));
+  EXPECT_THAT(result.error(), HasSubstr("before sending a result"));
 }
 
 TEST(IsolatedRun, ChildThatExitsCleanlyWithoutAResultIsAnError) {
@@ -252,6 +252,20 @@ TEST(IsolatedRun, OnIdleIsNotNeededForTheResult) {
       hooks);
   ASSERT_TRUE(result.has_value()) << result.error();
   EXPECT_EQ(*result, 1);
+}
+
+TEST(IsolatedRun, ACancelledRunKillsTheChildAndReportsItsDeath) {
+  IsolatedRunHooks hooks;
+  hooks.idle_interval = 10ms;
+  hooks.cancelled = [] { return true; };
+  auto result = run_isolated(
+      [](ChildChannel&) -> std::expected<nlohmann::json, std::string> {
+        std::this_thread::sleep_for(30s);
+        return nlohmann::json("too late");
+      },
+      hooks);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_THAT(result.error(), HasSubstr("killed by signal 9"));
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 // backend into network namespaces of this machine, measured and reported
 // side by side (the scenarios are bench/'s).
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "bench/bench_report.h"
@@ -16,6 +18,21 @@
 
 namespace kubenat {
 namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+
+void note_interrupt(int) { interrupted = 1; }
+
+// Ctrl-C or a SIGTERM stops the bench but lets it remove its namespaces
+// and report what it measured. No SA_RESTART: the wait for a cell must
+// wake up.
+void catch_interrupts() {
+  struct sigaction action {};
+  action.sa_handler = note_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
 
 std::string cell_label(const bench::CellSpec& spec) {
   return std::string(bench::backend_name(spec.backend)) + ", " + std::to_string(spec.services) + " services";
@@ -51,11 +68,14 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
   observer.cell_started = [&](const bench::CellSpec& spec) { progress.start_cell(cell_label(spec)); };
   observer.phase = [&](std::string_view phase) { progress.phase(phase); };
   observer.idle = [&] { progress.tick(); };
+  observer.cancelled = [] { return interrupted != 0; };
   observer.cell_finished = [&](const bench::CellResult& cell) {
     progress.finish_cell(cell.error ? "FAILED: " + *cell.error : "done");
   };
+  catch_interrupts();
   report.cells = bench::run_bench_suite(*options, observer);
   progress.finish();
+  if (interrupted) err << "kubenat bench: interrupted; reporting the cells measured so far\n";
 
   out << bench::render_table(report);
   out.flush();
@@ -69,6 +89,7 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
   out << "\n";
   if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
 
+  if (interrupted) return 130;
   bool failed = false;
   for (const bench::CellResult& cell : report.cells) failed = failed || cell.error.has_value();
   return failed ? 1 : 0;
