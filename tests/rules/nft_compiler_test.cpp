@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 
 #include "rules/chain_names.h"
@@ -218,24 +219,34 @@ TEST(NftCompiler, IdenticalPlansGiveNoChange) {
   EXPECT_TRUE(diff_nft(compile_nft(state, config()).plan, compile_nft(state, config()).plan).empty());
 }
 
-TEST(NftCompiler, RecompilingChangedServicesEqualsACompleteCompileAndDiffsTheSame) {
-  std::mt19937 rng(11);
-  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+// Elements with the same key in one set: the kernel refuses the second.
+std::vector<NftSetElement> duplicate_keys(const NftPlan& plan) {
+  std::map<std::pair<std::string, std::vector<NftValue>>, int> seen;
+  std::vector<NftSetElement> duplicates;
+  for (const auto& [set, element] : plan_elements(plan)) {
+    if (++seen[{set, element.key}] == 2) duplicates.emplace_back(set, element);
+  }
+  return duplicates;
+}
+
+using Pick = std::function<int(int)>;
+
+// Random changes to a few Services (made by `make_service`) and their
+// endpoints, each recompiled in place: the plan always equals a complete
+// compile, holds no key twice, and diffs the same.
+void expect_recompiling_equals_a_complete_compile(
+    unsigned seed, int steps, int services, const std::function<Service(const ObjectName&, int, const Pick&)>& make_service) {
+  std::mt19937 rng(seed);
+  const Pick pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
   ClusterState state;
   NftPlan plan = compile_nft(state, config()).plan;
-  for (int step = 0; step < 300; ++step) {
-    const int i = pick(10);
+  for (int step = 0; step < steps; ++step) {
+    const int i = pick(services);
     const ObjectName id{"ns", "svc" + std::to_string(i)};
     if (pick(4) == 0) {
       state.services.erase(id);
     } else if (pick(3) == 0 || !state.services.contains(id)) {
-      ServiceBuilder s("ns", id.name);
-      s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, pick(2) ? Protocol::Udp : Protocol::Tcp,
-                                                         pick(2) ? 30000 + i : 0);
-      if (pick(2)) s.type(ServiceType::NodePort);
-      if (pick(3) == 0) s.external_local();
-      if (pick(4) == 0) s.affinity(60);
-      state.services[id] = s.build();
+      state.services[id] = make_service(id, i, pick);
     } else {
       SliceBuilder slice("ns", id.name);
       slice.port("p", 8080, state.services[id].ports[0].protocol);
@@ -248,18 +259,34 @@ TEST(NftCompiler, RecompilingChangedServicesEqualsACompleteCompileAndDiffsTheSam
     const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {id});
     const NftPlan complete = compile_nft(state, config()).plan;
     ASSERT_EQ(plan, complete) << "step " << step;
+    ASSERT_EQ(plan.claims, complete.claims) << "step " << step;
+    ASSERT_THAT(duplicate_keys(plan), IsEmpty()) << "step " << step;
     ASSERT_EQ(diff_nft(before, plan, touched), diff_nft(before, complete)) << "step " << step;
   }
 }
 
-// Elements with the same key in one set: the kernel refuses the second.
-std::vector<NftSetElement> duplicate_keys(const NftPlan& plan) {
-  std::map<std::pair<std::string, std::vector<NftValue>>, int> seen;
-  std::vector<NftSetElement> duplicates;
-  for (const auto& [set, element] : plan_elements(plan)) {
-    if (++seen[{set, element.key}] == 2) duplicates.emplace_back(set, element);
-  }
-  return duplicates;
+TEST(NftCompiler, RecompilingChangedServicesEqualsACompleteCompileAndDiffsTheSame) {
+  expect_recompiling_equals_a_complete_compile(11, 300, 10, [](const ObjectName& id, int i, const Pick& pick) {
+    ServiceBuilder s("ns", id.name);
+    s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, pick(2) ? Protocol::Udp : Protocol::Tcp,
+                                                       pick(2) ? 30000 + i : 0);
+    if (pick(2)) s.type(ServiceType::NodePort);
+    if (pick(3) == 0) s.external_local();
+    if (pick(4) == 0) s.affinity(60);
+    return s.build();
+  });
+}
+
+TEST(NftCompiler, RecompilingServicesThatShareDestinationsEqualsACompleteCompile) {
+  expect_recompiling_equals_a_complete_compile(17, 400, 8, [](const ObjectName& id, int i, const Pick& pick) {
+    // Few NodePorts and external IPs to go around: they collide often.
+    ServiceBuilder s("ns", id.name);
+    s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, Protocol::Tcp, pick(2) ? 30000 + pick(3) : 0);
+    s.type(ServiceType::NodePort);
+    if (pick(2)) s.external_ip("172.16.0." + std::to_string(pick(3) + 1));
+    if (pick(3) == 0) s.external_local();
+    return s.build();
+  });
 }
 
 ClusterState two_services_on_node_port_30080() {
@@ -328,42 +355,6 @@ TEST(NftCompiler, AnExternalIpEqualToTheClusterIpIsOneDestination) {
   EXPECT_THAT(elements_of(plan, "internal-cluster-destinations"),
               ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
   EXPECT_THAT(elements_of(plan, "external-cluster-destinations"), IsEmpty());
-}
-
-TEST(NftCompiler, RecompilingServicesThatShareDestinationsEqualsACompleteCompile) {
-  std::mt19937 rng(17);
-  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
-  ClusterState state;
-  NftPlan plan = compile_nft(state, config()).plan;
-  for (int step = 0; step < 400; ++step) {
-    const int i = pick(8);
-    const ObjectName id{"ns", "svc" + std::to_string(i)};
-    if (pick(4) == 0) {
-      state.services.erase(id);
-    } else if (pick(3) == 0 || !state.services.contains(id)) {
-      // Few NodePorts and external IPs to go around: they collide often.
-      ServiceBuilder s("ns", id.name);
-      s.cluster_ip("10.96.1." + std::to_string(i + 1)).port("p", 80, Protocol::Tcp, pick(2) ? 30000 + pick(3) : 0);
-      s.type(ServiceType::NodePort);
-      if (pick(2)) s.external_ip("172.16.0." + std::to_string(pick(3) + 1));
-      if (pick(3) == 0) s.external_local();
-      state.services[id] = s.build();
-    } else {
-      SliceBuilder slice("ns", id.name);
-      slice.port("p", 8080);
-      const int n = pick(4);
-      for (int e = 0; e < n; ++e) slice.endpoint("10.3.0." + std::to_string(pick(6) + 1), pick(2) ? "node-a" : "node-b");
-      state.slices[id].clear();
-      state.put_slice(slice.build());
-    }
-    const NftPlan before = plan;
-    const std::set<ServicePortName> touched = recompile_services_nft(plan, state, config(), {id});
-    const NftPlan complete = compile_nft(state, config()).plan;
-    ASSERT_EQ(plan, complete) << "step " << step;
-    ASSERT_EQ(plan.claims, complete.claims) << "step " << step;
-    ASSERT_THAT(duplicate_keys(plan), IsEmpty()) << "step " << step;
-    ASSERT_EQ(diff_nft(before, plan, touched), diff_nft(before, complete)) << "step " << step;
-  }
 }
 
 }  // namespace
