@@ -299,6 +299,21 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan
   return stats;
 }
 
+std::expected<std::vector<NftElement>, std::string> NftBackend::read_elements(const std::string& set) {
+  auto declared = sets_.find(set);
+  if (declared == sets_.end()) return std::unexpected("set " + set + " is not in table " + table_);
+  auto raw = transport_.dump_elements(family_, table_, set);
+  if (!raw) return std::unexpected(raw.error());
+  std::vector<NftElement> out;
+  for (const NftRawElement& element : *raw) {
+    auto key = nft_netlink_detail::unpack_values(declared->second.key, element.key);
+    std::optional<std::vector<NftValue>> data = std::vector<NftValue>();
+    if (!declared->second.data.empty()) data = nft_netlink_detail::unpack_values(declared->second.data, element.data);
+    if (key && data) out.push_back(NftElement{std::move(*key), std::move(*data)});
+  }
+  return out;
+}
+
 std::expected<bool, std::string> NftBackend::table_intact() {
   if (!handle_) return false;
   auto handle = transport_.table_handle(family_, table_);

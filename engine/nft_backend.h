@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/nft_netlink.h"
 #include "rules/nft_change.h"
@@ -92,6 +93,13 @@ class NftBackend {
   // with; false when it is gone or was recreated (by someone else), or
   // apply_full() has not succeeded yet. One GETTABLE, never a dump.
   [[nodiscard]] std::expected<bool, std::string> table_intact();
+
+  // Every element of one of the table's sets as the kernel holds it now
+  // (one dump of that set, never of the table): for the affinity map, which
+  // the packet path fills. Elements that do not read as the set's types are
+  // left out. The error is for a set this backend did not create or a failed
+  // dump.
+  [[nodiscard]] std::expected<std::vector<NftElement>, std::string> read_elements(const std::string& set);
 
   // The handle of the table apply_full() created, if it did.
   std::optional<std::uint64_t> table_handle() const { return handle_; }

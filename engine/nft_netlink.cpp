@@ -12,6 +12,7 @@
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -343,19 +344,24 @@ std::vector<nftnl::SetElem> expand_element(const NftElement& element, const NftS
 // them.
 
 struct FieldSpec {
-  bool meta = false;
+  enum class Source : std::uint8_t { Payload, Meta, Ct };
+  Source source = Source::Payload;
   std::uint32_t base = 0;  // payload base
   std::uint32_t offset = 0;
   std::uint32_t length = 0;
+  std::uint32_t key = 0;   // meta or ct key
 };
 
 FieldSpec field_spec(NftField field, IpFamily family) {
+  using S = FieldSpec::Source;
   const bool v4 = family == IpFamily::V4;
   switch (field) {
-    case NftField::IpSaddr: return {false, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12u : 8u, v4 ? 4u : 16u};
-    case NftField::IpDaddr: return {false, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16u : 24u, v4 ? 4u : 16u};
-    case NftField::MetaL4proto: return {true, 0, 0, 1};
-    case NftField::ThDport: return {false, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2};
+    case NftField::IpSaddr: return {S::Payload, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12u : 8u, v4 ? 4u : 16u, 0};
+    case NftField::IpDaddr: return {S::Payload, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16u : 24u, v4 ? 4u : 16u, 0};
+    case NftField::MetaL4proto: return {S::Meta, 0, 0, 1, NFT_META_L4PROTO};
+    case NftField::ThDport: return {S::Payload, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, 0};
+    case NftField::CtOriginalDaddr: return {S::Ct, 0, 0, v4 ? 4u : 16u, v4 ? NFT_CT_DST_IP : NFT_CT_DST_IP6};
+    case NftField::CtOriginalProtoDst: return {S::Ct, 0, 0, 2, NFT_CT_PROTO_DST};
   }
   return {};
 }
@@ -384,13 +390,23 @@ class RuleBuilder {
   // number of 32-bit registers it fills.
   unsigned load(NftField field, unsigned index) {
     const FieldSpec spec = field_spec(field, family_);
-    if (spec.meta) {
-      auto e = nftnl::make_expr("meta");
-      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_DREG, nft_netlink_detail::register_number(index));
-      add(std::move(e));
-    } else {
-      payload(spec.base, spec.offset, spec.length, index);
+    switch (spec.source) {
+      case FieldSpec::Source::Meta: {
+        auto e = nftnl::make_expr("meta");
+        nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_KEY, spec.key);
+        nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_DREG, nft_netlink_detail::register_number(index));
+        add(std::move(e));
+        break;
+      }
+      case FieldSpec::Source::Ct: {
+        auto e = nftnl::make_expr("ct");
+        nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, spec.key);
+        nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, nft_netlink_detail::register_number(index));
+        nftnl_expr_set_u8(e.get(), NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
+        add(std::move(e));
+        break;
+      }
+      case FieldSpec::Source::Payload: payload(spec.base, spec.offset, spec.length, index); break;
     }
     return (spec.length + 3) / 4;
   }
@@ -410,10 +426,10 @@ class RuleBuilder {
   // fields to network order first; for the one such field kubenat loads,
   // meta l4proto (one byte), that is a no-op the kernel still carries, and
   // it is emitted all the same so that both ways leave the same rule.
-  std::expected<unsigned, std::string> load_all(const std::vector<NftField>& fields, const std::string& set) {
+  std::expected<unsigned, std::string> load_all(const std::vector<NftField>& fields, const std::string& set,
+                                                unsigned index = 0) {
     const NftSet* target = sets_ ? sets_(set) : nullptr;
     const bool ranges = target && target->interval && target->key.size() > 1;
-    unsigned index = 0;
     for (const NftField field : fields) {
       const unsigned width = (field_spec(field, family_).length + 3) / 4;
       if (index + width > NFT_REG32_COUNT) return std::unexpected("the concatenation is longer than 64 bytes");
@@ -558,6 +574,10 @@ class RuleBuilder {
         cmp(op, bytes.data(), 2);
         return {};
       }
+      case NftField::CtOriginalDaddr:
+      case NftField::CtOriginalProtoDst:
+        // Only used as keys and data: kubenat never compares them alone.
+        return std::unexpected(nft_field_text(s.field, family_) + " compared with a value");
     }
     return {};
   }
@@ -658,11 +678,25 @@ class RuleBuilder {
     return {};
   }
 
+  // The key from NFT_REG32_00 on, the data right after it, as nft
+  // allocates them.
   std::expected<void, std::string> emit(const nft::UpdateSet& s) {
-    if (auto loaded = load_all(s.fields, s.set); !loaded) return std::unexpected(loaded.error());
+    auto loaded = load_all(s.fields, s.set);
+    if (!loaded) return std::unexpected(loaded.error());
+    std::optional<unsigned> data_index;
+    if (!s.data.empty()) {
+      data_index = *loaded;
+      if (auto data = load_all(s.data, s.set, *data_index); !data) return std::unexpected(data.error());
+    }
     auto e = nftnl::make_expr("dynset");
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+    if (data_index) {
+      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_DYNSET_SREG_DATA, nft_netlink_detail::register_number(*data_index));
+    }
+    if (s.timeout_seconds) {
+      nftnl_expr_set_u64(e.get(), NFTNL_EXPR_DYNSET_TIMEOUT, std::uint64_t{*s.timeout_seconds} * 1000);
+    }
     nftnl_expr_set_str(e.get(), NFTNL_EXPR_DYNSET_SET_NAME, s.set.c_str());
     add(std::move(e));
     return {};
@@ -770,6 +804,43 @@ std::uint32_t key_length(const std::vector<NftType>& types) {
 }
 
 std::vector<std::byte> pack_values(const std::vector<NftValue>& values) { return pack(values); }
+
+std::optional<std::vector<NftValue>> unpack_values(const std::vector<NftType>& types, std::span<const std::byte> bytes) {
+  std::vector<NftValue> out;
+  const bool pad = types.size() > 1;
+  std::size_t at = 0;
+  for (const NftType type : types) {
+    const std::uint32_t size = type_size(type);
+    if (size == 0 || at + size > bytes.size()) return std::nullopt;
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data() + at);
+    switch (type) {
+      case NftType::Ipv4Addr:
+      case NftType::Ipv6Addr: out.emplace_back(*IpAddress::from_bytes(std::span(data, size))); break;
+      case NftType::InetProto:
+        if (data[0] == 6) {
+          out.emplace_back(Protocol::Tcp);
+        } else if (data[0] == 17) {
+          out.emplace_back(Protocol::Udp);
+        } else if (data[0] == 132) {
+          out.emplace_back(Protocol::Sctp);
+        } else {
+          return std::nullopt;
+        }
+        break;
+      case NftType::InetService: out.emplace_back(static_cast<std::uint16_t>(data[0] << 8 | data[1])); break;
+      case NftType::Mark: {
+        std::uint32_t number = 0;
+        std::memcpy(&number, data, 4);
+        out.emplace_back(number);
+        break;
+      }
+      case NftType::Verdict: return std::nullopt;
+    }
+    at += pad ? round_up4(size) : size;
+  }
+  if (at != bytes.size()) return std::nullopt;
+  return out;
+}
 
 }  // namespace nft_netlink_detail
 
@@ -958,6 +1029,7 @@ void NftBatch::add_set(const NftSet& set) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, verdict ? 0 : nft_netlink_detail::key_length(set.data));
   }
   if (set.timeout_seconds) nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, std::uint64_t{*set.timeout_seconds} * 1000);
+  if (set.size) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, *set.size);
   if (set.interval && is_concat(set.key)) {
     std::vector<std::uint8_t> lengths;
     for (const NftType type : set.key) lengths.push_back(static_cast<std::uint8_t>(type_size(type)));
@@ -1325,6 +1397,65 @@ std::expected<std::vector<NftAck>, std::string> KernelNftTransport::send(const N
                            errno_text(errno));
   }
   return read_answers(nullptr);
+}
+
+namespace {
+
+int collect_raw_elements(const nlmsghdr* message, void* data) {
+  auto* out = static_cast<std::vector<NftRawElement>*>(data);
+  auto set = nftnl::make_set();
+  if (nftnl_set_elems_nlmsg_parse(message, set.get()) < 0) return MNL_CB_ERROR;
+  nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(set.get());
+  if (it == nullptr) throw std::bad_alloc();
+  for (nftnl_set_elem* element = nftnl_set_elems_iter_next(it); element != nullptr;
+       element = nftnl_set_elems_iter_next(it)) {
+    NftRawElement raw;
+    for (auto [attribute, bytes] : {std::pair{NFTNL_SET_ELEM_KEY, &raw.key}, std::pair{NFTNL_SET_ELEM_DATA, &raw.data}}) {
+      std::uint32_t length = 0;
+      const auto* value = static_cast<const std::byte*>(nftnl_set_elem_get(element, attribute, &length));
+      if (value != nullptr) bytes->assign(value, value + length);
+    }
+    out->push_back(std::move(raw));
+  }
+  nftnl_set_elems_iter_destroy(it);
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+std::expected<std::vector<NftRawElement>, std::string> KernelNftTransport::dump_elements(IpFamily family,
+                                                                                        const std::string& table,
+                                                                                        const std::string& set) {
+  drain();
+  std::vector<std::byte> request(1024);
+  const std::uint32_t seq = next_seq_++;
+  nlmsghdr* header = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(request.data()), NFT_MSG_GETSETELEM,
+                                           nfproto(family), NLM_F_DUMP, seq);
+  auto query = nftnl::make_set();
+  nftnl_set_set_str(query.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(query.get(), NFTNL_SET_NAME, set.c_str());
+  nftnl_set_elems_nlmsg_build_payload(header, query.get());
+  const std::string what = "GETSETELEM " + table + " " + set;
+  for (;;) {
+    if (mnl_socket_sendto(socket_.get(), header, header->nlmsg_len) >= 0) break;
+    if (errno == EINTR) continue;
+    return std::unexpected("sendto(NETLINK_NETFILTER, " + what + "): " + errno_text(errno));
+  }
+  // A dump comes in as many reads as it takes, ended by NLMSG_DONE; an
+  // error (no such set) comes as NLMSG_ERROR instead.
+  std::vector<NftRawElement> out;
+  std::vector<std::byte> buffer(kReceiveBufferBytes);
+  for (;;) {
+    const ssize_t received = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
+    if (received < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected("recv(NETLINK_NETFILTER, " + what + "): " + errno_text(errno));
+    }
+    const int result = mnl_cb_run(buffer.data(), static_cast<std::size_t>(received), seq, socket_.port_id(),
+                                  collect_raw_elements, &out);
+    if (result == MNL_CB_STOP) return out;
+    if (result < 0) return std::unexpected(what + ": " + errno_text(errno));
+  }
 }
 
 std::expected<std::optional<std::uint64_t>, std::string> KernelNftTransport::table_handle(IpFamily family,

@@ -214,6 +214,12 @@ struct NftAck {
   std::string message;
 };
 
+// A set element as the kernel holds it: its key's and its data's bytes.
+struct NftRawElement {
+  std::vector<std::byte> key;
+  std::vector<std::byte> data;  // empty for a plain set
+};
+
 // The seam between the nftables backend and the kernel.
 class NftTransport {
  public:
@@ -231,6 +237,12 @@ class NftTransport {
   // nullopt when there is no such table.
   [[nodiscard]] virtual std::expected<std::optional<std::uint64_t>, std::string> table_handle(
       IpFamily family, const std::string& name) = 0;
+
+  // Every element of one set (one GETSETELEM dump): for the set the packet
+  // path fills (session affinity), whose elements no plan knows. The error
+  // is for a set that is not there or a failed exchange.
+  [[nodiscard]] virtual std::expected<std::vector<NftRawElement>, std::string> dump_elements(
+      IpFamily family, const std::string& table, const std::string& set) = 0;
 };
 
 // The transport over a NETLINK_NETFILTER socket of the calling thread's
@@ -250,6 +262,8 @@ class KernelNftTransport final : public NftTransport {
   [[nodiscard]] std::expected<std::vector<NftAck>, std::string> send(const NftBatch& batch) override;
   [[nodiscard]] std::expected<std::optional<std::uint64_t>, std::string> table_handle(
       IpFamily family, const std::string& name) override;
+  [[nodiscard]] std::expected<std::vector<NftRawElement>, std::string> dump_elements(
+      IpFamily family, const std::string& table, const std::string& set) override;
 
  private:
   std::expected<void, std::string> ensure_buffers(std::size_t send_bytes, std::size_t acks);
@@ -274,6 +288,9 @@ std::uint32_t concat_type_id(const std::vector<NftType>& types, bool key);
 std::uint32_t key_length(const std::vector<NftType>& types);
 // A key or data value in the kernel's layout.
 std::vector<std::byte> pack_values(const std::vector<NftValue>& values);
+// The inverse of pack_values for a key or data of `types`; nullopt when the
+// bytes are not such a value.
+std::optional<std::vector<NftValue>> unpack_values(const std::vector<NftType>& types, std::span<const std::byte> bytes);
 }  // namespace nft_netlink_detail
 
 }  // namespace kubenat

@@ -1,6 +1,7 @@
 #include "engine/nft_proxier.h"
 
 #include "rules/conntrack_cleanup.h"
+#include "rules/nft_affinity_cleanup.h"
 #include "rules/nft_compiler.h"
 #include "rules/nft_diff.h"
 
@@ -100,6 +101,18 @@ SyncResult NftProxier::apply() {
   result.stats.payloads = applied->transactions;
   result.stats.chains_written = applied->chains_written;
 
+  // A full apply made the table afresh: nothing is remembered yet.
+  if (!result.full && pending_change_ && before_view_) {
+    bool lost = false;
+    for (const ServicePortName& name : pending_change_->changed_service_ports) {
+      auto was = before_view_->service_ports.find(name);
+      auto now = plan_->service_ports.find(name);
+      lost = lost || affinity_endpoints_lost(was == before_view_->service_ports.end() ? nullptr : was->second.get(),
+                                             now == plan_->service_ports.end() ? nullptr : now->second.get());
+    }
+    if (lost) forget_stale_affinity(result);
+  }
+
   if (conntrack_ != nullptr) {
     // The ports to compare: the change's; after a full apply, every port.
     std::set<ServicePortName> ports;
@@ -126,6 +139,43 @@ SyncResult NftProxier::apply() {
   pending_change_.reset();
   before_view_.reset();
   return result;
+}
+
+void NftProxier::forget_stale_affinity(SyncResult& result) {
+  std::vector<Cidr> cluster_sources;
+  for (const Cidr& cidr : config_.cluster_cidrs) {
+    if (cidr.family() == plan_->family) cluster_sources.push_back(cidr);
+  }
+  const ProxyConfig& config = compiled_with_ ? *compiled_with_ : config_;
+  for (const auto* addresses : {&config.node_ips, &config.local_addresses}) {
+    for (const IpAddress& ip : *addresses) {
+      if (ip.family() == plan_->family) cluster_sources.emplace_back(ip, ip.is_v4() ? 32 : 128);
+    }
+  }
+  // An entry may time out between the read and the delete, and the kernel
+  // refuses a transaction that deletes an element that is not there: read
+  // again and retry once.
+  std::string error;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto entries = backend_.read_elements(kNftAffinityMap);
+    if (!entries) {
+      error = entries.error();
+      break;
+    }
+    NftChange change;
+    change.family = plan_->family;
+    change.table = plan_->table;
+    for (NftElement& element : stale_affinity_entries(*plan_, cluster_sources, *entries)) {
+      change.elements_removed.emplace_back(kNftAffinityMap, std::move(element));
+    }
+    auto applied = backend_.apply(change);
+    if (applied) {
+      result.stats.bytes += applied->bytes;
+      return;
+    }
+    error = applied.error().message;
+  }
+  result.warnings.push_back("session affinity: stale entries not deleted (they expire by themselves): " + error);
 }
 
 }  // namespace kubenat

@@ -6,7 +6,9 @@
 // replaced atomically) at the start, after a failure, when the table was
 // deleted or recreated behind kubenat's back (`nft flush ruleset`), and once
 // per full-sync period. Stale UDP conntrack entries are deleted after each
-// successful apply, as with iptables.
+// successful apply, as with iptables, and so are the session-affinity
+// entries that remember an endpoint the sync took away
+// (rules/nft_affinity_cleanup.h).
 
 #include <optional>
 #include <set>
@@ -35,6 +37,10 @@ class NftProxier final : public Proxier {
 
   void compile(const ClusterState& state, const std::set<ObjectName>* changed) override;
   SyncResult apply() override;
+
+  // The affinity map's entries that the plan no longer allows, deleted;
+  // problems are warnings (the entries time out in the end).
+  void forget_stale_affinity(SyncResult& result);
 
   // The next sync will be full.
   void force_full_sync(std::string reason) { policy_.force(std::move(reason)); }

@@ -36,10 +36,23 @@
 // destination to class chain and from destination to a pick chain per
 // count, took 0.6 ms per one-endpoint change at 1,000 services and 10 ms at
 // 10,000; this one 0.04 ms and 0.13 ms.
-// Only Services with session affinity get chains of their own (a chain per
-// endpoint, as kube-proxy), reached through the "<kind>-affinity" verdict
-// maps, since affinity needs per-endpoint state; their changes are
-// validated.
+// Session affinity needs no chains or sets per service either. The class
+// chain first looks the client up in the one "affinity" map (source .
+// destination to the endpoint it was sent to) and DNATs there; a client it
+// does not know goes through the pick as usual. The map is filled from the
+// packet path after DNAT (the "affinity-learn" chain, at dstnat + 10 in
+// prerouting and output): a new connection whose original destination is in
+// "affinity-destinations-<timeout>" (or its NodePort in
+// "affinity-nodeports-<timeout>") is remembered with that timeout, or its
+// entry refreshed. nft cannot put a map lookup's result into another
+// lookup's key or an element's data, so the endpoint is read from the
+// DNATed packet instead. An endpoint that goes away leaves stale entries
+// behind, which the proxier deletes after the sync
+// (rules/nft_affinity_cleanup.h). kube-proxy's layout (a chain and a set
+// per endpoint) put 55,000 chains and 50,000 sets in the table at 100,000
+// services with 5 % affinity services; every commit walked the chains
+// (1.1 ms per one-endpoint change instead of 0.15 ms) and loading the sets
+// was quadratic (277 s for the first sync instead of 5 s).
 
 namespace kubenat {
 namespace {
@@ -54,8 +67,7 @@ constexpr const char* kNodePortCluster = "nodeport-cluster";
 constexpr const char* kNodePortLocal = "nodeport-local";
 // The pick kinds: among all endpoints or the node's own, by destination or
 // by NodePort. Each has a pick chain "pick-<kind>", count sets
-// "<kind>-count-<N>", an endpoint map "<kind>-endpoints" and a verdict map
-// "<kind>-affinity" to session-affinity services' own chains.
+// "<kind>-count-<N>" and an endpoint map "<kind>-endpoints".
 constexpr const char* kPickCluster = "cluster";
 constexpr const char* kPickLocal = "local";
 constexpr const char* kPickNodePortCluster = "nodeport-cluster";
@@ -73,6 +85,15 @@ constexpr const char* kNoLocalEndpointNodePorts = "no-local-endpoint-nodeports";
 constexpr const char* kFirewallIps = "firewall-ips";
 constexpr const char* kFirewallAllow = "firewall-allow";
 constexpr const char* kNodePortIps = "nodeport-ips";
+constexpr const char* kAffinityLearn = "affinity-learn";
+// Session affinity's sets and learning rules for Kubernetes' default
+// timeout are part of the fixed layout; another timeout gets them when
+// first used (one validation), like a count set.
+constexpr std::uint32_t kDefaultAffinityTimeout = 10800;
+// The most clients the affinity map remembers at once (client and service
+// pairs; kube-proxy's nftables mode leaves nft's default of 65,535 per
+// endpoint).
+constexpr std::uint32_t kAffinityMapSize = 1u << 20;
 
 constexpr int kPriorityDstnat = -100;
 constexpr int kPrioritySrcnat = 100;
@@ -81,10 +102,20 @@ constexpr int kPriorityFilter = 0;
 using F = NftField;
 const std::vector<NftField> kDestination = {F::IpDaddr, F::MetaL4proto, F::ThDport};
 const std::vector<NftField> kNodePort = {F::MetaL4proto, F::ThDport};
+// A client of a destination, as the affinity map is keyed.
+const std::vector<NftField> kClientAndDestination = {F::IpSaddr, F::IpDaddr, F::MetaL4proto, F::ThDport};
+// The same after DNAT, from conntrack's original tuple.
+const std::vector<NftField> kOriginalDestination = {F::CtOriginalDaddr, F::MetaL4proto, F::CtOriginalProtoDst};
+const std::vector<NftField> kOriginalNodePort = {F::MetaL4proto, F::CtOriginalProtoDst};
+const std::vector<NftField> kClientAndOriginalDestination = {F::IpSaddr, F::CtOriginalDaddr, F::MetaL4proto,
+                                                             F::CtOriginalProtoDst};
 
 std::string destinations_set(std::string_view class_chain) { return std::string(class_chain) + "-destinations"; }
 std::string pick_chain(std::string_view kind) { return "pick-" + std::string(kind); }
-std::string affinity_map(std::string_view kind) { return std::string(kind) + "-affinity"; }
+std::string affinity_destinations_set(std::uint32_t timeout) {
+  return "affinity-destinations-" + std::to_string(timeout);
+}
+std::string affinity_nodeports_set(std::uint32_t timeout) { return "affinity-nodeports-" + std::to_string(timeout); }
 std::string endpoints_map(std::string_view kind) { return std::string(kind) + "-endpoints"; }
 std::string count_set(std::string_view kind, std::size_t count) {
   return std::string(kind) + "-count-" + std::to_string(count);
@@ -127,6 +158,39 @@ NftRule pick_rule(std::string_view kind, std::uint32_t count) {
   return NftRule{{nft::InSet{fields, count_set(kind, count)}, nft::DnatMap{fields, count, endpoints_map(kind)}}, {}};
 }
 
+// The two sets that say which destinations remember their clients for
+// `timeout` seconds.
+std::vector<NftSet> affinity_timeout_sets(IpFamily family, std::uint32_t timeout) {
+  const NftType addr = family == IpFamily::V4 ? NftType::Ipv4Addr : NftType::Ipv6Addr;
+  const std::string seconds = std::to_string(timeout) + " s";
+  return {NftSet{affinity_destinations_set(timeout), {addr, NftType::InetProto, NftType::InetService}, {}, false,
+                 std::nullopt, "session-affinity destinations remembering clients for " + seconds},
+          NftSet{affinity_nodeports_set(timeout), {NftType::InetProto, NftType::InetService}, {}, false, std::nullopt,
+                 "session-affinity NodePorts remembering clients for " + seconds}};
+}
+
+// The rules that remember the clients of the destinations with `timeout`,
+// one pair per protocol: nft 1.0.6 types `ct original proto-dst` (for a
+// concatenation) only after the rule has matched the protocol. A NodePort is
+// remembered with the address it was reached on, unless that address and
+// port are a service's own destination (the services chain tried those
+// first, so the packet went there).
+std::vector<NftRule> affinity_learn_rules(std::uint32_t timeout) {
+  std::vector<NftRule> rules;
+  const nft::UpdateSet remember{kClientAndOriginalDestination, kNftAffinityMap, {F::IpDaddr, F::ThDport}, timeout};
+  for (const Protocol protocol : {Protocol::Tcp, Protocol::Udp, Protocol::Sctp}) {
+    const nft::Match is{F::MetaL4proto, false, protocol};
+    rules.push_back(NftRule{{is, nft::InSet{kOriginalDestination, affinity_destinations_set(timeout)}, remember}, {}});
+    std::vector<NftStatement> node_port = {is, nft::InSet{kOriginalNodePort, affinity_nodeports_set(timeout)}};
+    for (const char* class_chain : {kInternalCluster, kInternalLocal, kExternalCluster, kExternalLocal}) {
+      node_port.push_back(nft::InSet{kOriginalDestination, destinations_set(class_chain), true});
+    }
+    node_port.push_back(remember);
+    rules.push_back(NftRule{std::move(node_port), {}});
+  }
+  return rules;
+}
+
 std::vector<NftSet> fixed_sets(const ProxyConfig& config) {
   const NftType addr = config.family == IpFamily::V4 ? NftType::Ipv4Addr : NftType::Ipv6Addr;
   using T = NftType;
@@ -146,11 +210,12 @@ std::vector<NftSet> fixed_sets(const ProxyConfig& config) {
   }
   for (const char* kind : kAllPickKinds) {
     const bool np = by_node_port(kind);
-    sets.push_back({affinity_map(kind), np ? node_port : destination, {T::Verdict}, false, std::nullopt,
-                    "session-affinity services to their own chain"});
     sets.push_back({endpoints_map(kind), np ? indexed_node_port : indexed_destination, endpoint, false, std::nullopt,
                     np ? "NodePort and index to endpoint" : "destination and index to endpoint"});
   }
+  sets.push_back({kNftAffinityMap, {addr, addr, T::InetProto, T::InetService}, endpoint, false,
+                  kDefaultAffinityTimeout, "clients of session-affinity services to their endpoint", kAffinityMapSize});
+  for (NftSet& set : affinity_timeout_sets(config.family, kDefaultAffinityTimeout)) sets.push_back(std::move(set));
   sets.insert(sets.end(), {
       {kNoEndpointServices, destination, {}, false, std::nullopt, "services without endpoints: reject"},
       {kNoEndpointNodePorts, node_port, {}, false, std::nullopt, "NodePorts without endpoints: reject"},
@@ -212,6 +277,11 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
   base("nat-prerouting", H::Type::Nat, H::Point::Prerouting, kPriorityDstnat, {NftRule{{jump("services")}, {}}});
   base("nat-output", H::Type::Nat, H::Point::Output, kPriorityDstnat, {NftRule{{jump("services")}, {}}});
   base("nat-postrouting", H::Type::Nat, H::Point::Postrouting, kPrioritySrcnat, {NftRule{{jump("masquerading")}, {}}});
+  // After DNAT: the packet's destination is the endpoint.
+  const NftRule learn{{nft::CtStateNew{}, nft::CtStatusDnat{}, jump(kAffinityLearn)}, {}};
+  base("affinity-prerouting", H::Type::Filter, H::Point::Prerouting, kPriorityDstnat + 10, {learn});
+  base("affinity-output", H::Type::Filter, H::Point::Output, kPriorityDstnat + 10, {learn});
+  chain(kAffinityLearn, affinity_learn_rules(kDefaultAffinityTimeout));
 
   std::vector<NftStatement> node_port_match;
   if (node_ports_restricted(config)) {
@@ -254,12 +324,13 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
     // node: masquerade them so that replies come back the same way.
     internal_masq = {nft::Match{F::IpSaddr, true, *pods}, nft::MarkOr{mark}};
   }
-  // Picking among a kind's endpoints: session-affinity services go to
-  // their own chain, the others to the kind's pick chain.
-  auto pick = [&](std::vector<NftStatement> condition, const std::vector<NftField>& key, const char* kind,
-                  std::string comment, std::vector<NftRule>& rules) {
+  // Picking among a kind's endpoints: a client a session-affinity service
+  // remembers goes back to its endpoint, any other through the kind's pick
+  // chain.
+  auto pick = [&](std::vector<NftStatement> condition, const char* kind, std::string comment,
+                  std::vector<NftRule>& rules) {
     std::vector<NftStatement> affinity = condition;
-    affinity.push_back(nft::Vmap{key, affinity_map(kind)});
+    affinity.push_back(nft::DnatMap{kClientAndDestination, 0, kNftAffinityMap});
     rules.push_back(NftRule{std::move(affinity), comment});
     condition.push_back(go(pick_chain(kind)));
     rules.push_back(NftRule{std::move(condition), std::move(comment)});
@@ -267,38 +338,36 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
   auto internal = [&](const char* name, const char* kind) {
     std::vector<NftRule> rules;
     if (!internal_masq.empty()) rules.push_back(NftRule{internal_masq, "masquerade off-cluster traffic"});
-    pick({}, kDestination, kind, {}, rules);
+    pick({}, kind, {}, rules);
     chain(name, std::move(rules));
   };
   internal(kInternalCluster, kPickCluster);
   internal(kInternalLocal, kPickLocal);
 
-  auto external = [&](const char* name, const std::vector<NftField>& key, const char* cluster_kind,
-                      std::optional<const char*> local_kind) {
+  auto external = [&](const char* name, const char* cluster_kind, std::optional<const char*> local_kind) {
     std::vector<NftRule> rules;
     if (!local_kind) {
       rules.push_back(NftRule{{nft::MarkOr{mark}}, "masquerade traffic for external destinations"});
-      pick({}, key, cluster_kind, {}, rules);
+      pick({}, cluster_kind, {}, rules);
     } else {
       if (pods) {
         // Pods reaching an external address are treated as if they had gone
         // out to the load balancer and back: any endpoint, no policy.
-        pick({nft::Match{F::IpSaddr, false, *pods}}, key, cluster_kind, "pod traffic for external destinations",
-             rules);
+        pick({nft::Match{F::IpSaddr, false, *pods}}, cluster_kind, "pod traffic for external destinations", rules);
       }
       // The host's own traffic has a local source the endpoint could not
       // answer: masquerade it, and let it use any endpoint.
       rules.push_back(NftRule{{nft::FibLocal{true, false}, nft::MarkOr{mark}},
                               "route LOCAL traffic for external destinations"});
-      pick({nft::FibLocal{true, false}}, key, cluster_kind, "route LOCAL traffic for external destinations", rules);
-      pick({}, key, *local_kind, {}, rules);
+      pick({nft::FibLocal{true, false}}, cluster_kind, "route LOCAL traffic for external destinations", rules);
+      pick({}, *local_kind, {}, rules);
     }
     chain(name, std::move(rules));
   };
-  external(kExternalCluster, kDestination, kPickCluster, std::nullopt);
-  external(kExternalLocal, kDestination, kPickCluster, kPickLocal);
-  external(kNodePortCluster, kNodePort, kPickNodePortCluster, std::nullopt);
-  external(kNodePortLocal, kNodePort, kPickNodePortCluster, kPickNodePortLocal);
+  external(kExternalCluster, kPickCluster, std::nullopt);
+  external(kExternalLocal, kPickCluster, kPickLocal);
+  external(kNodePortCluster, kPickNodePortCluster, std::nullopt);
+  external(kNodePortLocal, kPickNodePortCluster, kPickNodePortLocal);
 
   // The pick chains: a rule per count set, by count (reference() adds
   // those made on demand).
@@ -351,10 +420,13 @@ class ServicePortCompiler {
     return {port_.endpoints[i].ip, static_cast<std::uint16_t>(port_.endpoints[i].port)};
   }
   // Makes `key` pick among `list` the `kind` way: through the count set for
-  // the list's size and the endpoint map, or, with session affinity,
-  // through a chain of its own.
-  void add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list, bool local);
-  std::string affinity_chain(const std::vector<std::size_t>& list, bool local);
+  // the list's size and the endpoint map.
+  void add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list);
+  // Session affinity: the destination's element in the timeout's set, and
+  // where a client it remembers may go.
+  void remember_clients(const NftDestination& destination, const std::vector<std::size_t>& from_cluster,
+                        const std::vector<std::size_t>& from_outside);
+  std::vector<NftEndpoint> endpoints(const std::vector<std::size_t>& list) const;
   bool served(const NftDestination& destination) const {
     return !std::binary_search(lost_.begin(), lost_.end(), destination);
   }
@@ -369,47 +441,8 @@ class ServicePortCompiler {
   NftServicePortRules out_;
 };
 
-std::string ServicePortCompiler::affinity_chain(const std::vector<std::size_t>& list, bool local) {
-  const std::string hash = service_port_hash(port_.name);
-  const std::string name = std::string("affinity-") + (local ? "local-" : "cluster-") + hash;
-  if (std::any_of(out_.chains.begin(), out_.chains.end(), [&](const NftChain& c) { return c.name == name; })) {
-    return name;
-  }
-  NftChain dispatch{name, std::nullopt, {}};
-  nft::NumgenVmap pick;
-  for (std::size_t i : list) {
-    const std::string ep_hash = sep_chain(port_.name, port_.endpoints[i].address).substr(9);
-    const std::string set = "affinity-" + ep_hash;
-    const std::string ep_chain = "endpoint-" + ep_hash;
-    // Clients seen within the timeout go back to their endpoint.
-    dispatch.rules.push_back(NftRule{{nft::InSet{{F::IpSaddr}, set}, go(ep_chain)}, port_.endpoints[i].address});
-    pick.chains.push_back(ep_chain);
-    const bool known = std::any_of(out_.chains.begin(), out_.chains.end(),
-                                   [&](const NftChain& c) { return c.name == ep_chain; });
-    if (!known) {
-      const NftType addr = config_.family == IpFamily::V4 ? NftType::Ipv4Addr : NftType::Ipv6Addr;
-      out_.sets.push_back(NftSet{set, {addr}, {}, false,
-                                 static_cast<std::uint32_t>(port_.session_affinity_timeout_seconds),
-                                 port_.name_string + " -> " + port_.endpoints[i].address});
-      out_.chains.push_back(NftChain{ep_chain, std::nullopt,
-                                     {NftRule{{nft::Match{F::MetaL4proto, false, proto_}, nft::UpdateSet{{F::IpSaddr}, set},
-                                               nft::Dnat{port_.endpoints[i].ip,
-                                                         static_cast<std::uint16_t>(port_.endpoints[i].port)}},
-                                              port_.name_string + " -> " + port_.endpoints[i].address}}});
-    }
-  }
-  dispatch.rules.push_back(NftRule{{pick}, {}});
-  out_.chains.push_back(std::move(dispatch));
-  return name;
-}
-
-void ServicePortCompiler::add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list,
-                                   bool local) {
+void ServicePortCompiler::add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list) {
   if (list.empty()) return;
-  if (port_.session_affinity) {
-    add(affinity_map(kind), std::move(key), {go(affinity_chain(list, local))});
-    return;
-  }
   std::string set = count_set(kind, list.size());
   if (std::find(out_.count_sets.begin(), out_.count_sets.end(), set) == out_.count_sets.end()) {
     out_.count_sets.push_back(set);
@@ -420,6 +453,29 @@ void ServicePortCompiler::add_list(const char* kind, std::vector<NftValue> key, 
     indexed.emplace_back(static_cast<std::uint32_t>(index));
     add(endpoints_map(kind), std::move(indexed), endpoint_data(list[index]));
   }
+}
+
+std::vector<NftEndpoint> ServicePortCompiler::endpoints(const std::vector<std::size_t>& list) const {
+  std::vector<NftEndpoint> out;
+  for (std::size_t i : list) {
+    out.push_back(NftEndpoint{port_.endpoints[i].ip, static_cast<std::uint16_t>(port_.endpoints[i].port)});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void ServicePortCompiler::remember_clients(const NftDestination& destination,
+                                           const std::vector<std::size_t>& from_cluster,
+                                           const std::vector<std::size_t>& from_outside) {
+  if (!port_.session_affinity) return;
+  const auto timeout = static_cast<std::uint32_t>(std::max(1, port_.session_affinity_timeout_seconds));
+  out_.affinity_timeout = timeout;
+  if (destination.ip) {
+    add(affinity_destinations_set(timeout), {*destination.ip, destination.protocol, destination.port});
+  } else {
+    add(affinity_nodeports_set(timeout), {destination.protocol, destination.port});
+  }
+  out_.affinity.push_back(NftAffinityTarget{destination, endpoints(from_cluster), endpoints(from_outside)});
 }
 
 NftServicePortRules ServicePortCompiler::compile() {
@@ -451,22 +507,25 @@ NftServicePortRules ServicePortCompiler::compile() {
     if (serve_cluster_ip && has_internal) {
       const bool local = port_.internal_policy_local;
       add(destinations_set(local ? kInternalLocal : kInternalCluster), destination(port_.cluster_ip));
-      add_list(local ? kPickLocal : kPickCluster, destination(port_.cluster_ip), local ? sel_.local : sel_.cluster,
-               local);
+      const std::vector<std::size_t>& list = local ? sel_.local : sel_.cluster;
+      add_list(local ? kPickLocal : kPickCluster, destination(port_.cluster_ip), list);
+      remember_clients(ip_destination(port_, port_.cluster_ip), list, list);
     } else if (serve_cluster_ip) {
       add(kNoLocalEndpointServices, destination(port_.cluster_ip));
     }
     const bool ext_local = port_.external_policy_local;
     for (const IpAddress& ip : externals) {
       add(destinations_set(ext_local ? kExternalLocal : kExternalCluster), destination(ip));
-      add_list(kPickCluster, destination(ip), sel_.cluster, false);
-      if (ext_local) add_list(kPickLocal, destination(ip), sel_.local, true);
+      add_list(kPickCluster, destination(ip), sel_.cluster);
+      if (ext_local) add_list(kPickLocal, destination(ip), sel_.local);
+      remember_clients(ip_destination(port_, ip), sel_.cluster, ext_local ? sel_.local : sel_.cluster);
       if (!has_external) add(kNoLocalEndpointServices, destination(ip));
     }
     if (serve_node_port) {
       add(destinations_set(ext_local ? kNodePortLocal : kNodePortCluster), node_port);
-      add_list(kPickNodePortCluster, node_port, sel_.cluster, false);
-      if (ext_local) add_list(kPickNodePortLocal, node_port, sel_.local, true);
+      add_list(kPickNodePortCluster, node_port, sel_.cluster);
+      if (ext_local) add_list(kPickNodePortLocal, node_port, sel_.local);
+      remember_clients(node_port_destination(port_), sel_.cluster, ext_local ? sel_.local : sel_.cluster);
       if (!has_external) add(kNoLocalEndpointNodePorts, node_port);
     }
     if (!port_.load_balancer_ips.empty() && !port_.load_balancer_source_ranges.empty()) {
@@ -506,6 +565,8 @@ NftServicePortRules ServicePortCompiler::compile() {
   std::sort(out_.elements.begin(), out_.elements.end());
   out_.elements.erase(std::unique(out_.elements.begin(), out_.elements.end()), out_.elements.end());
   std::sort(out_.count_sets.begin(), out_.count_sets.end());
+  std::sort(out_.affinity.begin(), out_.affinity.end(),
+            [](const NftAffinityTarget& a, const NftAffinityTarget& b) { return a.destination < b.destination; });
   std::sort(out_.hairpin_ips.begin(), out_.hairpin_ips.end());
   std::sort(out_.sets.begin(), out_.sets.end(), [](const NftSet& a, const NftSet& b) { return a.name < b.name; });
   std::sort(out_.chains.begin(), out_.chains.end(), [](const NftChain& a, const NftChain& b) { return a.name < b.name; });
@@ -542,7 +603,45 @@ std::uint32_t pick_rule_count(const NftRule& rule) {
 
 bool made_on_demand(std::string_view name) {
   const std::optional<CountSet> parsed = parse_count_set(name);
-  return parsed && parsed->count > kPreparedCounts;
+  if (parsed) return parsed->count > kPreparedCounts;
+  for (const std::string& prepared : {affinity_destinations_set(kDefaultAffinityTimeout),
+                                      affinity_nodeports_set(kDefaultAffinityTimeout)}) {
+    if (name == prepared) return false;
+  }
+  return name.starts_with("affinity-destinations-") || name.starts_with("affinity-nodeports-");
+}
+
+// The learning rules for every timeout in use, by timeout.
+void rewrite_affinity_learn_chain(NftPlan& plan) {
+  auto chain = std::find_if(plan.chains.begin(), plan.chains.end(),
+                            [](const NftChain& c) { return c.name == kAffinityLearn; });
+  if (chain == plan.chains.end()) return;
+  std::set<std::uint32_t> timeouts = {kDefaultAffinityTimeout};
+  for (const auto& [timeout, refs] : plan.affinity_timeout_refs) timeouts.insert(timeout);
+  chain->rules.clear();
+  for (const std::uint32_t timeout : timeouts) {
+    for (NftRule& rule : affinity_learn_rules(timeout)) chain->rules.push_back(std::move(rule));
+  }
+}
+
+// A session-affinity timeout coming into use or going out of it: its sets
+// (kept among the sets made on demand, sorted by name) and its rules.
+void add_affinity_timeout(NftPlan& plan, std::uint32_t timeout) {
+  if (timeout == kDefaultAffinityTimeout) return;
+  for (NftSet& set : affinity_timeout_sets(plan.family, timeout)) {
+    auto at = std::find_if(plan.sets.begin(), plan.sets.end(),
+                           [&](const NftSet& s) { return made_on_demand(s.name) && s.name > set.name; });
+    plan.sets.insert(at, std::move(set));
+  }
+  rewrite_affinity_learn_chain(plan);
+}
+
+void remove_affinity_timeout(NftPlan& plan, std::uint32_t timeout) {
+  if (timeout == kDefaultAffinityTimeout) return;
+  std::erase_if(plan.sets, [&](const NftSet& s) {
+    return s.name == affinity_destinations_set(timeout) || s.name == affinity_nodeports_set(timeout);
+  });
+  rewrite_affinity_learn_chain(plan);
 }
 
 // A count set coming into use: the set (those made on demand stay at the
@@ -589,6 +688,17 @@ void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
     std::size_t& refs = plan.hairpin_refs[ip];
     refs += static_cast<std::size_t>(delta);
     if (refs == 0) plan.hairpin_refs.erase(ip);
+  }
+  if (fragment.affinity_timeout) {
+    const std::uint32_t timeout = *fragment.affinity_timeout;
+    std::size_t& refs = plan.affinity_timeout_refs[timeout];
+    refs += static_cast<std::size_t>(delta);
+    if (refs == 0) {
+      plan.affinity_timeout_refs.erase(timeout);
+      remove_affinity_timeout(plan, timeout);
+    } else if (refs == 1 && delta > 0) {
+      add_affinity_timeout(plan, timeout);
+    }
   }
   plan.total_endpoints += static_cast<std::size_t>(delta) * fragment.endpoint_count;
 }

@@ -8,6 +8,7 @@ bool NftPlan::operator==(const NftPlan& other) const {
   if (family != other.family || table != other.table || sets != other.sets || chains != other.chains ||
       fixed_elements != other.fixed_elements ||
       count_set_refs != other.count_set_refs || hairpin_refs != other.hairpin_refs ||
+      affinity_timeout_refs != other.affinity_timeout_refs ||
       total_endpoints != other.total_endpoints || service_ports.size() != other.service_ports.size()) {
     return false;
   }

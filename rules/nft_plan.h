@@ -47,6 +47,11 @@ enum class NftField : std::uint8_t {
   IpDaddr,     // ip daddr / ip6 daddr
   MetaL4proto, // meta l4proto
   ThDport,     // th dport
+  // The connection's original destination, before DNAT: ct original ip
+  // daddr / ip6 daddr, ct original proto-dst (nft 1.0.6 types the port only
+  // after a `meta l4proto` match on the same rule).
+  CtOriginalDaddr,
+  CtOriginalProtoDst,
 };
 
 // A value in a set element or a rule: an address, a prefix (interval sets,
@@ -73,6 +78,7 @@ struct NftSet {
   bool interval = false;      // holds prefixes (the last key field)
   std::optional<std::uint32_t> timeout_seconds;  // dynamic, elements expire (session affinity)
   std::string comment;
+  std::optional<std::uint32_t> size = std::nullopt;  // the most elements it holds (dynamic sets)
   auto operator<=>(const NftSet&) const = default;
 };
 
@@ -144,10 +150,14 @@ struct Dnat {
   std::uint16_t port = 0;
   auto operator<=>(const Dnat&) const = default;
 };
-// update @set { <fields...> }: add the packet's key (timeouts refresh).
+// update @set { <fields...> [timeout Ns] [: <data...>] }: add the packet's
+// key, or refresh its timeout when it is there (the data of an element
+// already there is kept).
 struct UpdateSet {
   std::vector<NftField> fields;
   std::string set;
+  std::vector<NftField> data = {};                              // for maps
+  std::optional<std::uint32_t> timeout_seconds = std::nullopt;  // else the set's
   auto operator<=>(const UpdateSet&) const = default;
 };
 // masquerade [fully-random].
@@ -204,8 +214,29 @@ struct NftDestination {
   bool operator==(const NftDestination&) const = default;
 };
 
+// An endpoint as DNAT sends traffic to it.
+struct NftEndpoint {
+  IpAddress ip;
+  std::uint16_t port = 0;
+  auto operator<=>(const NftEndpoint&) const = default;
+  bool operator==(const NftEndpoint&) const = default;
+};
+
+// Where a session-affinity service port may send a client it remembers, for
+// one destination: the endpoints its pick chooses among for sources in the
+// pod CIDR or on the node (from_cluster) and for every other source
+// (from_outside); the two differ only under externalTrafficPolicy Local. A
+// remembered endpoint that is not among them is stale.
+struct NftAffinityTarget {
+  NftDestination destination;  // without an IP for the NodePort (any local address)
+  std::vector<NftEndpoint> from_cluster;
+  std::vector<NftEndpoint> from_outside;
+  bool operator==(const NftAffinityTarget&) const = default;
+};
+
 // What one service port owns: elements in the shared sets and maps, and the
-// chains and sets of its own (session affinity only).
+// chains and sets of its own, if any (the compiler makes none: the IR and
+// the backends still carry them).
 struct NftServicePortRules {
   std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted; no other port has these
   // Every destination the port claims, sorted, whether it is served there
@@ -221,6 +252,10 @@ struct NftServicePortRules {
   // Set for UDP ports only: what the conntrack cleanup compares.
   std::optional<UdpFlowTargets> udp;
   std::size_t endpoint_count = 0;
+  // Session affinity: how long a client is remembered (the timeout's own
+  // sets and rules are shared like the count sets), and where to.
+  std::optional<std::uint32_t> affinity_timeout;
+  std::vector<NftAffinityTarget> affinity;
   bool operator==(const NftServicePortRules&) const = default;
 };
 
@@ -239,6 +274,7 @@ struct NftPlan {
   // References from the service ports to shared things (see above).
   std::map<std::string, std::size_t> count_set_refs;
   std::map<IpAddress, std::size_t> hairpin_refs;
+  std::map<std::uint32_t, std::size_t> affinity_timeout_refs;
   std::size_t total_endpoints = 0;
   // The service ports claiming each destination, in name order. The API
   // server keeps cluster IPs and NodePorts unique, but externalIPs and
@@ -254,6 +290,10 @@ struct NftPlan {
 
 // The name of the set that holds hairpin pairs (endpoint IP . endpoint IP).
 inline constexpr const char* kNftHairpinSet = "hairpin";
+// The map the packet path fills with the clients of session-affinity
+// services: source . destination address . protocol . port to the endpoint
+// (address . port) they were sent to.
+inline constexpr const char* kNftAffinityMap = "affinity";
 
 // Everything a complete table holds, for renderers and full applies:
 // every set (the fixed ones, then the service ports' own), every chain (the

@@ -117,7 +117,12 @@ std::string statement_text(const NftStatement& statement, IpFamily family) {
             }
             return "dnat " + ip + " to " + target;
           },
-          [&](const nft::UpdateSet& s) { return "update @" + s.set + " { " + join_fields(s.fields, family) + " }"; },
+          [&](const nft::UpdateSet& s) {
+            std::string element = join_fields(s.fields, family);
+            if (s.timeout_seconds) element += " timeout " + std::to_string(*s.timeout_seconds) + "s";
+            if (!s.data.empty()) element += " : " + join_fields(s.data, family);
+            return "update @" + s.set + " { " + element + " }";
+          },
           [&](const nft::Masquerade& s) { return std::string(s.fully_random ? "masquerade fully-random" : "masquerade"); },
           [&](const nft::Reject&) { return std::string("reject"); },
           [&](const nft::NumgenVmap& s) {
@@ -173,6 +178,7 @@ std::vector<std::string> set_declaration(const NftSet& set) {
     lines.push_back(std::move(line));
   }
   if (set.timeout_seconds) lines.push_back("timeout " + std::to_string(*set.timeout_seconds) + "s");
+  if (set.size) lines.push_back("size " + std::to_string(*set.size));
   if (!set.comment.empty()) lines.push_back(quoted_comment(set.comment));
   return lines;
 }
@@ -212,6 +218,8 @@ std::string nft_field_text(NftField field, IpFamily family) {
     case NftField::IpDaddr: return ip + " daddr";
     case NftField::MetaL4proto: return "meta l4proto";
     case NftField::ThDport: return "th dport";
+    case NftField::CtOriginalDaddr: return "ct original " + ip + " daddr";
+    case NftField::CtOriginalProtoDst: return "ct original proto-dst";
   }
   return "";
 }

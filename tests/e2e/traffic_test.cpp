@@ -118,6 +118,38 @@ TEST_P(TrafficTest, SessionAffinityKeepsAClientOnOneBackend) {
   EXPECT_EQ(result.answers.size(), 1u) << result;
 }
 
+TEST_P(TrafficTest, SessionAffinityOnANodePortKeepsAClientOnOneBackend) {
+  sync(web({0, 1, 2, 3}, node_port_service().affinity(600)));
+  ProbeResult result = tcp(NetnsWorld::kNodeIp, kNodePort, 60);
+  EXPECT_EQ(result.answered(), 60) << result;
+  EXPECT_EQ(result.answers.size(), 1u) << result;
+}
+
+TEST_P(TrafficTest, SessionAffinityKeepsAClientWhenAnotherEndpointIsAdded) {
+  sync(web({0, 1, 2}, cluster_ip_service().affinity(600)));
+  ProbeResult first = tcp(kClusterIp, kServicePort, 10);
+  ASSERT_EQ(first.answers.size(), 1u) << first;
+  sync(web({0, 1, 2, 3}, cluster_ip_service().affinity(600)));
+  ProbeResult result = tcp(kClusterIp, kServicePort, 40);
+  EXPECT_EQ(result.answered(), 40) << result;
+  EXPECT_EQ(result.answers, (std::map<std::string, int>{{first.answers.begin()->first, 40}})) << result;
+}
+
+TEST_P(TrafficTest, SessionAffinityMovesAClientOffItsRemovedEndpointAtOnce) {
+  sync(web({0, 1, 2, 3}, cluster_ip_service().affinity(600)));
+  ProbeResult first = tcp(kClusterIp, kServicePort, 10);
+  ASSERT_EQ(first.answers.size(), 1u) << first;
+  std::vector<int> others;
+  for (int pod = 0; pod < kPods; ++pod) {
+    if (world_->pod_name(pod) != first.answers.begin()->first) others.push_back(pod);
+  }
+  sync(web(others, cluster_ip_service().affinity(600)));
+  ProbeResult result = tcp(kClusterIp, kServicePort, 40);
+  EXPECT_EQ(result.answered(), 40) << result;
+  EXPECT_EQ(result.answers.count(first.answers.begin()->first), 0u) << result;
+  EXPECT_EQ(result.answers.size(), 1u) << "a client stays on the endpoint it moved to: " << result;
+}
+
 TEST_P(TrafficTest, RemovedEndpointGetsNoNewConnectionsAtOnce) {
   sync(web({0, 1, 2, 3}, cluster_ip_service()));
   ASSERT_GT(tcp(kClusterIp, kServicePort, 100).answers[world_->pod_name(0)], 0);

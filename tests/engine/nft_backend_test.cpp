@@ -264,6 +264,10 @@ TEST_F(NftBackendTest, FailedLaterChunkReportsWhatWasDone) {
     std::expected<std::optional<std::uint64_t>, std::string> table_handle(IpFamily f, const std::string& n) override {
       return inner.table_handle(f, n);
     }
+    std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily f, const std::string& t,
+                                                                         const std::string& s) override {
+      return inner.dump_elements(f, t, s);
+    }
   } once(transport_);
   NftBackend chunked(once, IpFamily::V4, "kubenat", NftBackend::Options{4096});
   auto applied = chunked.apply_full(plan_of(200));

@@ -214,6 +214,24 @@ TEST(NftNetlinkDetail, ValuesPackedFieldByFieldInNetworkOrderPaddedTo4) {
   EXPECT_EQ(hex(pack_values({ip("fd00::1")})), "fd 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01");
 }
 
+TEST(NftNetlinkDetail, PackedValuesUnpackToThemselves) {
+  using T = NftType;
+  const std::vector<NftValue> key = {ip("10.2.0.9"), ip("10.96.0.10"), Protocol::Udp, std::uint16_t{53}};
+  EXPECT_EQ(unpack_values({T::Ipv4Addr, T::Ipv4Addr, T::InetProto, T::InetService}, pack_values(key)), key);
+  const std::vector<NftValue> lone = {ip("fd00::1")};
+  EXPECT_EQ(unpack_values({T::Ipv6Addr}, pack_values(lone)), lone);
+  const std::vector<NftValue> indexed = {Protocol::Sctp, std::uint16_t{30080}, std::uint32_t{7}};
+  EXPECT_EQ(unpack_values({T::InetProto, T::InetService, T::Mark}, pack_values(indexed)), indexed);
+}
+
+TEST(NftNetlinkDetail, BytesOfAnotherLengthOrAnUnknownProtocolDoNotUnpack) {
+  using T = NftType;
+  const std::vector<std::byte> packed = pack_values({ip("10.2.0.9"), std::uint16_t{53}});
+  EXPECT_FALSE(unpack_values({T::Ipv4Addr}, packed));
+  EXPECT_FALSE(unpack_values({T::Ipv4Addr, T::InetService, T::InetService}, packed));
+  EXPECT_FALSE(unpack_values({T::InetProto}, std::vector<std::byte>{std::byte{1}}));
+}
+
 // --- The batch.
 
 TEST(NftBatch, FramedByBatchBeginAndEndWithConsecutiveSequenceNumbers) {
@@ -620,6 +638,20 @@ TEST(NftRules, SetLookups) {
                           "[ payload load 4b @ network header + 16 => reg 9 ]", "[ lookup reg 1 set aff2 ]"));
   EXPECT_THAT(rule_expressions(nft::UpdateSet{{NftField::IpSaddr}, "aff"}),
               ElementsAre("[ payload load 4b @ network header + 12 => reg 1 ]", "[ dynset update reg_key 1 set aff ]"));
+  // nft's encoding of `update @affinity { ip saddr . ct original ip daddr .
+  // meta l4proto . ct original proto-dst timeout 600s : ip daddr . th dport }`:
+  // the data right after the key.
+  using F = NftField;
+  EXPECT_THAT(rule_expressions(nft::UpdateSet{{F::IpSaddr, F::CtOriginalDaddr, F::MetaL4proto, F::CtOriginalProtoDst},
+                                              "affinity",
+                                              {F::IpDaddr, F::ThDport},
+                                              600}),
+              ElementsAre("[ payload load 4b @ network header + 12 => reg 1 ]",
+                          "[ ct load dst_ip => reg 9 , dir original ]", "[ meta load l4proto => reg 10 ]",
+                          "[ ct load proto_dst => reg 11 , dir original ]",
+                          "[ payload load 4b @ network header + 16 => reg 2 ]",
+                          "[ payload load 2b @ transport header + 2 => reg 13 ]",
+                          "[ dynset update reg_key 1 set affinity sreg_data 2 timeout 600000ms ]"));
   // A concatenation with ranges: nft's byte order conversion of meta l4proto.
   const NftSet ranges{"src-ranges",
                       {NftType::Ipv4Addr, NftType::InetProto, NftType::InetService, NftType::Ipv4Addr},

@@ -20,6 +20,7 @@ namespace {
 using ::testing::AnyOf;
 using ::testing::Contains;
 using ::testing::Each;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -39,12 +40,15 @@ ProxyConfig test_config() {
 struct Cluster {
   std::vector<std::string> dns_endpoints = {"10.200.0.1", "10.200.0.2"};
   std::map<int, int> web_endpoints;
+  std::set<int> sticky;  // web<i> with session affinity
 
   ClusterState state() const {
     ClusterBuilder cluster;
     for (int i = 0; i < 10; ++i) {
       const std::string name = "web" + std::to_string(i);
-      cluster.add(ServiceBuilder("ns", name).cluster_ip("172.30.1." + std::to_string(i + 1)).port("p80", 80));
+      ServiceBuilder service = ServiceBuilder("ns", name).cluster_ip("172.30.1." + std::to_string(i + 1)).port("p80", 80);
+      if (sticky.contains(i)) service.affinity();
+      cluster.add(service.build());
       SliceBuilder slice("ns", name);
       slice.port("p80", 80);
       const int n = web_endpoints.contains(i) ? web_endpoints.at(i) : 1;
@@ -247,6 +251,64 @@ TEST_F(NftProxierTest, AServiceGivingUpASharedNodePortHandsItOverInADiff) {
   EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "nodeport-cluster-destinations"), 1u);
   EXPECT_EQ(elements_sent(last_sent(), K::AddElements, "internal-cluster-destinations"), 0u);
   EXPECT_EQ(elements_sent(last_sent(), K::DeleteElements, "internal-cluster-destinations"), 1u);
+}
+
+// A client the packet path remembered for web3 (172.30.1.4:80), as the
+// kernel would list it.
+NftRawElement remembered(const char* client, const char* endpoint) {
+  return NftRawElement{nft_netlink_detail::pack_values({ip(client), ip("172.30.1.4"), Protocol::Tcp, std::uint16_t{80}}),
+                       nft_netlink_detail::pack_values({ip(endpoint), std::uint16_t{80}})};
+}
+
+std::size_t deleted_from(const FakeNftTransport::Sent& sent, const std::string& set) {
+  std::size_t n = 0;
+  for (const NftMessageInfo& message : sent.messages) {
+    if (message.kind == K::DeleteElements && message.object == set) n += message.elements;
+  }
+  return n;
+}
+
+TEST_F(NftProxierTest, RemovingAnAffinityServicesEndpointForgetsTheClientsRememberedWithIt) {
+  Cluster cluster;
+  cluster.sticky = {3};
+  cluster.web_endpoints[3] = 2;  // 10.180.0.4 and 10.181.0.4
+  ASSERT_TRUE(sync_all(cluster.state()).ok);
+  transport_.dumps["affinity"] = {remembered("192.0.2.1", "10.181.0.4"), remembered("192.0.2.2", "10.180.0.4")};
+  cluster.web_endpoints[3] = 1;
+  const SyncResult result = sync(cluster.state(), {kWeb3});
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_THAT(result.warnings, IsEmpty());
+  EXPECT_THAT(transport_.dumped, ElementsAre("affinity"));
+  EXPECT_EQ(deleted_from(last_sent(), "affinity"), 1u);
+}
+
+TEST_F(NftProxierTest, AddingAnAffinityServicesEndpointReadsNothingBack) {
+  Cluster cluster;
+  cluster.sticky = {3};
+  ASSERT_TRUE(sync_all(cluster.state()).ok);
+  cluster.web_endpoints[3] = 2;
+  ASSERT_TRUE(sync(cluster.state(), {kWeb3}).ok);
+  EXPECT_THAT(transport_.dumped, IsEmpty());
+}
+
+TEST_F(NftProxierTest, RemovingAnEndpointOfAServiceWithoutAffinityReadsNothingBack) {
+  Cluster cluster;
+  cluster.web_endpoints[3] = 2;
+  ASSERT_TRUE(sync_all(cluster.state()).ok);
+  cluster.web_endpoints[3] = 1;
+  ASSERT_TRUE(sync(cluster.state(), {kWeb3}).ok);
+  EXPECT_THAT(transport_.dumped, IsEmpty());
+}
+
+TEST_F(NftProxierTest, AFailedReadOfRememberedClientsIsAWarningNotAFailedSync) {
+  Cluster cluster;
+  cluster.sticky = {3};
+  cluster.web_endpoints[3] = 2;
+  ASSERT_TRUE(sync_all(cluster.state()).ok);
+  cluster.web_endpoints[3] = 1;
+  const SyncResult result = sync(cluster.state(), {kWeb3});
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_THAT(result.warnings, Contains(HasSubstr("session affinity")));
 }
 
 }  // namespace

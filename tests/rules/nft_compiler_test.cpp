@@ -59,6 +59,10 @@ ClusterBuilder web(std::vector<std::string> endpoints, ServiceBuilder service = 
   return b;
 }
 ServiceBuilder cluster_ip() { return ServiceBuilder("ns", "web").cluster_ip("10.96.0.10").port("http", 80); }
+ServiceBuilder node_port() {
+  return ServiceBuilder("ns", "web").type(ServiceType::NodePort).cluster_ip("10.96.0.10")
+      .port("http", 80, Protocol::Tcp, 30080);
+}
 
 NftRule pick_rule(const std::string& set, std::uint32_t count, const std::string& map) {
   const std::vector<NftField> fields = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
@@ -164,22 +168,82 @@ TEST(NftCompiler, SourceRangesFillTheFirewallSetsAndLetTheNodeIn) {
                                    NftElement{{vip, Protocol::Tcp, port(80), cidr("203.0.113.5/32")}, {}}));
 }
 
-TEST(NftCompiler, SessionAffinityGetsChainsOfItsOwn) {
-  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().affinity(600)).build(), config()).plan;
-  const ServicePortName name{{"ns", "web"}, "http", Protocol::Tcp};
-  const std::string dispatch = "affinity-cluster-" + service_port_hash(name);
-  EXPECT_THAT(elements_of(plan, "cluster-affinity"),
-              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {go(dispatch)}}));
-  EXPECT_THAT(elements_of(plan, "cluster-endpoints"), IsEmpty());
-  EXPECT_THAT(elements_of(plan, "cluster-count-2"), IsEmpty());
-  const std::vector<std::string> chains = chain_names(plan);
-  EXPECT_THAT(chains, Contains(dispatch));
-  EXPECT_THAT(chains, Contains("endpoint-" + sep_chain(name, "10.1.0.1:8080").substr(9)));
-  std::vector<NftSet> sets = plan_sets(plan);
-  auto affinity = std::find_if(sets.begin(), sets.end(),
-                               [](const NftSet& s) { return s.name.starts_with("affinity-"); });
-  ASSERT_NE(affinity, sets.end());
-  EXPECT_EQ(affinity->timeout_seconds, 600u);
+TEST(NftCompiler, SessionAffinityServiceGetsNoChainOrSetOfItsOwn) {
+  NftPlan with = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip().affinity()).build(), config()).plan;
+  NftPlan without = compile_nft(web({"10.1.0.1", "10.1.0.2"}, cluster_ip()).build(), config()).plan;
+  EXPECT_EQ(chain_names(with), chain_names(without));
+  EXPECT_EQ(plan_sets(with), plan_sets(without));
+}
+
+TEST(NftCompiler, SessionAffinityDestinationsAreInTheirTimeoutsSet) {
+  NftPlan plan = compile_nft(web({"10.1.0.1", "10.1.0.2"}, node_port().affinity()).build(), config()).plan;
+  const IpAddress vip = ip("10.96.0.10");
+  EXPECT_THAT(elements_of(plan, "affinity-destinations-10800"),
+              ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {}}));
+  EXPECT_THAT(elements_of(plan, "affinity-nodeports-10800"), ElementsAre(NftElement{{Protocol::Tcp, port(30080)}, {}}));
+  // The first pick is the ordinary one.
+  EXPECT_THAT(elements_of(plan, "cluster-count-2"), ElementsAre(NftElement{{vip, Protocol::Tcp, port(80)}, {}}));
+}
+
+TEST(NftCompiler, ServiceWithoutAffinityIsInNoAffinitySet) {
+  NftPlan plan = compile_nft(web({"10.1.0.1"}, node_port()).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "affinity-destinations-10800"), IsEmpty());
+  EXPECT_THAT(elements_of(plan, "affinity-nodeports-10800"), IsEmpty());
+}
+
+TEST(NftCompiler, ClassChainsSendARememberedClientBackBeforePicking) {
+  NftPlan plan = compile_nft(web({"10.1.0.1"}, cluster_ip()).build(), config()).plan;
+  auto chain = std::find_if(plan.chains.begin(), plan.chains.end(),
+                            [](const NftChain& c) { return c.name == "internal-cluster"; });
+  ASSERT_NE(chain, plan.chains.end());
+  const std::vector<NftRule>& rules = chain->rules;
+  ASSERT_EQ(rules.size(), 3u);  // masquerade off-cluster traffic, remembered client, pick
+  using F = NftField;
+  EXPECT_EQ(rules[1].statements,
+            std::vector<NftStatement>{(nft::DnatMap{{F::IpSaddr, F::IpDaddr, F::MetaL4proto, F::ThDport}, 0, "affinity"})});
+  EXPECT_EQ(rules[2].statements, std::vector<NftStatement>{go("pick-cluster")});
+}
+
+TEST(NftCompiler, AnotherTimeoutAddsItsSetsAndLearningRulesUntilItsLastServiceGoes) {
+  NftPlan plan = compile_nft(web({"10.1.0.1"}, cluster_ip().affinity(600)).build(), config()).plan;
+  EXPECT_THAT(elements_of(plan, "affinity-destinations-600"),
+              ElementsAre(NftElement{{ip("10.96.0.10"), Protocol::Tcp, port(80)}, {}}));
+  auto learn = [](const NftPlan& p) {
+    std::vector<std::uint32_t> timeouts;
+    for (const NftChain& chain : p.chains) {
+      if (chain.name != "affinity-learn") continue;
+      for (const NftRule& rule : chain.rules) {
+        for (const NftStatement& statement : rule.statements) {
+          if (const auto* update = std::get_if<nft::UpdateSet>(&statement)) timeouts.push_back(*update->timeout_seconds);
+        }
+      }
+    }
+    return std::set<std::uint32_t>(timeouts.begin(), timeouts.end());
+  };
+  EXPECT_EQ(learn(plan), (std::set<std::uint32_t>{600, 10800}));
+
+  ClusterState gone = web({"10.1.0.1"}, cluster_ip().affinity(600)).build();
+  gone.services.clear();
+  recompile_services_nft(plan, gone, config(), {{"ns", "web"}});
+  EXPECT_EQ(plan, compile_nft(gone, config()).plan);
+  EXPECT_EQ(learn(plan), (std::set<std::uint32_t>{10800}));
+  std::vector<std::string> sets;
+  for (const NftSet& set : plan.sets) sets.push_back(set.name);
+  EXPECT_THAT(sets, Not(Contains("affinity-destinations-600")));
+}
+
+TEST(NftCompiler, AffinityTargetsListTheEndpointsEachKindOfClientMayBeSentTo) {
+  NftPlan plan =
+      compile_nft(web({"10.1.0.1", "10.1.0.2"}, node_port().affinity().external_local()).build(), config()).plan;
+  const auto& rules = *plan.service_ports.begin()->second;
+  ASSERT_EQ(rules.affinity.size(), 2u);  // the cluster IP, the NodePort
+  const NftEndpoint local{ip("10.1.0.1"), port(8080)};
+  const NftEndpoint remote{ip("10.1.0.2"), port(8080)};
+  EXPECT_EQ(rules.affinity[0].destination, (NftDestination{std::nullopt, Protocol::Tcp, port(30080)}));
+  EXPECT_THAT(rules.affinity[0].from_cluster, ElementsAre(local, remote));
+  EXPECT_THAT(rules.affinity[0].from_outside, ElementsAre(local));
+  EXPECT_EQ(rules.affinity[1].destination, (NftDestination{ip("10.96.0.10"), Protocol::Tcp, port(80)}));
+  EXPECT_THAT(rules.affinity[1].from_outside, ElementsAre(local, remote));
 }
 
 TEST(NftCompiler, OneMoreEndpointIsAFewElementsWithoutVerdictsAndNoRule) {

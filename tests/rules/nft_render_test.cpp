@@ -48,6 +48,18 @@ TEST(NftRender, SetsAndMaps) {
   EXPECT_EQ(one(nft::NumgenVmap{{"pick-a", "pick-b"}}), "numgen random mod 2 vmap { 0 : goto pick-a, 1 : goto pick-b }");
 }
 
+TEST(NftRender, RememberingAClientAfterDnatReadsTheOriginalDestination) {
+  using F = NftField;
+  const nft::UpdateSet remember{{F::IpSaddr, F::CtOriginalDaddr, F::MetaL4proto, F::CtOriginalProtoDst},
+                                "affinity",
+                                {F::IpDaddr, F::ThDport},
+                                600};
+  EXPECT_EQ(one(remember), "update @affinity { ip saddr . ct original ip daddr . meta l4proto . ct original proto-dst "
+                           "timeout 600s : ip daddr . th dport }");
+  EXPECT_EQ(one(remember, IpFamily::V6), "update @affinity { ip6 saddr . ct original ip6 daddr . meta l4proto . "
+                                         "ct original proto-dst timeout 600s : ip6 daddr . th dport }");
+}
+
 TEST(NftRender, ConntrackFibAndMarks) {
   EXPECT_EQ(one(nft::FibLocal{false, false}), "fib daddr type local");
   EXPECT_EQ(one(nft::FibLocal{true, true}), "fib saddr type != local");

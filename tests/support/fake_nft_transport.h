@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -86,6 +87,19 @@ class FakeNftTransport final : public NftTransport {
     ++table_handle_calls;
     if (fail_table_handle) return std::unexpected(*fail_table_handle);
     return handle_;
+  }
+
+  // What dump_elements() answers, by set name: as the packet path would
+  // have filled the set. A set not listed is not there (an error).
+  std::map<std::string, std::vector<NftRawElement>> dumps;
+  std::vector<std::string> dumped;  // the sets dump_elements() was asked for
+
+  std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily, const std::string&,
+                                                                       const std::string& set) override {
+    dumped.push_back(set);
+    auto it = dumps.find(set);
+    if (it == dumps.end()) return std::unexpected("GETSETELEM " + set + ": No such file or directory");
+    return it->second;
   }
 
   void delete_table() { handle_.reset(); }
