@@ -188,7 +188,8 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply(const NftChange& c
   return stats;
 }
 
-std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan& plan) {
+std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
+    const NftPlan& plan, const std::map<std::string, std::vector<NftTimedElement>>& carried) {
   NftApplyStats stats;
   if (plan.family != family_ || plan.table != table_) {
     return std::unexpected(NftApplyError{"plan for table " + family_word(plan.family) + " " + plan.table +
@@ -222,6 +223,13 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan
       if (auto ok = batch.add_rule(chain->name, chain->rules[i], i); !ok) {
         return std::unexpected(NftApplyError{"cannot express " + ok.error(), std::nullopt, stats});
       }
+    }
+  }
+
+  for (const auto& [set, elements] : carried) {
+    const NftSet* declaration = lookup(set);
+    if (declaration != nullptr && declaration->timeout_seconds && !elements.empty()) {
+      batch.add_timed_elements(set, declaration, elements);
     }
   }
 
@@ -299,17 +307,17 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(const NftPlan
   return stats;
 }
 
-std::expected<std::vector<NftElement>, std::string> NftBackend::read_elements(const std::string& set) {
-  auto declared = sets_.find(set);
-  if (declared == sets_.end()) return std::unexpected("set " + set + " is not in table " + table_);
-  auto raw = transport_.dump_elements(family_, table_, set);
+std::expected<std::vector<NftTimedElement>, std::string> NftBackend::read_elements(const NftSet& declaration) {
+  auto raw = transport_.dump_elements(family_, table_, declaration.name);
   if (!raw) return std::unexpected(raw.error());
-  std::vector<NftElement> out;
+  std::vector<NftTimedElement> out;
   for (const NftRawElement& element : *raw) {
-    auto key = nft_netlink_detail::unpack_values(declared->second.key, element.key);
+    auto key = nft_netlink_detail::unpack_values(declaration.key, element.key);
     std::optional<std::vector<NftValue>> data = std::vector<NftValue>();
-    if (!declared->second.data.empty()) data = nft_netlink_detail::unpack_values(declared->second.data, element.data);
-    if (key && data) out.push_back(NftElement{std::move(*key), std::move(*data)});
+    if (!declaration.data.empty()) data = nft_netlink_detail::unpack_values(declaration.data, element.data);
+    if (!key || !data) continue;
+    out.push_back(NftTimedElement{NftElement{std::move(*key), std::move(*data)}, element.timeout_ms.value_or(0),
+                                  element.expires_ms.value_or(0)});
   }
   return out;
 }

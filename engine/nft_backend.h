@@ -87,7 +87,11 @@ class NftBackend {
   // creates it afresh with every set, chain, rule and element, in one
   // transaction when it fits Options::max_transaction_bytes, else in chunks
   // (see Options). Remembers the new table's handle for table_intact().
-  [[nodiscard]] std::expected<NftApplyStats, NftApplyError> apply_full(const NftPlan& plan);
+  // `carried` are elements of the plan's sets with timeouts (what the packet
+  // path learned in the table being replaced), added back in the first
+  // transaction with the time they had left.
+  [[nodiscard]] std::expected<NftApplyStats, NftApplyError> apply_full(
+      const NftPlan& plan, const std::map<std::string, std::vector<NftTimedElement>>& carried = {});
 
   // True when the table exists with the handle apply_full() created it
   // with; false when it is gone or was recreated (by someone else), or
@@ -96,10 +100,11 @@ class NftBackend {
 
   // Every element of one of the table's sets as the kernel holds it now
   // (one dump of that set, never of the table): for the affinity map, which
-  // the packet path fills. Elements that do not read as the set's types are
-  // left out. The error is for a set this backend did not create or a failed
-  // dump.
-  [[nodiscard]] std::expected<std::vector<NftElement>, std::string> read_elements(const std::string& set);
+  // the packet path fills. `declaration` gives the set's name and types; the
+  // table need not be one this backend made (an earlier run's). Elements that
+  // do not read as those types are left out. The error is for a set that is
+  // not there or a failed dump.
+  [[nodiscard]] std::expected<std::vector<NftTimedElement>, std::string> read_elements(const NftSet& declaration);
 
   // The handle of the table apply_full() created, if it did.
   std::optional<std::uint64_t> table_handle() const { return handle_; }

@@ -1064,9 +1064,17 @@ void NftBatch::delete_elements(std::string_view set, const NftSet* declaration,
                declaration ? declaration : find_set(set), elements);
 }
 
+void NftBatch::add_timed_elements(std::string_view set, const NftSet* declaration,
+                                  std::span<const NftTimedElement> elements) {
+  std::vector<const NftElement*> plain;
+  for (const NftTimedElement& element : elements) plain.push_back(&element.element);
+  put_elements(NFT_MSG_NEWSETELEM, NLM_F_CREATE, NftMessageKind::AddElements, set, std::nullopt,
+               declaration ? declaration : find_set(set), plain, elements);
+}
+
 void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                             std::optional<std::uint32_t> set_id, const NftSet* declaration,
-                            std::span<const NftElement* const> elements) {
+                            std::span<const NftElement* const> elements, std::span<const NftTimedElement> times) {
   const bool adding = kind == NftMessageKind::AddElements;
   const std::string set_name(set);
   std::size_t next = 0;
@@ -1086,6 +1094,10 @@ void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageK
            static_cast<std::size_t>(reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(header)) - list_start) <
                kElementListBytes) {
       for (const nftnl::SetElem& element : expand_element(*elements[next], declaration, adding)) {
+        if (!times.empty()) {
+          nftnl_set_elem_set_u64(element.get(), NFTNL_SET_ELEM_TIMEOUT, times[next].timeout_ms);
+          nftnl_set_elem_set_u64(element.get(), NFTNL_SET_ELEM_EXPIRATION, times[next].expires_ms);
+        }
         // nft numbers the nests 1, 2, 3...; the kernel ignores the type, and
         // NFTA_LIST_ELEM throughout is what the kernel sends and libnftnl
         // parses.
@@ -1414,6 +1426,12 @@ int collect_raw_elements(const nlmsghdr* message, void* data) {
       std::uint32_t length = 0;
       const auto* value = static_cast<const std::byte*>(nftnl_set_elem_get(element, attribute, &length));
       if (value != nullptr) bytes->assign(value, value + length);
+    }
+    if (nftnl_set_elem_is_set(element, NFTNL_SET_ELEM_TIMEOUT)) {
+      raw.timeout_ms = nftnl_set_elem_get_u64(element, NFTNL_SET_ELEM_TIMEOUT);
+    }
+    if (nftnl_set_elem_is_set(element, NFTNL_SET_ELEM_EXPIRATION)) {
+      raw.expires_ms = nftnl_set_elem_get_u64(element, NFTNL_SET_ELEM_EXPIRATION);
     }
     out->push_back(std::move(raw));
   }

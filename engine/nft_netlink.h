@@ -91,6 +91,24 @@ struct NftMessageInfo {
   std::size_t elements = 0;  // IR elements in an AddElements/DeleteElements message
 };
 
+// A set element as the kernel holds it: its key's and its data's bytes, and
+// in a set with timeouts its timeout and the time it has left.
+struct NftRawElement {
+  std::vector<std::byte> key;
+  std::vector<std::byte> data;  // empty for a plain set
+  std::optional<std::uint64_t> timeout_ms = std::nullopt;
+  std::optional<std::uint64_t> expires_ms = std::nullopt;
+};
+
+// An element of a set with timeouts, with its own timeout and the time it
+// has left: what a dump reports, and what a table made afresh is given back.
+struct NftTimedElement {
+  NftElement element;
+  std::uint64_t timeout_ms = 0;
+  std::uint64_t expires_ms = 0;
+  bool operator==(const NftTimedElement&) const = default;
+};
+
 // Names the owner of an object an error is about ("service ns/name:port"),
 // or "" when unknown. Given the set or chain name and, for elements, the
 // element.
@@ -149,6 +167,9 @@ class NftBatch {
   void add_elements(std::string_view set, const NftSet* declaration, std::span<const NftElement* const> elements);
   void delete_elements(std::string_view set, const NftSet* declaration,
                        std::span<const NftElement* const> elements);
+  // Elements with their own timeouts and expirations (a set with timeouts).
+  void add_timed_elements(std::string_view set, const NftSet* declaration,
+                          std::span<const NftTimedElement> elements);
 
   // Appends BATCH_END. Nothing may be added afterwards.
   void finish();
@@ -185,9 +206,11 @@ class NftBatch {
   nlmsghdr* start_message(std::uint16_t type, std::uint16_t flags);
   void end_message(nlmsghdr* header, NftMessageKind kind, std::string object, std::size_t elements = 0);
   void reserve(std::size_t bytes);
+  // `times`, when not empty, holds each element's timeout and expiration.
   void put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                     std::optional<std::uint32_t> set_id, const NftSet* declaration,
-                    std::span<const NftElement* const> elements);
+                    std::span<const NftElement* const> elements,
+                    std::span<const NftTimedElement> times = {});
   const NftSet* find_set(std::string_view name) const;
 
   IpFamily family_;
@@ -212,12 +235,6 @@ struct NftAck {
   // starts, and the kernel's words, when it gave them.
   std::optional<std::uint32_t> offset;
   std::string message;
-};
-
-// A set element as the kernel holds it: its key's and its data's bytes.
-struct NftRawElement {
-  std::vector<std::byte> key;
-  std::vector<std::byte> data;  // empty for a plain set
 };
 
 // The seam between the nftables backend and the kernel.

@@ -87,9 +87,19 @@ SyncResult NftProxier::apply() {
   result.full = reason.has_value();
   result.reason = reason.value_or("");
 
-  std::expected<NftApplyStats, NftApplyError> applied =
-      result.full ? backend_.apply_full(*plan_)
-                  : backend_.apply(*pending_change_, NftApplyContext{before_view_ ? &*before_view_ : nullptr, &*plan_});
+  std::expected<NftApplyStats, NftApplyError> applied;
+  if (result.full) {
+    const std::map<std::string, std::vector<NftTimedElement>> carried = remembered_clients(result);
+    applied = backend_.apply_full(*plan_, carried);
+    if (!applied && !carried.empty()) {
+      // A kernel that refuses elements with expirations must not cost the
+      // rules: start over without them.
+      result.warnings.push_back("session affinity: remembered clients forgotten: " + applied.error().message);
+      applied = backend_.apply_full(*plan_);
+    }
+  } else {
+    applied = backend_.apply(*pending_change_, NftApplyContext{before_view_ ? &*before_view_ : nullptr, &*plan_});
+  }
   if (!applied) {
     result.error = applied.error().message;
     result.stats.bytes = applied.error().done.bytes;
@@ -141,31 +151,71 @@ SyncResult NftProxier::apply() {
   return result;
 }
 
-void NftProxier::forget_stale_affinity(SyncResult& result) {
-  std::vector<Cidr> cluster_sources;
-  for (const Cidr& cidr : config_.cluster_cidrs) {
-    if (cidr.family() == plan_->family) cluster_sources.push_back(cidr);
+namespace {
+
+const NftSet* affinity_map_of(const NftPlan& plan) {
+  for (const NftSet& set : plan.sets) {
+    if (set.name == kNftAffinityMap) return &set;
   }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<Cidr> NftProxier::cluster_sources() const {
+  std::vector<Cidr> sources;
   const ProxyConfig& config = compiled_with_ ? *compiled_with_ : config_;
+  for (const Cidr& cidr : config.cluster_cidrs) {
+    if (cidr.family() == plan_->family) sources.push_back(cidr);
+  }
   for (const auto* addresses : {&config.node_ips, &config.local_addresses}) {
     for (const IpAddress& ip : *addresses) {
-      if (ip.family() == plan_->family) cluster_sources.emplace_back(ip, ip.is_v4() ? 32 : 128);
+      if (ip.family() == plan_->family) sources.emplace_back(ip, ip.is_v4() ? 32 : 128);
     }
   }
+  return sources;
+}
+
+std::map<std::string, std::vector<NftTimedElement>> NftProxier::remembered_clients(SyncResult& result) {
+  const NftSet* map = affinity_map_of(*plan_);
+  if (map == nullptr) return {};
+  auto entries = backend_.read_elements(*map);
+  if (!entries) {
+    // Before the first sync there may well be no table to read.
+    if (applied_once_) {
+      result.warnings.push_back("session affinity: remembered clients not read, so this full sync forgets them: " +
+                                entries.error());
+    }
+    return {};
+  }
+  std::vector<NftElement> elements;
+  for (const NftTimedElement& entry : *entries) elements.push_back(entry.element);
+  const std::vector<NftElement> stale = stale_affinity_entries(*plan_, cluster_sources(), elements);
+  const std::set<NftElement> gone(stale.begin(), stale.end());
+  std::erase_if(*entries, [&](const NftTimedElement& entry) { return gone.contains(entry.element); });
+  if (entries->empty()) return {};
+  return {{kNftAffinityMap, std::move(*entries)}};
+}
+
+void NftProxier::forget_stale_affinity(SyncResult& result) {
+  const NftSet* map = affinity_map_of(*plan_);
+  if (map == nullptr) return;
   // An entry may time out between the read and the delete, and the kernel
   // refuses a transaction that deletes an element that is not there: read
   // again and retry once.
   std::string error;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto entries = backend_.read_elements(kNftAffinityMap);
+    auto entries = backend_.read_elements(*map);
     if (!entries) {
       error = entries.error();
       break;
     }
+    std::vector<NftElement> elements;
+    for (const NftTimedElement& entry : *entries) elements.push_back(entry.element);
     NftChange change;
     change.family = plan_->family;
     change.table = plan_->table;
-    for (NftElement& element : stale_affinity_entries(*plan_, cluster_sources, *entries)) {
+    for (NftElement& element : stale_affinity_entries(*plan_, cluster_sources(), elements)) {
       change.elements_removed.emplace_back(kNftAffinityMap, std::move(element));
     }
     auto applied = backend_.apply(change);

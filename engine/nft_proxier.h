@@ -8,10 +8,14 @@
 // per full-sync period. Stale UDP conntrack entries are deleted after each
 // successful apply, as with iptables, and so are the session-affinity
 // entries that remember an endpoint the sync took away
-// (rules/nft_affinity_cleanup.h).
+// (rules/nft_affinity_cleanup.h). A full sync carries the clients the
+// session-affinity services remember over into the new table.
 
+#include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine/clock.h"
 #include "engine/conntrack.h"
@@ -38,10 +42,6 @@ class NftProxier final : public Proxier {
   void compile(const ClusterState& state, const std::set<ObjectName>* changed) override;
   SyncResult apply() override;
 
-  // The affinity map's entries that the plan no longer allows, deleted;
-  // problems are warnings (the entries time out in the end).
-  void forget_stale_affinity(SyncResult& result);
-
   // The next sync will be full.
   void force_full_sync(std::string reason) { policy_.force(std::move(reason)); }
 
@@ -49,6 +49,17 @@ class NftProxier final : public Proxier {
   const std::optional<NftPlan>& plan() const { return plan_; }
 
  private:
+  // The affinity map's entries that the plan no longer allows, deleted;
+  // problems are warnings (the entries time out in the end).
+  void forget_stale_affinity(SyncResult& result);
+  // What the kernel's affinity map holds that the plan still allows, for a
+  // full sync to carry over into the new table: so that neither the hourly
+  // full sync nor a restart forgets which endpoint each client had.
+  std::map<std::string, std::vector<NftTimedElement>> remembered_clients(SyncResult& result);
+  // Sources that get the endpoints pods get (pod CIDRs, the node's
+  // addresses), for judging remembered clients.
+  std::vector<Cidr> cluster_sources() const;
+
   NftBackend& backend_;
   ConntrackCleaner* conntrack_;
   ProxyConfig config_;

@@ -2,7 +2,8 @@
 
 // What the kernel must do to go from one nftables plan to another: mostly
 // set and map elements added and removed; chains and sets only when the
-// layout grows or shrinks (a new endpoint count, a session-affinity service).
+// layout grows or shrinks (a new endpoint count, a new session-affinity
+// timeout).
 // Applied as one netlink batch in this order, which keeps every reference
 // valid at every step: sets added, chains added (declared, then filled),
 // replaced chains flushed and refilled, elements removed, elements added,

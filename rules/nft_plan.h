@@ -8,11 +8,12 @@
 // from that description.
 //
 // Layout (the why is in rules/nft_compiler.cpp): a handful of fixed chains;
-// service dispatch through verdict maps to a few shared "class" chains; the
-// endpoint choice in shared "pick" chains, one per endpoint count, that DNAT
-// through data maps keyed by destination and index. Routine endpoint changes
-// therefore touch only map elements, and the chain graph the kernel validates
-// on each commit stays small whatever the number of services.
+// service dispatch through sets to a few shared "class" chains; the endpoint
+// choice in shared "pick" chains with a rule per endpoint count, that DNAT
+// through data maps keyed by destination and index; session affinity
+// through one map the packet path fills. Routine endpoint changes therefore
+// touch only set and map elements, and the table holds the same chains
+// whatever the number of services.
 
 #include <compare>
 #include <cstdint>

@@ -27,6 +27,8 @@ std::expected<SyncResult, std::string> IptablesDriver::sync(const ClusterState& 
   return result;
 }
 
+void IptablesDriver::force_full_sync() { syncer_.force_full_sync("forced by the test"); }
+
 std::expected<void, std::string> IptablesDriver::external_flush() {
   auto result = runner_.run(config_.family, {"-t", "nat", "-F"});
   if (!result) return std::unexpected(result.error());
@@ -74,6 +76,10 @@ std::expected<SyncResult, std::string> NftDriver::sync(const ClusterState& state
   SyncResult result = proxier_->sync(state, nullptr);
   if (!result.ok) return std::unexpected(result.error);
   return result;
+}
+
+void NftDriver::force_full_sync() {
+  if (proxier_) proxier_->force_full_sync("forced by the test");
 }
 
 std::expected<void, std::string> NftDriver::external_flush() {

@@ -30,6 +30,8 @@ class ProxyDriver {
   // Compiles the state and syncs the node's kernel to it: a full sync the
   // first time and after a detected flush, a diff otherwise.
   [[nodiscard]] virtual std::expected<SyncResult, std::string> sync(const ClusterState& state) = 0;
+  // The next sync() is full, as the hourly resync is.
+  virtual void force_full_sync() = 0;
   // What someone else does behind kubenat's back: flush the NAT rules.
   [[nodiscard]] virtual std::expected<void, std::string> external_flush() = 0;
   // Rules written by some other program (kube-proxy, docker): an
@@ -45,6 +47,7 @@ class IptablesDriver final : public ProxyDriver {
  public:
   IptablesDriver(IptablesMode mode, std::string netns, ProxyConfig config);
   std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
+  void force_full_sync() override;
   std::expected<void, std::string> external_flush() override;
   std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
   std::expected<std::string, std::string> normalized_rules() override;
@@ -65,6 +68,7 @@ class NftDriver final : public ProxyDriver {
  public:
   NftDriver(std::string netns, ProxyConfig config);
   std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
+  void force_full_sync() override;
   std::expected<void, std::string> external_flush() override;
   std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
   std::expected<std::string, std::string> normalized_rules() override;

@@ -135,6 +135,17 @@ TEST_P(TrafficTest, SessionAffinityKeepsAClientWhenAnotherEndpointIsAdded) {
   EXPECT_EQ(result.answers, (std::map<std::string, int>{{first.answers.begin()->first, 40}})) << result;
 }
 
+TEST_P(TrafficTest, SessionAffinityKeepsAClientAcrossAFullSync) {
+  const ClusterState state = web({0, 1, 2, 3}, cluster_ip_service().affinity(600));
+  sync(state);
+  ProbeResult first = tcp(kClusterIp, kServicePort, 10);
+  ASSERT_EQ(first.answers.size(), 1u) << first;
+  driver_->force_full_sync();
+  EXPECT_TRUE(sync(state).full);
+  ProbeResult result = tcp(kClusterIp, kServicePort, 40);
+  EXPECT_EQ(result.answers, (std::map<std::string, int>{{first.answers.begin()->first, 40}})) << result;
+}
+
 TEST_P(TrafficTest, SessionAffinityMovesAClientOffItsRemovedEndpointAtOnce) {
   sync(web({0, 1, 2, 3}, cluster_ip_service().affinity(600)));
   ProbeResult first = tcp(kClusterIp, kServicePort, 10);

@@ -273,6 +273,7 @@ TEST_F(NftProxierTest, RemovingAnAffinityServicesEndpointForgetsTheClientsRememb
   cluster.sticky = {3};
   cluster.web_endpoints[3] = 2;  // 10.180.0.4 and 10.181.0.4
   ASSERT_TRUE(sync_all(cluster.state()).ok);
+  transport_.dumped.clear();  // the first sync looked for clients to carry over
   transport_.dumps["affinity"] = {remembered("192.0.2.1", "10.181.0.4"), remembered("192.0.2.2", "10.180.0.4")};
   cluster.web_endpoints[3] = 1;
   const SyncResult result = sync(cluster.state(), {kWeb3});
@@ -286,6 +287,7 @@ TEST_F(NftProxierTest, AddingAnAffinityServicesEndpointReadsNothingBack) {
   Cluster cluster;
   cluster.sticky = {3};
   ASSERT_TRUE(sync_all(cluster.state()).ok);
+  transport_.dumped.clear();  // the first sync looked for clients to carry over
   cluster.web_endpoints[3] = 2;
   ASSERT_TRUE(sync(cluster.state(), {kWeb3}).ok);
   EXPECT_THAT(transport_.dumped, IsEmpty());
@@ -295,6 +297,7 @@ TEST_F(NftProxierTest, RemovingAnEndpointOfAServiceWithoutAffinityReadsNothingBa
   Cluster cluster;
   cluster.web_endpoints[3] = 2;
   ASSERT_TRUE(sync_all(cluster.state()).ok);
+  transport_.dumped.clear();  // the first sync looked for clients to carry over
   cluster.web_endpoints[3] = 1;
   ASSERT_TRUE(sync(cluster.state(), {kWeb3}).ok);
   EXPECT_THAT(transport_.dumped, IsEmpty());
@@ -309,6 +312,44 @@ TEST_F(NftProxierTest, AFailedReadOfRememberedClientsIsAWarningNotAFailedSync) {
   const SyncResult result = sync(cluster.state(), {kWeb3});
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_THAT(result.warnings, Contains(HasSubstr("session affinity")));
+}
+
+std::size_t added_to(const FakeNftTransport::Sent& sent, const std::string& set) {
+  std::size_t n = 0;
+  for (const NftMessageInfo& message : sent.messages) {
+    if (message.kind == K::AddElements && message.object == set) n += message.elements;
+  }
+  return n;
+}
+
+TEST_F(NftProxierTest, AFullSyncCarriesTheClientsStillAllowedOverIntoTheNewTable) {
+  Cluster cluster;
+  cluster.sticky = {3};
+  cluster.web_endpoints[3] = 2;
+  ASSERT_TRUE(sync_all(cluster.state()).ok);
+  NftRawElement kept = remembered("192.0.2.1", "10.180.0.4");
+  kept.timeout_ms = 10800000;
+  kept.expires_ms = 5000000;
+  NftRawElement stale = remembered("192.0.2.2", "10.199.0.4");
+  stale.timeout_ms = 10800000;
+  stale.expires_ms = 7000;
+  transport_.dumps["affinity"] = {kept, stale};
+  proxier_.force_full_sync("test");
+  const SyncResult result = sync_all(cluster.state());
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_TRUE(result.full);
+  EXPECT_THAT(result.warnings, IsEmpty());
+  EXPECT_EQ(added_to(last_sent(), "affinity"), 1u);
+}
+
+TEST_F(NftProxierTest, TheFirstSyncWithoutATableToReadFromSaysNothingAboutAffinity) {
+  Cluster cluster;
+  cluster.sticky = {3};
+  const SyncResult result = sync_all(cluster.state());
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_THAT(result.warnings, IsEmpty());
+  EXPECT_THAT(transport_.dumped, ElementsAre("affinity"));
+  EXPECT_EQ(added_to(last_sent(), "affinity"), 0u);
 }
 
 }  // namespace
