@@ -1441,6 +1441,14 @@ int collect_raw_elements(const nlmsghdr* message, void* data) {
 
 }  // namespace
 
+std::expected<void, std::string> KernelNftTransport::send_request(const nlmsghdr* header, std::string_view what) {
+  for (;;) {
+    if (mnl_socket_sendto(socket_.get(), header, header->nlmsg_len) >= 0) return {};
+    if (errno == EINTR) continue;
+    return std::unexpected("sendto(NETLINK_NETFILTER, " + std::string(what) + "): " + errno_text(errno));
+  }
+}
+
 std::expected<std::vector<NftRawElement>, std::string> KernelNftTransport::dump_elements(IpFamily family,
                                                                                         const std::string& table,
                                                                                         const std::string& set) {
@@ -1454,11 +1462,7 @@ std::expected<std::vector<NftRawElement>, std::string> KernelNftTransport::dump_
   nftnl_set_set_str(query.get(), NFTNL_SET_NAME, set.c_str());
   nftnl_set_elems_nlmsg_build_payload(header, query.get());
   const std::string what = "GETSETELEM " + table + " " + set;
-  for (;;) {
-    if (mnl_socket_sendto(socket_.get(), header, header->nlmsg_len) >= 0) break;
-    if (errno == EINTR) continue;
-    return std::unexpected("sendto(NETLINK_NETFILTER, " + what + "): " + errno_text(errno));
-  }
+  if (auto sent = send_request(header, what); !sent) return std::unexpected(sent.error());
   // A dump comes in as many reads as it takes, ended by NLMSG_DONE; an
   // error (no such set) comes as NLMSG_ERROR instead.
   std::vector<NftRawElement> out;
@@ -1484,11 +1488,7 @@ std::expected<std::optional<std::uint64_t>, std::string> KernelNftTransport::tab
   nlmsghdr* header = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(request.data()), NFT_MSG_GETTABLE,
                                            nfproto(family), NLM_F_ACK, seq);
   mnl_attr_put_strz(header, NFTA_TABLE_NAME, name.c_str());
-  for (;;) {
-    if (mnl_socket_sendto(socket_.get(), header, header->nlmsg_len) >= 0) break;
-    if (errno == EINTR) continue;
-    return std::unexpected("sendto(NETLINK_NETFILTER, GETTABLE): " + errno_text(errno));
-  }
+  if (auto sent = send_request(header, "GETTABLE"); !sent) return std::unexpected(sent.error());
   // The kernel answers within sendto; wait a little all the same rather
   // than miss an answer that is late.
   std::vector<std::vector<std::byte>> replies;

@@ -283,6 +283,8 @@ class KernelNftTransport final : public NftTransport {
       IpFamily family, const std::string& table, const std::string& set) override;
 
  private:
+  // One request message (not a batch), retried when interrupted.
+  std::expected<void, std::string> send_request(const nlmsghdr* header, std::string_view what);
   std::expected<void, std::string> ensure_buffers(std::size_t send_bytes, std::size_t acks);
   std::expected<std::vector<NftAck>, std::string> read_answers(std::vector<std::vector<std::byte>>* replies);
   void drain();

@@ -673,32 +673,30 @@ void remove_count_set(NftPlan& plan, const std::string& name) {
   }
 }
 
+// Counts one more (delta +1) or one fewer (-1) reference to `key`; returns
+// +1 when it came into use, -1 when it went out of use, else 0.
+template <class Key>
+int count_reference(std::map<Key, std::size_t>& refs, const Key& key, int delta) {
+  std::size_t& count = refs[key];
+  count += static_cast<std::size_t>(delta);
+  if (count == 0) {
+    refs.erase(key);
+    return -1;
+  }
+  return count == 1 && delta > 0 ? 1 : 0;
+}
+
 void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
   for (const std::string& set : fragment.count_sets) {
-    std::size_t& refs = plan.count_set_refs[set];
-    refs += static_cast<std::size_t>(delta);
-    if (refs == 0) {
-      plan.count_set_refs.erase(set);
-      remove_count_set(plan, set);
-    } else if (refs == 1 && delta > 0) {
-      add_count_set(plan, set);
-    }
+    const int use = count_reference(plan.count_set_refs, set, delta);
+    if (use > 0) add_count_set(plan, set);
+    if (use < 0) remove_count_set(plan, set);
   }
-  for (const IpAddress& ip : fragment.hairpin_ips) {
-    std::size_t& refs = plan.hairpin_refs[ip];
-    refs += static_cast<std::size_t>(delta);
-    if (refs == 0) plan.hairpin_refs.erase(ip);
-  }
+  for (const IpAddress& ip : fragment.hairpin_ips) count_reference(plan.hairpin_refs, ip, delta);
   if (fragment.affinity_timeout) {
-    const std::uint32_t timeout = *fragment.affinity_timeout;
-    std::size_t& refs = plan.affinity_timeout_refs[timeout];
-    refs += static_cast<std::size_t>(delta);
-    if (refs == 0) {
-      plan.affinity_timeout_refs.erase(timeout);
-      remove_affinity_timeout(plan, timeout);
-    } else if (refs == 1 && delta > 0) {
-      add_affinity_timeout(plan, timeout);
-    }
+    const int use = count_reference(plan.affinity_timeout_refs, *fragment.affinity_timeout, delta);
+    if (use > 0) add_affinity_timeout(plan, *fragment.affinity_timeout);
+    if (use < 0) remove_affinity_timeout(plan, *fragment.affinity_timeout);
   }
   plan.total_endpoints += static_cast<std::size_t>(delta) * fragment.endpoint_count;
 }

@@ -260,10 +260,11 @@ NftRawElement remembered(const char* client, const char* endpoint) {
                        nft_netlink_detail::pack_values({ip(endpoint), std::uint16_t{80}})};
 }
 
-std::size_t deleted_from(const FakeNftTransport::Sent& sent, const std::string& set) {
+// How many elements the batch adds to (or deletes from) the set.
+std::size_t elements_in(const FakeNftTransport::Sent& sent, K kind, const std::string& set) {
   std::size_t n = 0;
   for (const NftMessageInfo& message : sent.messages) {
-    if (message.kind == K::DeleteElements && message.object == set) n += message.elements;
+    if (message.kind == kind && message.object == set) n += message.elements;
   }
   return n;
 }
@@ -280,7 +281,7 @@ TEST_F(NftProxierTest, RemovingAnAffinityServicesEndpointForgetsTheClientsRememb
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_THAT(result.warnings, IsEmpty());
   EXPECT_THAT(transport_.dumped, ElementsAre("affinity"));
-  EXPECT_EQ(deleted_from(last_sent(), "affinity"), 1u);
+  EXPECT_EQ(elements_in(last_sent(), K::DeleteElements, "affinity"), 1u);
 }
 
 TEST_F(NftProxierTest, AddingAnAffinityServicesEndpointReadsNothingBack) {
@@ -314,14 +315,6 @@ TEST_F(NftProxierTest, AFailedReadOfRememberedClientsIsAWarningNotAFailedSync) {
   EXPECT_THAT(result.warnings, Contains(HasSubstr("session affinity")));
 }
 
-std::size_t added_to(const FakeNftTransport::Sent& sent, const std::string& set) {
-  std::size_t n = 0;
-  for (const NftMessageInfo& message : sent.messages) {
-    if (message.kind == K::AddElements && message.object == set) n += message.elements;
-  }
-  return n;
-}
-
 TEST_F(NftProxierTest, AFullSyncCarriesTheClientsStillAllowedOverIntoTheNewTable) {
   Cluster cluster;
   cluster.sticky = {3};
@@ -339,7 +332,7 @@ TEST_F(NftProxierTest, AFullSyncCarriesTheClientsStillAllowedOverIntoTheNewTable
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_TRUE(result.full);
   EXPECT_THAT(result.warnings, IsEmpty());
-  EXPECT_EQ(added_to(last_sent(), "affinity"), 1u);
+  EXPECT_EQ(elements_in(last_sent(), K::AddElements, "affinity"), 1u);
 }
 
 TEST_F(NftProxierTest, TheFirstSyncWithoutATableToReadFromSaysNothingAboutAffinity) {
@@ -349,7 +342,7 @@ TEST_F(NftProxierTest, TheFirstSyncWithoutATableToReadFromSaysNothingAboutAffini
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_THAT(result.warnings, IsEmpty());
   EXPECT_THAT(transport_.dumped, ElementsAre("affinity"));
-  EXPECT_EQ(added_to(last_sent(), "affinity"), 0u);
+  EXPECT_EQ(elements_in(last_sent(), K::AddElements, "affinity"), 0u);
 }
 
 }  // namespace
