@@ -176,6 +176,12 @@ std::vector<Cidr> NftProxier::cluster_sources() const {
   return sources;
 }
 
+std::vector<NftElement> NftProxier::stale_among(const std::vector<NftTimedElement>& entries) const {
+  std::vector<NftElement> elements;
+  for (const NftTimedElement& entry : entries) elements.push_back(entry.element);
+  return stale_affinity_entries(*plan_, cluster_sources(), elements);
+}
+
 std::map<std::string, std::vector<NftTimedElement>> NftProxier::remembered_clients(SyncResult& result) {
   const NftSet* map = affinity_map_of(*plan_);
   if (map == nullptr) return {};
@@ -188,9 +194,7 @@ std::map<std::string, std::vector<NftTimedElement>> NftProxier::remembered_clien
     }
     return {};
   }
-  std::vector<NftElement> elements;
-  for (const NftTimedElement& entry : *entries) elements.push_back(entry.element);
-  const std::vector<NftElement> stale = stale_affinity_entries(*plan_, cluster_sources(), elements);
+  const std::vector<NftElement> stale = stale_among(*entries);
   const std::set<NftElement> gone(stale.begin(), stale.end());
   std::erase_if(*entries, [&](const NftTimedElement& entry) { return gone.contains(entry.element); });
   if (entries->empty()) return {};
@@ -210,12 +214,10 @@ void NftProxier::forget_stale_affinity(SyncResult& result) {
       error = entries.error();
       break;
     }
-    std::vector<NftElement> elements;
-    for (const NftTimedElement& entry : *entries) elements.push_back(entry.element);
     NftChange change;
     change.family = plan_->family;
     change.table = plan_->table;
-    for (NftElement& element : stale_affinity_entries(*plan_, cluster_sources(), elements)) {
+    for (NftElement& element : stale_among(*entries)) {
       change.elements_removed.emplace_back(kNftAffinityMap, std::move(element));
     }
     auto applied = backend_.apply(change);

@@ -59,6 +59,9 @@ class NftProxier final : public Proxier {
   // Sources that get the endpoints pods get (pod CIDRs, the node's
   // addresses), for judging remembered clients.
   std::vector<Cidr> cluster_sources() const;
+  // The entries of the affinity map, as read back, that the plan no longer
+  // allows.
+  std::vector<NftElement> stale_among(const std::vector<NftTimedElement>& entries) const;
 
   NftBackend& backend_;
   ConntrackCleaner* conntrack_;
