@@ -17,13 +17,13 @@
 
 #include "bench/kube_proxy_baseline.h"
 #include "bench/synthetic_cluster.h"
-#include "engine/iptables_backend.h"
-#include "engine/iptables_runner.h"
-#include "engine/iptables_syncer.h"
+#include "engine/iptables/backend.h"
+#include "engine/iptables/runner.h"
+#include "engine/iptables/syncer.h"
 #include "engine/network_namespace.h"
 #include "engine/process.h"
-#include "rules/iptables_change.h"
-#include "rules/iptables_compiler.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/compiler.h"
 
 namespace kubenat::bench {
 namespace {
@@ -95,7 +95,7 @@ int run(int argc, char** argv) {
   }
   std::printf("iptables-%s, %d services x %d endpoints\n", mode_name.c_str(), services, endpoints);
   std::printf("first full sync: %.0f ms apply (+%.0f ms compile), %zu bytes in %zu iptables-restore calls\n",
-              full_ms, compile_ms, full.stats.bytes, full.stats.payloads);
+              full_ms, compile_ms, full.stats.bytes, full.stats.transactions);
 
   Samples apply_ms, apply_bytes, baseline_ms, baseline_bytes;
   for (int k = 0; k < changes; ++k) {
@@ -117,7 +117,7 @@ int run(int argc, char** argv) {
     // same kernel state (the baseline writes the new state too; kubenat's
     // diff is then computed against the plan before the change, so it writes
     // the same chains again).
-    ApplyStats baseline_stats;
+    IptablesApplyStats baseline_stats;
     start = Clock::now();
     for (const std::string& payload : render_iptables_change(baseline)) {
       if (auto ok = runner.restore(IpFamily::V4, payload); !ok) {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/sample_stats.h"
-#include "engine/duration.h"
+#include "engine/daemon/duration.h"
 
 namespace kubenat::bench {
 namespace {

@@ -6,8 +6,8 @@
 #include <sys/resource.h>
 
 #include "bench/synthetic_cluster.h"
-#include "rules/iptables_compiler.h"
-#include "rules/iptables_render.h"
+#include "rules/iptables/compiler.h"
+#include "rules/iptables/render.h"
 
 namespace kubenat::bench {
 namespace {

@@ -5,10 +5,10 @@
 
 #include "bench/bench_cluster.h"
 #include "bench/kube_proxy_baseline.h"
-#include "engine/duration.h"
-#include "rules/iptables_change.h"
-#include "rules/iptables_compiler.h"
-#include "rules/nft_compiler.h"
+#include "engine/daemon/duration.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/compiler.h"
+#include "rules/nftables/compiler.h"
 
 namespace kubenat::bench {
 namespace {

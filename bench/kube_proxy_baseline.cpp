@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/process.h"
-#include "rules/iptables_render.h"
+#include "rules/iptables/render.h"
 
 namespace kubenat::bench {
 

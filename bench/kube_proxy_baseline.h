@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
-#include "rules/iptables_change.h"
-#include "rules/iptables_plan.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/plan.h"
 
 namespace kubenat::bench {
 

@@ -18,12 +18,9 @@
 #include <thread>
 
 #include "bench/synthetic_cluster.h"
-#include "engine/iptables_backend.h"
-#include "engine/iptables_runner.h"
-#include "engine/iptables_syncer.h"
+#include "engine/daemon/proxy_stack.h"
 #include "engine/network_namespace.h"
 #include "engine/process.h"
-#include "engine/proxier.h"
 #include "engine/sync_loop.h"
 #include "tools/apiserver_sim/apiserver_sim.h"
 #include "watch/cluster_watcher.h"
@@ -138,13 +135,19 @@ int run(int argc, char** argv) {
   ProxyConfig config;
   config.node_name = "node-0";
   config.cluster_cidrs = {*Cidr::parse("10.0.0.0/8")};
-  ProcessIptablesRunner runner(IptablesMode::Nft, netns);
-  IptablesBackend backend(runner, IpFamily::V4, IptablesBackend::Options{recommended_payload_bytes(IptablesMode::Nft)});
   SteadyClock clock;
-  IptablesSyncer syncer(backend, nullptr, clock, IptablesSyncer::Options{std::chrono::hours(1), std::chrono::seconds(30)});
-  IptablesProxier proxier(syncer, config);
+  ProxyStackOptions options;
+  options.config = config;
+  options.iptables_mode = IptablesMode::Nft;
+  options.conntrack_cleanup = false;
+  options.netns = netns;
+  auto stack = ProxyStack::build(options, clock);
+  if (!stack) {
+    std::fprintf(stderr, "%s\n", stack.error().c_str());
+    return 1;
+  }
   Waiter waiter;
-  SyncLoop loop(&proxier, clock,
+  SyncLoop loop((*stack)->service_proxier(), clock,
                 SyncLoop::Options{std::chrono::milliseconds(min_sync_ms), std::chrono::seconds(30),
                                   {WatchedResource::Services, WatchedResource::EndpointSlices}, "node-0"},
                 &waiter);

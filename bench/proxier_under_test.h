@@ -1,7 +1,7 @@
 #pragma once
 
-// kubenat's iptables or nftables backend as the daemon runs it (a proxier
-// over its syncer and kernel access, minus the watch), writing into one
+// kubenat's iptables or nftables backend as the daemon runs it (the proxy
+// stack of engine/daemon/proxy_stack.h, minus the watch), writing into one
 // network namespace: what the bench times.
 
 #include <expected>

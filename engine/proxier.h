@@ -1,14 +1,14 @@
 #pragma once
 
-// A proxier turns the cluster into kernel rules for one backend: it compiles
+// A proxier turns the cluster into kernel state for one backend: it compiles
 // (only what changed) and syncs. The sync loop drives it; each backend
-// (iptables now, nftables later) has one.
+// (engine/iptables, engine/nftables, engine/routes) has one.
 
 #include <set>
+#include <string>
 
-#include "engine/iptables_syncer.h"
+#include "engine/sync_result.h"
 #include "rules/model.h"
-#include "rules/proxy_config.h"
 
 namespace kubenat {
 
@@ -22,38 +22,15 @@ class Proxier {
   virtual void compile(const ClusterState& state, const std::set<ObjectName>* changed) = 0;
   // Brings the kernel to the rules last compiled.
   virtual SyncResult apply() = 0;
+  // The next apply() rewrites everything it owns, as the periodic full sync
+  // does. A backend that compares with the kernel at every sync (routes)
+  // has nothing to do.
+  virtual void force_full_sync(std::string reason) = 0;
 
   SyncResult sync(const ClusterState& state, const std::set<ObjectName>* changed) {
     compile(state, changed);
     return apply();
   }
-};
-
-// The configuration for a cluster state: node IPs not given in the flags
-// come from this node's Node object (InternalIP, then ExternalIP), as
-// kube-proxy does.
-ProxyConfig with_node_ips_from_state(const ProxyConfig& config, const ClusterState& state);
-
-// The iptables backend's proxier: recompiles the changed Services into the
-// last plan (rules/iptables_compiler.h: recompile_services) and syncs
-// through an IptablesSyncer.
-class IptablesProxier final : public Proxier {
- public:
-  IptablesProxier(IptablesSyncer& syncer, ProxyConfig config) : syncer_(syncer), config_(std::move(config)) {}
-  void compile(const ClusterState& state, const std::set<ObjectName>* changed) override;
-  SyncResult apply() override;
-
-  // The rules as last compiled (what the kernel holds after a successful sync).
-  const std::optional<IptablesPlan>& plan() const { return plan_; }
-
- private:
-  IptablesSyncer& syncer_;
-  ProxyConfig config_;
-  std::optional<ProxyConfig> compiled_with_;
-  std::optional<IptablesPlan> plan_;
-  // The service ports the next apply() must diff; nullopt: all of them.
-  std::optional<std::set<ServicePortName>> touched_;
-  bool unapplied_ = false;
 };
 
 }  // namespace kubenat

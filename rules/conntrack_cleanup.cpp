@@ -84,14 +84,4 @@ std::vector<ConntrackFilter> stale_udp_flows(IpFamily family, const UdpTargetsLo
   return out;
 }
 
-std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after) {
-  std::set<ServicePortName> ports;
-  for (const auto& [name, fragment] : after.service_ports) ports.insert(name);
-  if (before != nullptr) {
-    for (const auto& [name, fragment] : before->service_ports) ports.insert(name);
-  }
-  return stale_udp_flows(after.family, udp_targets_of(before), udp_targets_of(&after),
-                         std::vector<ServicePortName>(ports.begin(), ports.end()));
-}
-
 }  // namespace kubenat

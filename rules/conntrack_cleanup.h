@@ -7,13 +7,25 @@
 // those entries after applying rules; so does kubenat.
 
 #include <functional>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "rules/iptables_plan.h"
+#include "rules/ip.h"
+#include "rules/model.h"
 
 namespace kubenat {
+
+// Where a UDP service port's clients send and which endpoints may answer:
+// what the conntrack cleanup compares between two plans.
+struct UdpFlowTargets {
+  std::vector<IpAddress> destinations;  // cluster IP, external IPs, load balancer IPs
+  int port = 0;
+  int node_port = 0;
+  std::vector<std::string> endpoints;  // "IP:port" of every endpoint with a chain, sorted
+  bool operator==(const UdpFlowTargets&) const = default;
+};
 
 // The conntrack entries to delete: UDP flows matching every field that is set.
 struct ConntrackFilter {
@@ -28,17 +40,14 @@ struct ConntrackFilter {
   bool operator==(const ConntrackFilter&) const = default;
 };
 
-// The stale UDP flows between two plans (before may be null: nothing was
-// applied). For each UDP service port:
+// The stale UDP flows between two plans, looking only at `ports` (the
+// service ports that changed): `before` and `after` give a port's targets in
+// each plan, or null when the port is absent there or not UDP. For each UDP
+// service port:
 // - an endpoint that is gone: flows to the port's addresses (and NodePort)
 //   that were DNATed to it;
 // - a port that had no endpoint and now has one: every flow to its
 //   addresses and NodePort, which carried the no-endpoint verdict.
-std::vector<ConntrackFilter> stale_udp_flows(const IptablesPlan* before, const IptablesPlan& after);
-
-// The same for any backend's plans, looking only at `ports` (the service
-// ports that changed): `before` and `after` give a port's targets in each
-// plan, or null when the port is absent there or not UDP.
 using UdpTargetsLookup = std::function<const UdpFlowTargets*(const ServicePortName&)>;
 std::vector<ConntrackFilter> stale_udp_flows(IpFamily family, const UdpTargetsLookup& before,
                                              const UdpTargetsLookup& after, const std::vector<ServicePortName>& ports);
@@ -53,6 +62,19 @@ UdpTargetsLookup udp_targets_of(const Plan* plan) {
     if (it == plan->service_ports.end() || !it->second->udp) return nullptr;
     return &*it->second->udp;
   };
+}
+
+// The stale UDP flows between two whole plans of any backend (before may be
+// null: nothing was applied), every service port of either compared.
+template <class Plan>
+std::vector<ConntrackFilter> stale_udp_flows(const Plan* before, const Plan& after) {
+  std::set<ServicePortName> ports;
+  for (const auto& [name, fragment] : after.service_ports) ports.insert(name);
+  if (before != nullptr) {
+    for (const auto& [name, fragment] : before->service_ports) ports.insert(name);
+  }
+  return stale_udp_flows(after.family, udp_targets_of(before), udp_targets_of(&after),
+                         std::vector<ServicePortName>(ports.begin(), ports.end()));
 }
 
 }  // namespace kubenat

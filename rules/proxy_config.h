@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rules/ip.h"
+#include "rules/model.h"
 
 namespace kubenat {
 
@@ -51,5 +52,10 @@ struct ProxyConfig {
   // a different default lets the two run side by side while migrating.
   std::string nftables_table = "kubenat";
 };
+
+// The configuration for a cluster state: node IPs not given in the flags
+// come from this node's Node object (InternalIP, then ExternalIP), as
+// kube-proxy does.
+ProxyConfig with_node_ips_from_state(const ProxyConfig& config, const ClusterState& state);
 
 }  // namespace kubenat

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "bench/synthetic_cluster.h"
-#include "rules/iptables_change.h"
-#include "rules/iptables_compiler.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/compiler.h"
 
 namespace kubenat::bench {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "bench/bench_cluster.h"
 #include "bench/synthetic_cluster.h"
-#include "rules/iptables_change.h"
-#include "rules/iptables_compiler.h"
-#include "rules/iptables_render.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/compiler.h"
+#include "rules/iptables/render.h"
 
 namespace kubenat::bench {
 namespace {

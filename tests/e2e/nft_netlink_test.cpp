@@ -9,7 +9,7 @@
 // notices a flushed, deleted or recreated table, a full apply split into
 // several transactions ends the same, and the time to load large tables.
 
-#include "engine/nft_backend.h"
+#include "engine/nftables/backend.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -29,7 +29,7 @@
 
 #include "engine/network_namespace.h"
 #include "engine/process.h"
-#include "rules/nft_render.h"
+#include "rules/nftables/render.h"
 #include "tests/e2e/netns_world.h"
 
 namespace kubenat::e2e {
@@ -248,7 +248,6 @@ NftPlan representative_plan(bool changed) {
                                                                                             false},
                          verdict(K::Return)}),
                    rule({nft::InSet{{F::MetaL4proto}, "protocols", false}, nft::Vmap{{F::ThDport}, "ports"}}),
-                   rule({nft::NumgenVmap{{"pick-1", "pick-2"}}}, "spread"),
                }},
       NftChain{"prerouting",
                prerouting,
@@ -282,12 +281,13 @@ NftPlan representative_plan(bool changed) {
        NftElement{{ip("10.96.0.10"), Protocol::Tcp, std::uint16_t{80}, cidr("192.168.0.0/16")}, {verdict(K::Accept)}}},
       {"service-nodeports", NftElement{{Protocol::Tcp, std::uint16_t{30080}}, {goto_chain("external")}}},
   };
-  web->sets = {NftSet{"affinity-web", {NftType::Ipv4Addr}, {}, false, std::uint32_t{10800}, "affinity"}};
-  web->chains = {NftChain{"svc-web",
-                          std::nullopt,
-                          {rule({nft::InSet{{F::IpSaddr}, "affinity-web", false},
-                                 nft::Match{F::MetaL4proto, false, Protocol::Tcp}, nft::Dnat{ip("10.200.1.10"), 8080}}),
-                           rule({nft::UpdateSet{{F::IpSaddr}, "affinity-web"}, nft::Dnat{ip("10.200.1.11"), 0}})}}};
+  plan.sets.push_back(NftSet{"affinity-web", {NftType::Ipv4Addr}, {}, false, std::uint32_t{10800}, "affinity"});
+  plan.chains.push_back(NftChain{"svc-web",
+                                 std::nullopt,
+                                 {rule({nft::InSet{{F::IpSaddr}, "affinity-web", false},
+                                        nft::Match{F::MetaL4proto, false, Protocol::Tcp},
+                                        nft::Dnat{ip("10.200.1.10"), 8080}}),
+                                  rule({nft::UpdateSet{{F::IpSaddr}, "affinity-web"}, nft::Dnat{ip("10.200.1.11"), 0}})}});
   web->endpoint_count = 2;
   plan.service_ports[port_name("default", "web", "http")] = web;
 
@@ -331,16 +331,16 @@ NftPlan representative_plan(bool changed) {
     // kube-system/dns leaves cluster-ips; cart's local CIDRs change.
     dns->elements.erase(dns->elements.begin());
     cart->elements[4] = {"local-cidrs", NftElement{{cidr("192.168.5.0/24")}, {}}};
-    // A new service port with session affinity: its own set and chain.
+    // A new service port, and a set and a chain the layout gains.
     auto api = std::make_shared<NftServicePortRules>();
     api->elements = {{"service-ips", NftElement{{ip("10.96.0.99"), Protocol::Tcp, std::uint16_t{443}},
                                                 {goto_chain("svc-api")}}}};
-    api->sets = {NftSet{"affinity-api", {NftType::Ipv4Addr}, {}, false, std::uint32_t{60}, ""}};
-    api->chains = {NftChain{"svc-api",
-                            std::nullopt,
-                            {rule({nft::UpdateSet{{F::IpSaddr}, "affinity-api"},
-                                   nft::Match{F::MetaL4proto, false, Protocol::Tcp},
-                                   nft::Dnat{ip("10.200.1.20"), 6443}})}}};
+    plan.sets.push_back(NftSet{"affinity-api", {NftType::Ipv4Addr}, {}, false, std::uint32_t{60}, ""});
+    plan.chains.push_back(NftChain{"svc-api",
+                                   std::nullopt,
+                                   {rule({nft::UpdateSet{{F::IpSaddr}, "affinity-api"},
+                                          nft::Match{F::MetaL4proto, false, Protocol::Tcp},
+                                          nft::Dnat{ip("10.200.1.20"), 6443}})}});
     plan.service_ports[port_name("default", "api", "https")] = api;
   }
   return plan;
@@ -350,8 +350,8 @@ NftPlan representative_plan(bool changed) {
 NftChange representative_change() {
   const NftPlan after = representative_plan(true);
   const auto chain_of = [&](const std::string& name) {
-    for (const NftChain* chain : nft_plan_chains(after)) {
-      if (chain->name == name) return *chain;
+    for (const NftChain& chain : after.chains) {
+      if (chain.name == name) return chain;
     }
     return NftChain{};
   };
@@ -433,8 +433,8 @@ NftPlan ipv6_plan() {
       {"local-cidrs", NftElement{{cidr("fd00::/8")}, {}}},
       {"local-cidrs", NftElement{{cidr("ff00::/8")}, {}}},
   };
-  web->sets = {NftSet{"affinity-web", {NftType::Ipv6Addr}, {}, false, std::uint32_t{10800}, ""}};
-  web->chains = {NftChain{"svc-web", std::nullopt, {rule({nft::UpdateSet{{F::IpSaddr}, "affinity-web"}})}}};
+  plan.sets.push_back(NftSet{"affinity-web", {NftType::Ipv6Addr}, {}, false, std::uint32_t{10800}, ""});
+  plan.chains.push_back(NftChain{"svc-web", std::nullopt, {rule({nft::UpdateSet{{F::IpSaddr}, "affinity-web"}})}});
   plan.service_ports[port_name("default", "web", "http")] = web;
   return plan;
 }

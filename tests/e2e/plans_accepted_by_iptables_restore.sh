@@ -28,7 +28,7 @@ trap cleanup EXIT
 ip netns add "$ns"
 
 mkdir -p "$work/plans"
-for unit in "$build/tests/rules/rules_tests" "$build/tests/tools/tools_tests"; do
+for unit in "$build/tests/rules/iptables/rules_iptables_tests" "$build/tests/tools/tools_tests"; do
   KUBENAT_PLAN_DUMP_DIR="$work/plans" "$unit" >"$work/unit.log" 2>&1 || {
     cat "$work/unit.log" >&2
     echo "FAIL: $unit failed while dumping plans" >&2

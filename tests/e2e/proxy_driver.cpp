@@ -5,103 +5,126 @@
 
 #include "engine/network_namespace.h"
 #include "engine/process.h"
-#include "rules/iptables_save.h"
+#include "rules/iptables/save.h"
+#include "watch/cluster_listener.h"
 
 namespace kubenat::e2e {
 
-IptablesDriver::IptablesDriver(IptablesMode mode, std::string netns, ProxyConfig config)
-    : mode_(mode),
-      netns_(std::move(netns)),
-      config_(std::move(config)),
-      runner_(mode_, netns_),
-      backend_(runner_, config_.family, IptablesBackend::Options{recommended_payload_bytes(mode)}),
-      conntrack_(netns_),
-      // The canary is checked before every diff sync, so that a flush is
-      // repaired by the very next sync.
-      syncer_(backend_, &conntrack_, clock_, IptablesSyncer::Options{std::chrono::hours(1), std::chrono::milliseconds(0)}) {}
-
-std::expected<SyncResult, std::string> IptablesDriver::sync(const ClusterState& state) {
-  IptablesCompileResult compiled = compile_iptables(state, config_);
-  SyncResult result = syncer_.sync(std::move(compiled.plan));
-  if (!result.ok) return std::unexpected(result.error);
-  return result;
+ProxyDriver::ProxyDriver(Backend backend, std::string netns, ProxyConfig config)
+    : backend_(backend), netns_(std::move(netns)), config_(std::move(config)) {
+  ProxyStackOptions options;
+  options.mode = backend_ == Backend::Nftables ? ProxyMode::Nftables : ProxyMode::Iptables;
+  options.config = config_;
+  options.iptables_mode = iptables_mode();
+  // The kernel is checked before every diff sync, so that a flush is
+  // repaired by the very next sync.
+  options.integrity_check_period = std::chrono::milliseconds(0);
+  options.netns = netns_;
+  auto stack = ProxyStack::build(options, clock_);
+  if (!stack) {
+    open_error_ = stack.error();
+    return;
+  }
+  stack_ = std::move(*stack);
+  SyncLoop::Options loop_options;
+  loop_options.node_name = config_.node_name;
+  loop_ = std::make_unique<SyncLoop>(stack_->service_proxier(), clock_, loop_options);
+  loop_->synced(WatchedResource::Services);
+  loop_->synced(WatchedResource::EndpointSlices);
 }
 
-void IptablesDriver::force_full_sync() { syncer_.force_full_sync("forced by the test"); }
+std::expected<SyncResult, std::string> ProxyDriver::sync(const ClusterState& state) {
+  if (!loop_) return std::unexpected("no proxy stack for " + netns_ + ": " + open_error_);
+  report_changes(*loop_, fed_, state);
+  fed_ = state;
+  std::optional<SyncReport> report = loop_->sync_now();
+  if (!report) return std::unexpected(std::string("the sync loop is not ready"));
+  if (!report->result.ok) return std::unexpected(report->result.error);
+  return report->result;
+}
 
-std::expected<void, std::string> IptablesDriver::external_flush() {
-  auto result = runner_.run(config_.family, {"-t", "nat", "-F"});
+void ProxyDriver::force_full_sync() {
+  if (stack_) stack_->service_proxier()->force_full_sync("forced by the test");
+}
+
+std::expected<void, std::string> ProxyDriver::external_flush() {
+  if (backend_ == Backend::Nftables) {
+    auto result = run_process({"ip", "netns", "exec", netns_, "nft", "flush", "ruleset"});
+    if (!result) return std::unexpected(result.error());
+    if (!result->ok()) return std::unexpected("nft flush ruleset: " + result->err);
+    return {};
+  }
+  ProcessIptablesRunner runner(iptables_mode(), netns_);
+  auto result = runner.run(config_.family, {"-t", "nat", "-F"});
   if (!result) return std::unexpected(result.error());
   if (!result->ok()) return std::unexpected("iptables -t nat -F: " + result->err);
   return {};
 }
 
-std::expected<void, std::string> IptablesDriver::write_foreign_rules(const std::string& payload) {
-  return runner_.restore(config_.family, payload);
+std::expected<void, std::string> ProxyDriver::write_foreign_rules(const std::string& payload) {
+  if (backend_ == Backend::Nftables) {
+    auto result = run_process({"ip", "netns", "exec", netns_, "nft", "-f", "-"}, ProcessOptions{.input = payload});
+    if (!result) return std::unexpected(result.error());
+    if (!result->ok()) return std::unexpected("nft -f: " + result->err);
+    return {};
+  }
+  ProcessIptablesRunner runner(iptables_mode(), netns_);
+  return runner.restore(config_.family, payload);
 }
 
-std::expected<std::string, std::string> IptablesDriver::normalized_rules() {
+std::expected<std::string, std::string> ProxyDriver::normalized_rules() {
+  if (backend_ == Backend::Nftables) {
+    const std::string family = config_.family == IpFamily::V4 ? "ip" : "ip6";
+    auto result =
+        run_process({"ip", "netns", "exec", netns_, "nft", "list", "table", family, config_.nftables_table});
+    if (!result) return std::unexpected(result.error());
+    if (!result->ok()) return std::unexpected("nft list table: " + result->err);
+    return normalize_nft_listing(result->out);
+  }
+  ProcessIptablesRunner runner(iptables_mode(), netns_);
   std::string all;
   for (std::string_view table : {"filter", "nat"}) {
-    auto text = runner_.save(config_.family, table);
+    auto text = runner.save(config_.family, table);
     if (!text) return std::unexpected(text.error());
     all += *text;
   }
   return normalize_iptables_save(all);
 }
 
-NftDriver::NftDriver(std::string netns, ProxyConfig config)
-    : netns_(std::move(netns)), config_(std::move(config)), conntrack_(netns_) {
-  // The netlink socket belongs to the namespace it is opened in.
-  auto entered = run_in_network_namespace(netns_, [this] {
-    auto transport = KernelNftTransport::open();
-    if (transport) {
-      transport_ = std::make_unique<KernelNftTransport>(std::move(*transport));
-    } else {
-      open_error_ = transport.error();
-    }
-  });
-  if (!entered) open_error_ = entered.error();
-  if (transport_) {
-    backend_ = std::make_unique<NftBackend>(*transport_, config_.family, config_.nftables_table);
-    // The table is checked before every diff sync, so that a flush is
-    // repaired by the very next sync.
-    proxier_ = std::make_unique<NftProxier>(*backend_, &conntrack_, clock_, config_,
-                                            NftProxier::Options{std::chrono::hours(1), std::chrono::milliseconds(0)});
+namespace {
+
+// Reports every key of `before` or `after` whose value differs.
+template <class Key, class Value>
+void report_each(const std::map<Key, Value>& before, const std::map<Key, Value>& after,
+                 const std::function<void(const Key&, std::optional<Value>)>& report) {
+  for (const auto& [key, value] : before) {
+    if (!after.contains(key)) report(key, std::nullopt);
+  }
+  for (const auto& [key, value] : after) {
+    auto it = before.find(key);
+    if (it == before.end() || !(it->second == value)) report(key, value);
   }
 }
 
-std::expected<SyncResult, std::string> NftDriver::sync(const ClusterState& state) {
-  if (!proxier_) return std::unexpected("no netlink socket in " + netns_ + ": " + open_error_);
-  SyncResult result = proxier_->sync(state, nullptr);
-  if (!result.ok) return std::unexpected(result.error);
-  return result;
-}
+}  // namespace
 
-void NftDriver::force_full_sync() {
-  if (proxier_) proxier_->force_full_sync("forced by the test");
-}
-
-std::expected<void, std::string> NftDriver::external_flush() {
-  auto result = run_process({"ip", "netns", "exec", netns_, "nft", "flush", "ruleset"});
-  if (!result) return std::unexpected(result.error());
-  if (!result->ok()) return std::unexpected("nft flush ruleset: " + result->err);
-  return {};
-}
-
-std::expected<void, std::string> NftDriver::write_foreign_rules(const std::string& payload) {
-  auto result = run_process({"ip", "netns", "exec", netns_, "nft", "-f", "-"}, ProcessOptions{.input = payload});
-  if (!result) return std::unexpected(result.error());
-  if (!result->ok()) return std::unexpected("nft -f: " + result->err);
-  return {};
-}
-
-std::expected<std::string, std::string> NftDriver::normalized_rules() {
-  const std::string family = config_.family == IpFamily::V4 ? "ip" : "ip6";
-  auto result = run_process({"ip", "netns", "exec", netns_, "nft", "list", "table", family, config_.nftables_table});
-  if (!result) return std::unexpected(result.error());
-  if (!result->ok()) return std::unexpected("nft list table: " + result->err);
-  return normalize_nft_listing(result->out);
+void report_changes(ClusterListener& listener, const ClusterState& before, const ClusterState& after) {
+  using Slices = std::map<std::string, EndpointSlice>;
+  report_each<ObjectName, Service>(before.services, after.services,
+                                   [&](const ObjectName& id, std::optional<Service> now) {
+                                     listener.service_changed(id, std::move(now));
+                                   });
+  report_each<ObjectName, Slices>(before.slices, after.slices, [&](const ObjectName& service, std::optional<Slices> now) {
+    static const Slices kNone;
+    auto was = before.slices.find(service);
+    report_each<std::string, EndpointSlice>(was == before.slices.end() ? kNone : was->second, now.value_or(kNone),
+                                            [&](const std::string& name, std::optional<EndpointSlice> slice) {
+                                              listener.slice_changed(service, name, std::move(slice));
+                                            });
+  });
+  report_each<std::string, Node>(before.nodes, after.nodes, [&](const std::string& name, std::optional<Node> now) {
+    listener.node_changed(name, std::move(now));
+  });
 }
 
 namespace {
@@ -190,18 +213,10 @@ std::string normalize_iptables_save(const std::string& text) {
 }
 
 std::vector<DriverKind> all_driver_kinds() {
-  auto iptables = [](IptablesMode mode) {
-    return [mode](const std::string& netns, const ProxyConfig& config) -> std::unique_ptr<ProxyDriver> {
-      return std::make_unique<IptablesDriver>(mode, netns, config);
-    };
-  };
   return {
-      {"iptables_nft", iptables(IptablesMode::Nft)},
-      {"iptables_legacy", iptables(IptablesMode::Legacy)},
-      {"nftables",
-       [](const std::string& netns, const ProxyConfig& config) -> std::unique_ptr<ProxyDriver> {
-         return std::make_unique<NftDriver>(netns, config);
-       }},
+      {"iptables_nft", ProxyDriver::Backend::IptablesNft},
+      {"iptables_legacy", ProxyDriver::Backend::IptablesLegacy},
+      {"nftables", ProxyDriver::Backend::Nftables},
   };
 }
 

@@ -2,8 +2,8 @@
 
 // The proxy under test, as the end-to-end traffic tests see it: something
 // that makes a node namespace's kernel hold the rules for a cluster state.
-// One implementation per backend and mode, so that one parametrized suite
-// proves them all with the same packets.
+// One kind per backend and mode, so that one parametrized suite proves them
+// all with the same packets.
 
 #include <expected>
 #include <functional>
@@ -12,77 +12,58 @@
 #include <string>
 #include <vector>
 
-#include "engine/conntrack.h"
-#include "engine/iptables_backend.h"
-#include "engine/iptables_runner.h"
-#include "engine/iptables_syncer.h"
-#include "engine/nft_backend.h"
-#include "engine/nft_proxier.h"
-#include "rules/iptables_compiler.h"
+#include "engine/clock.h"
+#include "engine/daemon/proxy_stack.h"
+#include "engine/iptables/runner.h"
+#include "engine/sync_loop.h"
 #include "rules/model.h"
 #include "rules/proxy_config.h"
 
 namespace kubenat::e2e {
 
+// The daemon's proxy stack (engine/daemon/proxy_stack.h) for one backend,
+// programming network namespace `netns`, driven as `kubenat run` drives it:
+// each sync() hands the sync loop the objects that changed since the last
+// one, as the watch would, and the loop recompiles those Services alone and
+// applies the diff. The first sync is full.
 class ProxyDriver {
  public:
-  virtual ~ProxyDriver() = default;
-  // Compiles the state and syncs the node's kernel to it: a full sync the
-  // first time and after a detected flush, a diff otherwise.
-  [[nodiscard]] virtual std::expected<SyncResult, std::string> sync(const ClusterState& state) = 0;
+  enum class Backend { IptablesNft, IptablesLegacy, Nftables };
+
+  ProxyDriver(Backend backend, std::string netns, ProxyConfig config);
+
+  // Brings the node's kernel to `state` through the sync loop.
+  [[nodiscard]] std::expected<SyncResult, std::string> sync(const ClusterState& state);
   // The next sync() is full, as the hourly resync is.
-  virtual void force_full_sync() = 0;
-  // What someone else does behind kubenat's back: flush the NAT rules.
-  [[nodiscard]] virtual std::expected<void, std::string> external_flush() = 0;
+  void force_full_sync();
+  // What someone else does behind kubenat's back: flush the NAT rules (or
+  // the nftables ruleset).
+  [[nodiscard]] std::expected<void, std::string> external_flush();
   // Rules written by some other program (kube-proxy, docker): an
-  // iptables-restore --noflush payload applied as it is.
-  [[nodiscard]] virtual std::expected<void, std::string> write_foreign_rules(const std::string& payload) = 0;
+  // iptables-restore --noflush payload, or `nft -f` input, applied as it is.
+  [[nodiscard]] std::expected<void, std::string> write_foreign_rules(const std::string& payload);
   // The kernel's rules in a normalized text form, comparable between two
   // namespaces that should hold the same rules.
-  [[nodiscard]] virtual std::expected<std::string, std::string> normalized_rules() = 0;
-};
-
-// The iptables backend in `mode`, applying into network namespace `netns`.
-class IptablesDriver final : public ProxyDriver {
- public:
-  IptablesDriver(IptablesMode mode, std::string netns, ProxyConfig config);
-  std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
-  void force_full_sync() override;
-  std::expected<void, std::string> external_flush() override;
-  std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
-  std::expected<std::string, std::string> normalized_rules() override;
+  [[nodiscard]] std::expected<std::string, std::string> normalized_rules();
 
  private:
-  IptablesMode mode_;
+  IptablesMode iptables_mode() const {
+    return backend_ == Backend::IptablesLegacy ? IptablesMode::Legacy : IptablesMode::Nft;
+  }
+
+  Backend backend_;
   std::string netns_;
   ProxyConfig config_;
-  ProcessIptablesRunner runner_;
-  IptablesBackend backend_;
-  ProcessConntrackCleaner conntrack_;
   SteadyClock clock_;
-  IptablesSyncer syncer_;
-};
-
-// The nftables backend over netlink, in network namespace `netns`.
-class NftDriver final : public ProxyDriver {
- public:
-  NftDriver(std::string netns, ProxyConfig config);
-  std::expected<SyncResult, std::string> sync(const ClusterState& state) override;
-  void force_full_sync() override;
-  std::expected<void, std::string> external_flush() override;
-  std::expected<void, std::string> write_foreign_rules(const std::string& payload) override;
-  std::expected<std::string, std::string> normalized_rules() override;
-
- private:
-  std::string netns_;
-  ProxyConfig config_;
-  std::unique_ptr<NftTransport> transport_;
+  std::unique_ptr<ProxyStack> stack_;
   std::string open_error_;
-  std::unique_ptr<NftBackend> backend_;
-  ProcessConntrackCleaner conntrack_;
-  SteadyClock clock_;
-  std::unique_ptr<NftProxier> proxier_;
+  std::unique_ptr<SyncLoop> loop_;
+  ClusterState fed_;  // what the loop has been told
 };
+
+// Tells `listener` what changed from `before` to `after`, object by object,
+// as the watch reports it.
+void report_changes(ClusterListener& listener, const ClusterState& before, const ClusterState& after);
 
 // `nft list table` output with what differs between equal tables removed:
 // elements sorted within each set (hash sets list in no fixed order).
@@ -90,8 +71,11 @@ std::string normalize_nft_listing(const std::string& text);
 
 // A named way to make a driver, for parametrized suites.
 struct DriverKind {
-  std::string name;  // "iptables_nft", "iptables_legacy"
-  std::function<std::unique_ptr<ProxyDriver>(const std::string& netns, const ProxyConfig& config)> make;
+  std::string name;  // "iptables_nft", "iptables_legacy", "nftables"
+  ProxyDriver::Backend backend;
+  std::unique_ptr<ProxyDriver> make(const std::string& netns, const ProxyConfig& config) const {
+    return std::make_unique<ProxyDriver>(backend, netns, config);
+  }
 };
 std::vector<DriverKind> all_driver_kinds();
 // For GoogleTest's names and messages.

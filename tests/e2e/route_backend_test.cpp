@@ -4,7 +4,7 @@
 // deleted; other protocols' routes never overwritten or deleted; errors that
 // name the route and errno.
 
-#include "engine/route_backend.h"
+#include "engine/routes/backend.h"
 
 #include <fcntl.h>
 #include <sched.h>

@@ -5,9 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "engine/iptables_backend.h"
-#include "engine/iptables_syncer.h"
-#include "rules/chain_names.h"
+#include "engine/iptables/backend.h"
+#include "engine/iptables/proxier.h"
+#include "engine/iptables/syncer.h"
+#include "rules/iptables/chain_names.h"
 #include "tests/support/cluster_builder.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_iptables.h"

@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "rules/iptables_compiler.h"
+#include "rules/iptables/compiler.h"
 #include "tests/support/cluster_builder.h"
 
 namespace kubenat {
@@ -129,13 +129,13 @@ TEST(StaleUdpFlows, UnchangedPlanLeavesNothingStale) {
 }
 
 TEST(StaleUdpFlows, FirstSyncTreatsEveryUdpServiceWithEndpointsAsHavingGainedThem) {
-  EXPECT_THAT(stale_udp_flows(nullptr, compile(dns({"10.180.0.1"}))),
+  EXPECT_THAT(stale_udp_flows<IptablesPlan>(nullptr, compile(dns({"10.180.0.1"}))),
               UnorderedElementsAre(every_flow_to("172.30.0.10", 53), every_flow_to("192.168.99.1", 53),
                                    every_flow_to("5.6.7.8", 53), every_flow_to_node_port(30053)));
 }
 
 TEST(StaleUdpFlows, FirstSyncLeavesUdpServicesWithoutEndpointsAlone) {
-  EXPECT_THAT(stale_udp_flows(nullptr, compile(dns({}))), IsEmpty());
+  EXPECT_THAT(stale_udp_flows<IptablesPlan>(nullptr, compile(dns({}))), IsEmpty());
 }
 
 ClusterState dns_v6(const std::vector<std::string>& endpoints) {
@@ -153,7 +153,7 @@ TEST(StaleUdpFlows, Ipv6PlanGivesIpv6Filters) {
   const IptablesPlan before = compile(dns_v6({"fd00:10::1", "fd00:10::2"}), IpFamily::V6);
   EXPECT_THAT(stale_udp_flows(&before, compile(dns_v6({"fd00:10::1"}), IpFamily::V6)),
               UnorderedElementsAre(to("fd00:30::10", 53, "fd00:10::2", 53), to_node_port(30053, "fd00:10::2", 53)));
-  EXPECT_THAT(stale_udp_flows(nullptr, before),
+  EXPECT_THAT(stale_udp_flows<IptablesPlan>(nullptr, before),
               UnorderedElementsAre(every_flow_to("fd00:30::10", 53), every_flow_to_node_port(30053, IpFamily::V6)));
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/conntrack.h"
+#include "engine/conntrack/cleaner.h"
 
 namespace kubenat::testing {
 

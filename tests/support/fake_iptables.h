@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/iptables_backend.h"
-#include "engine/iptables_runner.h"
-#include "rules/iptables_plan.h"
+#include "engine/iptables/backend.h"
+#include "engine/iptables/runner.h"
+#include "rules/iptables/plan.h"
 
 namespace kubenat::testing {
 

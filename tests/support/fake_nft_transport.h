@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/nft_netlink.h"
+#include "engine/nftables/transport.h"
 
 namespace kubenat::testing {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/route_backend.h"
+#include "engine/routes/backend.h"
 
 namespace kubenat::testing {
 

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <string>
 
-#include "rules/iptables_plan.h"
-#include "rules/iptables_render.h"
+#include "rules/iptables/plan.h"
+#include "rules/iptables/render.h"
 
 namespace kubenat::testing {
 

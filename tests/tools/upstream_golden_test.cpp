@@ -1,5 +1,5 @@
 // Upstream kube-proxy's own expected rulesets, replayed through
-// `kubenat plan`: for each case in tests/rules/golden/upstream, the same
+// `kubenat plan`: for each case in tests/rules/iptables/golden/upstream, the same
 // input and settings must give the same rules, compared after the
 // normalization upstream's assertIPTablesRulesEqual applies (see the README
 // there). The one known difference is the mark: upstream's fake proxier
@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kGoldenDir = fs::path(KUBENAT_SOURCE_DIR) / "tests/rules/golden/upstream";
+const fs::path kGoldenDir = fs::path(KUBENAT_SOURCE_DIR) / "tests/rules/iptables/golden/upstream";
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);

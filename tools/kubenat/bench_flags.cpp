@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "engine/duration.h"
+#include "engine/daemon/duration.h"
 #include "tools/kubenat/flags.h"
 
 namespace kubenat {

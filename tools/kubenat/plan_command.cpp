@@ -6,14 +6,14 @@
 #include <iostream>
 #include <sstream>
 
-#include "rules/iptables_change.h"
-#include "rules/iptables_compiler.h"
-#include "rules/nft_compiler.h"
-#include "rules/nft_diff.h"
-#include "rules/nft_render.h"
-#include "rules/iptables_render.h"
-#include "rules/plan_json.h"
-#include "rules/route_plan.h"
+#include "rules/iptables/change.h"
+#include "rules/iptables/compiler.h"
+#include "rules/nftables/compiler.h"
+#include "rules/nftables/diff.h"
+#include "rules/nftables/render.h"
+#include "rules/iptables/render.h"
+#include "rules/iptables/plan_json.h"
+#include "rules/routes/plan.h"
 #include "rules/snapshot.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/flags.h"

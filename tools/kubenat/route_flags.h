@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/route_plan.h"
+#include "rules/routes/plan.h"
 #include "tools/kubenat/flags.h"
 
 namespace kubenat {

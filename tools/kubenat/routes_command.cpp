@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "rules/route_plan.h"
+#include "rules/routes/plan.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/flags.h"
 #include "tools/kubenat/route_flags.h"

@@ -1,7 +1,7 @@
 // kubenat run: the daemon. Watches Services, EndpointSlices and this Node,
 // and keeps this node's rules in step, as kube-proxy does. With --routes it
 // watches every Node and keeps a route to each other node's pod CIDRs
-// (engine/route_syncer.h); with --proxy-mode none it does only that.
+// (engine/routes/proxier.h); with --proxy-mode none it does only that.
 
 #include <signal.h>
 #include <unistd.h>
@@ -13,19 +13,11 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/conntrack.h"
-#include "engine/health.h"
-#include "engine/http_server.h"
-#include "engine/iptables_backend.h"
-#include "engine/iptables_runner.h"
-#include "engine/iptables_syncer.h"
-#include "engine/local_addresses.h"
-#include "engine/nft_backend.h"
-#include "engine/nft_proxier.h"
-#include "engine/metrics.h"
-#include "engine/proxier.h"
-#include "engine/route_backend.h"
-#include "engine/route_syncer.h"
+#include "engine/daemon/health.h"
+#include "engine/daemon/http_server.h"
+#include "engine/daemon/local_addresses.h"
+#include "engine/daemon/metrics.h"
+#include "engine/daemon/proxy_stack.h"
 #include "engine/sync_loop.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/proxy_flags.h"
@@ -101,10 +93,7 @@ class Reporter final : public SyncObserver {
       return false;
     }
     log_.info(r.full ? 0 : 2, std::string(r.full ? "full sync (" + r.reason + ")" : "partial sync") + ": " +
-                                  std::to_string(r.stats.chains_written) + " chains written, " +
-                                  std::to_string(r.stats.chains_deleted) + " deleted, " +
-                                  std::to_string(r.stats.bytes) + " bytes in " + std::to_string(r.stats.payloads) +
-                                  " calls, " + std::to_string(ms) + " ms");
+                                  r.summary + ", " + std::to_string(ms) + " ms");
     return true;
   }
 
@@ -116,14 +105,7 @@ class Reporter final : public SyncObserver {
       const RouteSyncStats& s = *r.routes;
       metrics_.routes.set(static_cast<double>(s.programmed));
       metrics_.route_skipped_nodes.set(static_cast<double>(s.skipped_nodes));
-      if (r.ok) {
-        const bool changed = s.added + s.replaced + s.deleted > 0;
-        log_.info(changed ? 0 : 2, "routes: " + std::to_string(s.added) + " added, " + std::to_string(s.replaced) +
-                                       " replaced, " + std::to_string(s.deleted) + " deleted; " +
-                                       std::to_string(s.programmed) + " programmed, " +
-                                       std::to_string(s.conflicts) + " in conflict, " +
-                                       std::to_string(s.skipped_nodes) + " nodes skipped");
-      }
+      if (r.ok) log_.info(s.added + s.replaced + s.deleted > 0 ? 0 : 2, "routes: " + r.summary);
     }
     if (!r.ok) log_.error("route sync failed: " + r.error);
     return r.ok;
@@ -235,50 +217,23 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // The service proxier: iptables, nftables, or none (--proxy-mode none,
-  // routes only). Only the iptables one runs iptables commands, so only it
-  // needs to know which iptables this host uses.
-  const bool proxying = run->proxy_mode != "none";
-  const bool use_nftables = run->proxy_mode == "nftables";
-  const IptablesMode mode = !proxying || use_nftables || run->iptables_mode == "nft" ? IptablesMode::Nft
-                            : run->iptables_mode == "legacy"        ? IptablesMode::Legacy
-                                                                    : detect_iptables_mode();
-  ProcessIptablesRunner runner(mode);
-  IptablesBackend backend(runner, proxy->family, IptablesBackend::Options{recommended_payload_bytes(mode)});
-  ProcessConntrackCleaner conntrack;
+  // The service proxier of --proxy-mode and, with --routes, the static
+  // routes: every node's pod CIDRs, so every Node is watched and any Node's
+  // change makes a sync due.
+  const ProxyMode mode = *parse_proxy_mode(run->proxy_mode);  // validated with the flags
+  const bool proxying = mode != ProxyMode::None;
+  ProxyStackOptions stack_options;
+  stack_options.mode = mode;
+  stack_options.config = *proxy;
+  if (run->iptables_mode == "nft") stack_options.iptables_mode = IptablesMode::Nft;
+  if (run->iptables_mode == "legacy") stack_options.iptables_mode = IptablesMode::Legacy;
+  stack_options.integrity_check_period = run->sync_period;
+  if (run->routes) stack_options.routes = RouteProxier::Options{node_name, run->route_protocol};
   SteadyClock clock;
-  IptablesSyncer syncer(backend, &conntrack, clock,
-                        IptablesSyncer::Options{std::chrono::hours(1), run->sync_period});
-  IptablesProxier iptables_proxier(syncer, *proxy);
-  std::unique_ptr<KernelNftTransport> nft_transport;
-  std::unique_ptr<NftBackend> nft_backend;
-  std::unique_ptr<NftProxier> nft_proxier;
-  if (use_nftables) {
-    auto transport = KernelNftTransport::open();
-    if (!transport) {
-      err << "kubenat run: --proxy-mode nftables: " << transport.error() << "\n";
-      return 1;
-    }
-    nft_transport = std::make_unique<KernelNftTransport>(std::move(*transport));
-    nft_backend = std::make_unique<NftBackend>(*nft_transport, proxy->family, proxy->nftables_table);
-    nft_proxier = std::make_unique<NftProxier>(*nft_backend, &conntrack, clock, *proxy,
-                                               NftProxier::Options{std::chrono::hours(1), run->sync_period});
-  }
-  Proxier* service_proxier = !proxying ? nullptr : use_nftables ? static_cast<Proxier*>(nft_proxier.get())
-                                                                : static_cast<Proxier*>(&iptables_proxier);
-
-  // The static routes: every node's pod CIDRs, so every Node is watched and
-  // any Node's change makes a sync due.
-  std::unique_ptr<NetlinkRouteBackend> route_backend;
-  std::optional<RouteProxier> route_proxier;
-  if (run->routes) {
-    auto opened = NetlinkRouteBackend::open();
-    if (!opened) {
-      err << "kubenat run: --routes: " << opened.error().message << "\n";
-      return 1;
-    }
-    route_backend = std::move(*opened);
-    route_proxier.emplace(*route_backend, RouteProxier::Options{node_name, run->route_protocol});
+  auto stack = ProxyStack::build(stack_options, clock);
+  if (!stack) {
+    err << "kubenat run: " << stack.error() << "\n";
+    return 1;
   }
   SyncLoop::Options loop_options{run->min_sync_period, run->sync_period, {}, node_name, run->routes};
   if (proxying) loop_options.wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};
@@ -288,8 +243,8 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   ProxyMetrics metrics(registry);
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   Reporter reporter(metrics, health, log, proxy->family, proxying);
-  SyncLoop loop(service_proxier, clock, loop_options, &reporter);
-  if (route_proxier) loop.add_proxier(*route_proxier);
+  SyncLoop loop((*stack)->service_proxier(), clock, loop_options, &reporter);
+  if (Proxier* routes = (*stack)->route_proxier()) loop.add_proxier(*routes);
 
   std::vector<std::unique_ptr<HttpServer>> servers;
   auto serve = [&](const std::string& address, bool health_paths, bool metrics_path) -> bool {
@@ -329,11 +284,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
     err << "kubenat run: " << watcher.error() << "\n";
     return 1;
   }
-  log.info(0, "kubenat run: node " + node_name + ", " +
-                  (proxying ? std::string("iptables-") + (mode == IptablesMode::Nft ? "nft" : "legacy")
-                            : std::string("no service proxying")) +
-                  (run->routes ? ", static routes (proto " + std::to_string(run->route_protocol) + ")" : "") +
-                  ", API server " + api->server + ", sync period " + std::to_string(run->sync_period.count()) +
+  log.info(0, "kubenat run: node " + node_name + ", " + (*stack)->description() + ", API server " + api->server + ", sync period " + std::to_string(run->sync_period.count()) +
                   " ms, min sync period " + std::to_string(run->min_sync_period.count()) + " ms");
 
   std::thread waiter([&] {

@@ -4,9 +4,9 @@
 #include <ostream>
 #include <vector>
 
-#include "engine/duration.h"
-#include "engine/http_server.h"
-#include "engine/kube_proxy_configuration.h"
+#include "engine/daemon/duration.h"
+#include "engine/daemon/http_server.h"
+#include "engine/daemon/kube_proxy_configuration.h"
 #include "rules/ip.h"
 #include "tools/kubenat/flags.h"
 

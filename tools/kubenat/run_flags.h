@@ -15,7 +15,7 @@
 #include <span>
 #include <string>
 
-#include "engine/run_config.h"
+#include "engine/daemon/run_config.h"
 
 namespace kubenat {
 

@@ -1,0 +1,137 @@
+#include "engine/daemon/proxy_stack.h"
+
+#include <utility>
+
+#include "engine/conntrack/cleaner.h"
+#include "engine/iptables/backend.h"
+#include "engine/iptables/proxier.h"
+#include "engine/iptables/syncer.h"
+#include "engine/network_namespace.h"
+#include "engine/nftables/backend.h"
+#include "engine/nftables/transport.h"
+#include "engine/nftables/proxier.h"
+#include "engine/routes/backend.h"
+
+namespace kubenat {
+
+std::string_view proxy_mode_name(ProxyMode mode) {
+  switch (mode) {
+    case ProxyMode::Iptables: return "iptables";
+    case ProxyMode::Nftables: return "nftables";
+    case ProxyMode::None: return "none";
+  }
+  return "unknown";
+}
+
+std::optional<ProxyMode> parse_proxy_mode(std::string_view name) {
+  for (ProxyMode mode : {ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::None}) {
+    if (name == proxy_mode_name(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
+// Members in construction order: each part refers to the ones above it.
+struct ProxyStack::Parts {
+  ProxyMode mode = ProxyMode::Iptables;
+  std::string description;
+  std::unique_ptr<ProcessConntrackCleaner> conntrack;
+
+  std::unique_ptr<ProcessIptablesRunner> iptables_runner;
+  std::unique_ptr<IptablesBackend> iptables_backend;
+  std::unique_ptr<IptablesSyncer> iptables_syncer;
+  std::unique_ptr<IptablesProxier> iptables_proxier;
+
+  std::unique_ptr<KernelNftTransport> nft_transport;
+  std::unique_ptr<NftBackend> nft_backend;
+  std::unique_ptr<NftProxier> nft_proxier;
+
+  std::unique_ptr<NetlinkRouteBackend> route_backend;
+  std::unique_ptr<RouteProxier> route_proxier;
+};
+
+namespace {
+
+std::optional<std::string> netns_of(const ProxyStackOptions& options) {
+  if (options.netns.empty()) return std::nullopt;
+  return options.netns;
+}
+
+// Opens a kernel socket in options.netns: a netlink socket talks to the
+// namespace it was opened in for the whole of its life.
+template <class Opened>
+std::expected<Opened, std::string> open_in(const ProxyStackOptions& options,
+                                           const std::function<std::expected<Opened, std::string>()>& open) {
+  if (options.netns.empty()) return open();
+  std::expected<Opened, std::string> opened = std::unexpected("not opened");
+  auto entered = run_in_network_namespace(options.netns, [&] { opened = open(); });
+  if (!entered) return std::unexpected(entered.error());
+  if (!opened) return std::unexpected(opened.error() + " (in network namespace " + options.netns + ")");
+  return opened;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<ProxyStack>, std::string> ProxyStack::build(const ProxyStackOptions& options,
+                                                                          const Clock& clock) {
+  auto parts = std::make_unique<Parts>();
+  parts->mode = options.mode;
+  if (options.conntrack_cleanup && options.mode != ProxyMode::None) {
+    parts->conntrack = std::make_unique<ProcessConntrackCleaner>(netns_of(options));
+  }
+  const ProxyConfig& config = options.config;
+  switch (options.mode) {
+    case ProxyMode::Iptables: {
+      const IptablesMode mode = options.iptables_mode.value_or(detect_iptables_mode());
+      parts->iptables_runner = std::make_unique<ProcessIptablesRunner>(mode, netns_of(options));
+      parts->iptables_backend = std::make_unique<IptablesBackend>(
+          *parts->iptables_runner, config.family,
+          IptablesBackend::Options{options.max_payload_bytes.value_or(recommended_payload_bytes(mode))});
+      parts->iptables_syncer = std::make_unique<IptablesSyncer>(
+          *parts->iptables_backend, parts->conntrack.get(), clock,
+          IptablesSyncer::Options{options.full_sync_period, options.integrity_check_period});
+      parts->iptables_proxier = std::make_unique<IptablesProxier>(*parts->iptables_syncer, config);
+      parts->description = mode == IptablesMode::Nft ? "iptables-nft" : "iptables-legacy";
+      break;
+    }
+    case ProxyMode::Nftables: {
+      auto transport = open_in<KernelNftTransport>(options, [] { return KernelNftTransport::open(); });
+      if (!transport) return std::unexpected("nftables: " + transport.error());
+      parts->nft_transport = std::make_unique<KernelNftTransport>(std::move(*transport));
+      parts->nft_backend = std::make_unique<NftBackend>(*parts->nft_transport, config.family, config.nftables_table);
+      parts->nft_proxier =
+          std::make_unique<NftProxier>(*parts->nft_backend, parts->conntrack.get(), clock, config,
+                                       NftProxier::Options{options.full_sync_period, options.integrity_check_period});
+      parts->description = std::string("nftables table ") + (config.family == IpFamily::V4 ? "ip " : "ip6 ") +
+                           config.nftables_table;
+      break;
+    }
+    case ProxyMode::None: parts->description = "no service proxying"; break;
+  }
+  if (options.routes) {
+    using Opened = std::unique_ptr<NetlinkRouteBackend>;
+    auto backend = open_in<Opened>(options, []() -> std::expected<Opened, std::string> {
+      auto opened = NetlinkRouteBackend::open();
+      if (!opened) return std::unexpected(opened.error().message);
+      return std::move(*opened);
+    });
+    if (!backend) return std::unexpected("routes: " + backend.error());
+    parts->route_backend = std::move(*backend);
+    parts->route_proxier = std::make_unique<RouteProxier>(*parts->route_backend, *options.routes);
+    parts->description += ", static routes (proto " + std::to_string(options.routes->protocol) + ")";
+  }
+  return std::unique_ptr<ProxyStack>(new ProxyStack(std::move(parts)));
+}
+
+ProxyStack::ProxyStack(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+ProxyStack::~ProxyStack() = default;
+
+Proxier* ProxyStack::service_proxier() const {
+  if (parts_->iptables_proxier) return parts_->iptables_proxier.get();
+  return parts_->nft_proxier.get();
+}
+
+Proxier* ProxyStack::route_proxier() const { return parts_->route_proxier.get(); }
+ProxyMode ProxyStack::mode() const { return parts_->mode; }
+std::string ProxyStack::description() const { return parts_->description; }
+
+}  // namespace kubenat

@@ -1,0 +1,53 @@
+#pragma once
+
+// Everything `kubenat run` is told: kube-proxy's flags and the fields of its
+// KubeProxyConfiguration file, with kube-proxy's defaults.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/routes/backend.h"
+
+namespace kubenat {
+
+struct RunConfig {
+  // API server access. Neither set: in-cluster configuration.
+  std::string kubeconfig;  // --kubeconfig, clientConnection.kubeconfig
+  std::string master;      // --master: overrides the kubeconfig's server
+
+  // This node.
+  std::string hostname_override;     // --hostname-override; default: the host name
+  std::vector<std::string> node_ips;  // --node-ip (kubenat extension; default: the Node's InternalIP)
+
+  // Rule options (see ProxyConfig).
+  // --proxy-mode, mode: iptables, nftables, or none: no service
+  // proxying, for --routes alone on clusters that keep kube-proxy.
+  std::string proxy_mode = "iptables";
+  std::vector<std::string> cluster_cidrs;       // --cluster-cidr, clusterCIDR (comma-separated)
+  bool masquerade_all = false;                  // --masquerade-all, iptables.masqueradeAll
+  int masquerade_bit = 14;                      // --iptables-masquerade-bit, iptables.masqueradeBit
+  bool localhost_nodeports = true;              // --iptables-localhost-nodeports, iptables.localhostNodePorts
+  std::vector<std::string> nodeport_addresses;  // --nodeport-addresses, nodePortAddresses
+  std::string iptables_mode = "auto";           // kubenat: nft, legacy or auto
+  std::string nftables_table = "kubenat";       // --nftables-table: the table of --proxy-mode nftables
+
+  // Static pod-CIDR routes to the other nodes (engine/routes/proxier.h); flags
+  // only, KubeProxyConfiguration has no such field.
+  bool routes = false;                          // --routes
+  int route_protocol = kDefaultRouteProtocol;   // --route-protocol: the rtm_protocol marking our routes
+
+  // Sync timing.
+  std::chrono::milliseconds sync_period = std::chrono::seconds(30);     // --iptables-sync-period, iptables.syncPeriod
+  std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);  // --iptables-min-sync-period, iptables.minSyncPeriod
+
+  // HTTP endpoints: "host:port"; empty disables.
+  std::string healthz_bind_address = "0.0.0.0:10256";  // --healthz-bind-address, healthzBindAddress
+  std::string metrics_bind_address = "127.0.0.1:10249";  // --metrics-bind-address, metricsBindAddress
+
+  int verbosity = 0;        // -v, --v
+  std::string config_file;  // --config
+};
+
+}  // namespace kubenat

@@ -1,0 +1,99 @@
+#include "engine/iptables/syncer.h"
+
+#include "rules/conntrack_cleanup.h"
+
+namespace kubenat {
+namespace {
+
+SyncStats sync_stats_of(const IptablesApplyStats& applied) {
+  return SyncStats{.objects_written = applied.chains_written,
+                   .objects_deleted = applied.chains_deleted,
+                   .bytes = applied.bytes,
+                   .transactions = applied.payloads};
+}
+
+std::string summary_of(const IptablesApplyStats& applied) {
+  return std::to_string(applied.chains_written) + " chains written, " + std::to_string(applied.chains_deleted) +
+         " deleted, " + std::to_string(applied.bytes) + " bytes in " + std::to_string(applied.payloads) +
+         (applied.payloads == 1 ? " iptables-restore call" : " iptables-restore calls");
+}
+
+}  // namespace
+
+void IptablesSyncer::force_full_sync(std::string reason) { policy_.force(std::move(reason)); }
+
+std::string IptablesSyncer::describe(const IptablesApplyError& error, const IptablesPlan& plan) const {
+  std::string out = error.message;
+  if (!error.chain) return out;
+  out += " (chain " + *error.chain;
+  // A chain being written belongs to the new plan; one being deleted, to the
+  // service port that owned it in the applied one.
+  auto owner = [&](const IptablesPlan& in) -> const ServicePortName* {
+    for (const auto& [name, fragment] : in.service_ports) {
+      for (const OwnedChain& chain : fragment->chains) {
+        if (chain.name == *error.chain) return &name;
+      }
+    }
+    return nullptr;
+  };
+  const ServicePortName* name = owner(plan);
+  if (name == nullptr && applied_) name = owner(*applied_);
+  if (name != nullptr) {
+    out += " of service port " + name->to_string() + "/" + std::string(protocol_lower(name->protocol));
+  }
+  return out + ")";
+}
+
+SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortName>* changed) {
+  SyncResult result;
+  const std::optional<std::string> reason =
+      policy_.reason(applied_.has_value(), [this] { return backend_.canary_intact(); },
+                     "canary missing: the tables were flushed or rebuilt");
+  result.full = reason.has_value();
+  result.reason = reason.value_or("");
+
+  // A switch into or out of large-cluster mode changes every fragment (the
+  // comments), whatever `changed` says.
+  const bool use_changed = changed != nullptr && applied_ && applied_->large_cluster_mode == plan.large_cluster_mode;
+  std::vector<ServicePortName> changed_ports;
+  std::expected<IptablesApplyStats, IptablesApplyError> applied;
+  if (result.full) {
+    applied = backend_.apply_full(plan);
+  } else {
+    IptablesChange change =
+        use_changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan);
+    changed_ports = std::move(change.changed_service_ports);
+    applied = backend_.apply(change);
+  }
+  if (!applied) {
+    // The payloads before the refused one are in; what the kernel holds is
+    // no longer the last plan. Only a full sync can tell and repair.
+    result.error = describe(applied.error(), plan);
+    result.stats = sync_stats_of(applied.error().done);
+    policy_.synced(result.full, false);
+    return result;
+  }
+  result.ok = true;
+  result.stats = sync_stats_of(*applied);
+  result.summary = summary_of(*applied);
+
+  if (conntrack_ != nullptr) {
+    // A full sync may follow anything (a restart, a flush): every port is
+    // compared; a diff sync compares the ports it changed.
+    const std::vector<ConntrackFilter> stale =
+        result.full ? stale_udp_flows(applied_ ? &*applied_ : nullptr, plan)
+                    : stale_udp_flows(plan.family, udp_targets_of(applied_ ? &*applied_ : nullptr),
+                                      udp_targets_of(&plan), changed_ports);
+    result.conntrack_filters = stale.size();
+    for (const ConntrackFilter& filter : stale) {
+      if (auto removed = conntrack_->remove(filter); !removed) {
+        result.warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
+      }
+    }
+  }
+  policy_.synced(result.full, true);
+  applied_ = std::move(plan);
+  return result;
+}
+
+}  // namespace kubenat
