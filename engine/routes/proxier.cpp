@@ -62,7 +62,7 @@ SyncResult RouteProxier::apply() {
     result.stats.transactions = stats.added + stats.replaced + stats.deleted;
     if (read) {
       result.routes = stats;
-      result.summary = std::to_string(stats.added) + " routes added, " + std::to_string(stats.replaced) +
+      result.summary = std::to_string(stats.added) + " added, " + std::to_string(stats.replaced) +
                        " replaced, " + std::to_string(stats.deleted) + " deleted; " +
                        std::to_string(stats.programmed) + " programmed, " + std::to_string(stats.conflicts) +
                        " in conflict, " + std::to_string(stats.skipped_nodes) + " nodes skipped";

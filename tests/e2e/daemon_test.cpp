@@ -226,5 +226,24 @@ TEST_F(DaemonTest, ABurstOfAThousandServicesIsCoalescedIntoAFewSyncs) {
   EXPECT_LE(syncs, 5) << "1,000 changes should be coalesced into a few syncs";
 }
 
+// --proxy-mode nftables builds the nftables stack alone: no iptables rule is
+// written, and nothing the daemon says is about iptables.
+class NftablesDaemonTest : public DaemonTest {
+ protected:
+  DaemonOptions options() override { return DaemonOptions{{"--proxy-mode", "nftables"}, {}}; }
+};
+
+TEST_F(NftablesDaemonTest, ServesThroughItsTableAndNeverNamesIptables) {
+  create_web("web", "10.96.0.50", {0, 1, 2, 3});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s)) << "not reachable within 2 s";
+  const std::string log = d_->daemon_log();
+  EXPECT_NE(log.find("nftables table ip kubenat"), std::string::npos) << log;
+  EXPECT_NE(log.find("elements added"), std::string::npos) << log;
+  EXPECT_EQ(log.find("iptables"), std::string::npos) << log;
+  auto rules = d_->node_rules();
+  ASSERT_TRUE(rules) << rules.error();
+  EXPECT_EQ(rules->find("KUBE-"), std::string::npos) << *rules;
+}
+
 }  // namespace
 }  // namespace kubenat::e2e

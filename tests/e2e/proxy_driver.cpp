@@ -3,15 +3,19 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/network_namespace.h"
 #include "engine/process.h"
+#include "rules/encode.h"
 #include "rules/iptables/save.h"
 #include "watch/cluster_listener.h"
 
 namespace kubenat::e2e {
 
-ProxyDriver::ProxyDriver(Backend backend, std::string netns, ProxyConfig config)
-    : backend_(backend), netns_(std::move(netns)), config_(std::move(config)) {
+ProxyDriver::ProxyDriver(Backend backend, Through through, std::string netns, ProxyConfig config)
+    : backend_(backend), through_(through), netns_(std::move(netns)), config_(std::move(config)) {
+  if (through_ == Through::ApplyCommand) return;
   ProxyStackOptions options;
   options.mode = backend_ == Backend::Nftables ? ProxyMode::Nftables : ProxyMode::Iptables;
   options.config = config_;
@@ -34,6 +38,7 @@ ProxyDriver::ProxyDriver(Backend backend, std::string netns, ProxyConfig config)
 }
 
 std::expected<SyncResult, std::string> ProxyDriver::sync(const ClusterState& state) {
+  if (through_ == Through::ApplyCommand) return apply_command(state);
   if (!loop_) return std::unexpected("no proxy stack for " + netns_ + ": " + open_error_);
   report_changes(*loop_, fed_, state);
   fed_ = state;
@@ -41,6 +46,36 @@ std::expected<SyncResult, std::string> ProxyDriver::sync(const ClusterState& sta
   if (!report) return std::unexpected(std::string("the sync loop is not ready"));
   if (!report->result.ok) return std::unexpected(report->result.error);
   return report->result;
+}
+
+std::expected<SyncResult, std::string> ProxyDriver::apply_command(const ClusterState& state) {
+  std::vector<std::string> argv = {"ip", "netns", "exec", netns_, KUBENAT_BINARY, "apply", "--snapshot", "/dev/stdin",
+                                   "--node", config_.node_name};
+  argv.insert(argv.end(), {"--proxy-mode", backend_ == Backend::Nftables ? "nftables" : "iptables"});
+  argv.insert(argv.end(), {"--iptables-mode", iptables_mode() == IptablesMode::Legacy ? "legacy" : "nft"});
+  argv.insert(argv.end(), {"--nftables-table", config_.nftables_table});
+  if (config_.family == IpFamily::V6) argv.insert(argv.end(), {"--ip-family", "ipv6"});
+  const auto join = [](const auto& values) {
+    std::string out;
+    for (const auto& value : values) out += (out.empty() ? "" : ",") + value.to_string();
+    return out;
+  };
+  if (!config_.cluster_cidrs.empty()) argv.insert(argv.end(), {"--cluster-cidr", join(config_.cluster_cidrs)});
+  if (!config_.node_ips.empty()) argv.insert(argv.end(), {"--node-ip", join(config_.node_ips)});
+  auto result = run_process(argv, ProcessOptions{.input = encode_cluster(state).dump()});
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) return std::unexpected("kubenat apply: " + result->err);
+  // A new process: every sync it makes is full.
+  SyncResult synced;
+  synced.ok = true;
+  synced.full = true;
+  synced.reason = "first sync";
+  synced.summary = result->out;
+  const std::string filters = " conntrack entries deleted by ";
+  if (auto at = result->out.find(filters); at != std::string::npos) {
+    synced.conntrack_filters = std::stoul(result->out.substr(at + filters.size()));
+  }
+  return synced;
 }
 
 void ProxyDriver::force_full_sync() {
@@ -212,12 +247,20 @@ std::string normalize_iptables_save(const std::string& text) {
   return out;
 }
 
-std::vector<DriverKind> all_driver_kinds() {
+std::vector<DriverKind> sync_loop_driver_kinds() {
   return {
       {"iptables_nft", ProxyDriver::Backend::IptablesNft},
       {"iptables_legacy", ProxyDriver::Backend::IptablesLegacy},
       {"nftables", ProxyDriver::Backend::Nftables},
   };
+}
+
+std::vector<DriverKind> all_driver_kinds() {
+  std::vector<DriverKind> kinds = sync_loop_driver_kinds();
+  for (const DriverKind& kind : sync_loop_driver_kinds()) {
+    kinds.push_back({"apply_" + kind.name, kind.backend, ProxyDriver::Through::ApplyCommand});
+  }
+  return kinds;
 }
 
 }  // namespace kubenat::e2e

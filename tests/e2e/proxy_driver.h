@@ -21,16 +21,22 @@
 
 namespace kubenat::e2e {
 
-// The daemon's proxy stack (engine/daemon/proxy_stack.h) for one backend,
-// programming network namespace `netns`, driven as `kubenat run` drives it:
-// each sync() hands the sync loop the objects that changed since the last
-// one, as the watch would, and the loop recompiles those Services alone and
-// applies the diff. The first sync is full.
+// kubenat programming network namespace `netns` with one backend, driven
+// one of two ways:
+// - Through::SyncLoop: the daemon's proxy stack (engine/daemon/
+//   proxy_stack.h) in this process, driven as `kubenat run` drives it: each
+//   sync() hands the sync loop the objects that changed since the last one,
+//   as the watch would, and the loop recompiles those Services alone and
+//   applies the diff. The first sync is full.
+// - Through::ApplyCommand: the `kubenat apply` program with the state as its
+//   snapshot, run inside the namespace: every sync is a full sync by a new
+//   process, which adopts what the last one left.
 class ProxyDriver {
  public:
   enum class Backend { IptablesNft, IptablesLegacy, Nftables };
+  enum class Through { SyncLoop, ApplyCommand };
 
-  ProxyDriver(Backend backend, std::string netns, ProxyConfig config);
+  ProxyDriver(Backend backend, Through through, std::string netns, ProxyConfig config);
 
   // Brings the node's kernel to `state` through the sync loop.
   [[nodiscard]] std::expected<SyncResult, std::string> sync(const ClusterState& state);
@@ -50,8 +56,10 @@ class ProxyDriver {
   IptablesMode iptables_mode() const {
     return backend_ == Backend::IptablesLegacy ? IptablesMode::Legacy : IptablesMode::Nft;
   }
+  std::expected<SyncResult, std::string> apply_command(const ClusterState& state);
 
   Backend backend_;
+  Through through_;
   std::string netns_;
   ProxyConfig config_;
   SteadyClock clock_;
@@ -71,13 +79,17 @@ std::string normalize_nft_listing(const std::string& text);
 
 // A named way to make a driver, for parametrized suites.
 struct DriverKind {
-  std::string name;  // "iptables_nft", "iptables_legacy", "nftables"
+  std::string name;  // "iptables_nft", "iptables_legacy", "nftables"; "apply_..." through the command
   ProxyDriver::Backend backend;
+  ProxyDriver::Through through = ProxyDriver::Through::SyncLoop;
   std::unique_ptr<ProxyDriver> make(const std::string& netns, const ProxyConfig& config) const {
-    return std::make_unique<ProxyDriver>(backend, netns, config);
+    return std::make_unique<ProxyDriver>(backend, through, netns, config);
   }
 };
+// Every backend through the sync loop, then through `kubenat apply`.
 std::vector<DriverKind> all_driver_kinds();
+// Every backend through the sync loop only (for tests of diff syncs).
+std::vector<DriverKind> sync_loop_driver_kinds();
 // For GoogleTest's names and messages.
 inline void PrintTo(const DriverKind& kind, std::ostream* out) { *out << kind.name; }
 

@@ -383,7 +383,7 @@ TEST_P(DiffEquivalenceTest, TwoHundredRandomChangesAsDiffsEqualAFreshFullApply) 
   EXPECT_EQ(*after_diffs, *after_full);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DiffEquivalenceTest, ::testing::ValuesIn(all_driver_kinds()),
+INSTANTIATE_TEST_SUITE_P(Backends, DiffEquivalenceTest, ::testing::ValuesIn(sync_loop_driver_kinds()),
                          [](const ::testing::TestParamInfo<DriverKind>& param) { return param.param.name; });
 
 }  // namespace

@@ -94,7 +94,11 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
     err << "kubenat apply: " << result.error << "\n";
     return 1;
   }
-  out << "kubenat apply: " << (*stack)->description() << ": " << result.summary << ", " << seconds << " s\n";
+  out << "kubenat apply: " << (*stack)->description() << ": " << result.summary;
+  if (result.conntrack_filters > 0) {
+    out << ", stale UDP conntrack entries deleted by " << result.conntrack_filters << " filters";
+  }
+  out << ", " << seconds << " s\n";
   return 0;
 }
 
