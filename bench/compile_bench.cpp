@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "bench/synthetic_cluster.h"
+#include "rules/iptables/chain_names.h"
 #include "rules/iptables/compiler.h"
 #include "rules/iptables/render.h"
 
@@ -60,6 +61,21 @@ void BM_CompileAndRenderIptables(benchmark::State& state) {
   state.counters["peak_rss_MB"] = peak_rss_mb();
 }
 
+// One KUBE-SEP name per endpoint, as a compile names them: SHA-256 of the
+// service port and endpoint, base32.
+void BM_SepChainNames(benchmark::State& state) {
+  const int names = static_cast<int>(state.range(0));
+  std::vector<std::string> endpoints;
+  for (int i = 0; i < names; ++i) endpoints.push_back(synthetic_endpoint_ip(i / 10, i % 10 + 1) + ":8080");
+  const std::string prefix = chain_hash_prefix(ServicePortName{{"ns1", "svc1"}, "http", Protocol::Tcp});
+  ChainNamer namer;
+  for (auto _ : state) {
+    for (const std::string& endpoint : endpoints) benchmark::DoNotOptimize(namer.sep_chain_from_prefix(prefix, endpoint));
+  }
+  state.SetItemsProcessed(state.iterations() * names);
+}
+
+BENCHMARK(BM_SepChainNames)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CompileIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RenderIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CompileAndRenderIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);

@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "rules/iptables/sha256.h"
 
 namespace kubenat {
 
@@ -20,9 +19,11 @@ std::string hash_input(const ServicePortName& name) {
   return input;
 }
 
+}  // namespace
+
 // Writes the 16-character hash of `input` to `out`.
-void chain_hash_into(std::string_view input, char* out) {
-  const auto digest = sha256(input);
+void ChainNamer::chain_hash_into(std::string_view input, char* out) {
+  const auto digest = sha256_.digest(input);
   // 16 base32 characters are exactly 80 bits, the first 10 digest bytes, so
   // the encoding's '=' padding never reaches the name.
   std::uint64_t buffer = 0;
@@ -38,15 +39,17 @@ void chain_hash_into(std::string_view input, char* out) {
   }
 }
 
-}  // namespace
-
-std::string chain_hash(std::string_view input) {
+std::string ChainNamer::chain_hash(std::string_view input) {
   std::string out(kHashLength, '\0');
   chain_hash_into(input, out.data());
   return out;
 }
 
-std::string service_port_hash(const ServicePortName& name) { return chain_hash(hash_input(name)); }
+std::string ChainNamer::service_port_hash(const ServicePortName& name) { return chain_hash(hash_input(name)); }
+
+std::string chain_hash(std::string_view input) { return ChainNamer().chain_hash(input); }
+
+std::string service_port_hash(const ServicePortName& name) { return ChainNamer().service_port_hash(name); }
 
 std::string svc_chain(const ServicePortName& name) { return "KUBE-SVC-" + service_port_hash(name); }
 
@@ -57,12 +60,16 @@ std::string ext_chain(const ServicePortName& name) { return "KUBE-EXT-" + servic
 std::string fw_chain(const ServicePortName& name) { return "KUBE-FW-" + service_port_hash(name); }
 
 std::string sep_chain(const ServicePortName& name, std::string_view endpoint) {
-  return sep_chain_from_prefix(hash_input(name), endpoint).str();
+  return ChainNamer().sep_chain_from_prefix(hash_input(name), endpoint).str();
 }
 
 std::string chain_hash_prefix(const ServicePortName& name) { return hash_input(name); }
 
 ChainName sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint) {
+  return ChainNamer().sep_chain_from_prefix(prefix, endpoint);
+}
+
+ChainName ChainNamer::sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint) {
   // Names are built by the hundred thousand: hash from a stack buffer when
   // the input fits, rather than allocate for it.
   std::array<char, 512> buffer;

@@ -8,9 +8,27 @@
 #include <string_view>
 
 #include "rules/iptables/chain_name.h"
+#include "rules/iptables/sha256.h"
 #include "rules/model.h"
 
 namespace kubenat {
+
+// Names the chains of many service ports and endpoints with one SHA-256
+// hasher: what a compile uses. The free functions below make a namer per
+// call, for callers that name a few chains.
+class ChainNamer {
+ public:
+  // chain_hash() below.
+  std::string chain_hash(std::string_view input);
+  // service_port_hash() below.
+  std::string service_port_hash(const ServicePortName& name);
+  // sep_chain_from_prefix() below.
+  ChainName sep_chain_from_prefix(std::string_view prefix, std::string_view endpoint);
+
+ private:
+  void chain_hash_into(std::string_view input, char* out);
+  Sha256 sha256_;
+};
 
 // The first 16 characters of the RFC 4648 base32 encoding (standard
 // alphabet, upper case) of sha256(input).

@@ -113,6 +113,7 @@ struct Context {
   bool localhost_nodeports;
   bool large_cluster_mode;
   ProbabilityCache* probabilities;
+  ChainNamer* namer;
 };
 
 class ServicePortCompiler {
@@ -123,7 +124,7 @@ class ServicePortCompiler {
         ctx_(ctx),
         spn_(port.name_string),
         hash_prefix_(chain_hash_prefix(port.name)),
-        hash_(chain_hash(hash_prefix_)),
+        hash_(ctx.namer->chain_hash(hash_prefix_)),
         proto_(protocol_lower(port.name.protocol)) {}
 
   ServicePortRules compile();
@@ -160,7 +161,9 @@ class ServicePortCompiler {
   // Endpoint chain names, hashed once per endpoint on first use.
   const ChainName& sep_name(std::size_t i) {
     if (sep_names_.empty()) sep_names_.resize(port_.endpoints.size());
-    if (sep_names_[i].size() == 0) sep_names_[i] = sep_chain_from_prefix(hash_prefix_, port_.endpoints[i].address);
+    if (sep_names_[i].size() == 0) {
+      sep_names_[i] = ctx_.namer->sep_chain_from_prefix(hash_prefix_, port_.endpoints[i].address);
+    }
     return sep_names_[i];
   }
   void write_dispatch(const ChainName& chain_name, const std::vector<std::size_t>& endpoints);
@@ -587,8 +590,9 @@ IptablesPlan iptables_base_plan(const ProxyConfig& config) {
 ServicePortRules compile_service_port(const ServicePortInfo& port, const EndpointSelection& selection,
                                       const ProxyConfig& config, bool large_cluster_mode) {
   ProbabilityCache probabilities;
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), large_cluster_mode,
-                    &probabilities};
+  ChainNamer namer;
+  const Context ctx{config, local_detector(config), localhost_nodeports(config), large_cluster_mode, &probabilities,
+                    &namer};
   return ServicePortCompiler(port, selection, ctx).compile();
 }
 
@@ -638,8 +642,9 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
   bool large = upper_bound > config.large_cluster_endpoints_threshold;
 
   ProbabilityCache probabilities;
+  ChainNamer namer;
   for (int pass = 0; pass < 2; ++pass) {
-    const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities};
+    const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities, &namer};
     plan.service_ports.clear();
     plan.total_endpoints = 0;
     for (const auto& [id, service] : state.services) compile_service_into(plan, state, service, config, zone, ctx);
@@ -656,8 +661,9 @@ std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, 
   std::set<ServicePortName> touched;
   const std::string zone = node_zone(state, config);
   ProbabilityCache probabilities;
+  ChainNamer namer;
   const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode,
-                    &probabilities};
+                    &probabilities, &namer};
   for (const ObjectName& id : services) {
     // A Service's ports are contiguous in the map: they sort by the Service first.
     auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
