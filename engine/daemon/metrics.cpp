@@ -399,7 +399,8 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
           registry.counter_family("kubeproxy_proxy_livez_total", "Cumulative proxy livez HTTP status", {"code"})),
       sync_bytes_applied(registry.histogram(
           "kubenat_sync_bytes_applied",
-          "Bytes of rules written to the kernel per successful sync (iptables-restore input)",
+          "Bytes of rules written to the kernel per successful sync (iptables-restore input or nftables netlink "
+          "messages)",
           exponential_buckets(256, 4, 10))),
       syncs_total(with_series(
           registry.counter_family("kubenat_syncs_total", "Rule syncs by kind (full or partial) and result",

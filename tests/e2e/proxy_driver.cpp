@@ -71,7 +71,7 @@ std::expected<SyncResult, std::string> ProxyDriver::apply_command(const ClusterS
   synced.full = true;
   synced.reason = "first sync";
   synced.summary = result->out;
-  const std::string filters = " conntrack entries deleted by ";
+  const std::string filters = " cleared from conntrack (";
   if (auto at = result->out.find(filters); at != std::string::npos) {
     synced.conntrack_filters = std::stoul(result->out.substr(at + filters.size()));
   }

@@ -96,7 +96,8 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
   }
   out << "kubenat apply: " << (*stack)->description() << ": " << result.summary;
   if (result.conntrack_filters > 0) {
-    out << ", stale UDP conntrack entries deleted by " << result.conntrack_filters << " filters";
+    out << ", stale UDP flows cleared from conntrack (" << result.conntrack_filters
+        << (result.conntrack_filters == 1 ? " filter)" : " filters)");
   }
   out << ", " << seconds << " s\n";
   return 0;
