@@ -5,17 +5,16 @@
 namespace kubenat {
 namespace {
 
-SyncStats sync_stats_of(const IptablesApplyStats& applied) {
-  return SyncStats{.objects_written = applied.chains_written,
-                   .objects_deleted = applied.chains_deleted,
-                   .bytes = applied.bytes,
-                   .transactions = applied.payloads};
-}
-
-std::string summary_of(const IptablesApplyStats& applied) {
-  return std::to_string(applied.chains_written) + " chains written, " + std::to_string(applied.chains_deleted) +
-         " deleted, " + std::to_string(applied.bytes) + " bytes in " + std::to_string(applied.payloads) +
-         (applied.payloads == 1 ? " iptables-restore call" : " iptables-restore calls");
+// What was applied, in the terms all backends share and in iptables' words.
+void report(const IptablesApplyStats& applied, SyncResult& result) {
+  result.stats.objects_written = applied.chains_written;
+  result.stats.objects_deleted = applied.chains_deleted;
+  result.stats.bytes = applied.bytes;
+  result.stats.transactions = applied.payloads;
+  result.summary = std::to_string(applied.chains_written) + " chains written, " +
+                   std::to_string(applied.chains_deleted) + " deleted, " + std::to_string(applied.bytes) +
+                   " bytes in " + std::to_string(applied.payloads) +
+                   (applied.payloads == 1 ? " iptables-restore call" : " iptables-restore calls");
 }
 
 }  // namespace
@@ -69,13 +68,12 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
     // The payloads before the refused one are in; what the kernel holds is
     // no longer the last plan. Only a full sync can tell and repair.
     result.error = describe(applied.error(), plan);
-    result.stats = sync_stats_of(applied.error().done);
+    report(applied.error().done, result);
     policy_.synced(result.full, false);
     return result;
   }
   result.ok = true;
-  result.stats = sync_stats_of(*applied);
-  result.summary = summary_of(*applied);
+  report(*applied, result);
 
   if (conntrack_ != nullptr) {
     // A full sync may follow anything (a restart, a flush): every port is

@@ -159,4 +159,30 @@ inline std::vector<const NftElement*> pointers(const std::vector<NftElement>& el
   return out;
 }
 
+// Three elements of a service-ips verdict map, for batches to hold.
+inline std::vector<NftElement> three_service_ips() {
+  const auto element = [](const char* address, std::uint16_t port, const char* chain) {
+    return NftElement{{*IpAddress::parse(address), Protocol::Tcp, port}, {NftVerdict{NftVerdict::Kind::Goto, chain}}};
+  };
+  return {element("10.96.0.10", 80, "a"), element("10.96.0.11", 81, "b"), element("10.96.0.12", 82, "c")};
+}
+
+// A finished batch whose one message (sequence number 11) adds
+// three_service_ips() to the map service-ips.
+struct ServiceIpsBatch {
+  ServiceIpsBatch() {
+    batch.add_elements("service-ips", nullptr, pointers(elements));
+    batch.finish();
+  }
+  ServiceIpsBatch(const ServiceIpsBatch&) = delete;  // the batch points at the elements
+  ServiceIpsBatch& operator=(const ServiceIpsBatch&) = delete;
+  const nlmsghdr* message() const { return header_of(batch, 1); }
+
+  const std::vector<NftElement> elements = three_service_ips();
+  NftBatch batch{IpFamily::V4, "kubenat", 10};
+};
+
+// ip daddr . meta l4proto . th dport: how kubenat's maps key a destination.
+inline const std::vector<NftField> kDestination = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
+
 }  // namespace kubenat::nft_messages

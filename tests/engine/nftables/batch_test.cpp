@@ -20,20 +20,17 @@
 #include <gtest/gtest.h>
 
 #include "engine/nftables/nftnl_handles.h"
+#include "tests/support/cluster_builder.h"
 #include "tests/support/nft_messages.h"
 
 namespace kubenat {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
-using ::testing::HasSubstr;
 using namespace nft_messages;
 
-IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
-Cidr cidr(const std::string& text) { return *Cidr::parse(text); }
+using testing::cidr;
+using testing::ip;
 
-const std::vector<NftField> kDestination = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
 // --- The batch.
 
 TEST(NftBatch, FramedByBatchBeginAndEndWithConsecutiveSequenceNumbers) {
@@ -345,15 +342,10 @@ TEST(NftBatch, RuleThatCannotBeExpressedAddsNothing) {
 // --- Origins: what the kernel's (sequence number, offset) points at.
 
 TEST(NftBatchOrigin, TheElementAtTheKernelsOffset) {
-  const std::vector<NftElement> elements = {
-      NftElement{{ip("10.96.0.10"), Protocol::Tcp, std::uint16_t{80}}, {NftVerdict{NftVerdict::Kind::Goto, "a"}}},
-      NftElement{{ip("10.96.0.11"), Protocol::Tcp, std::uint16_t{81}}, {NftVerdict{NftVerdict::Kind::Goto, "b"}}},
-      NftElement{{ip("10.96.0.12"), Protocol::Tcp, std::uint16_t{82}}, {NftVerdict{NftVerdict::Kind::Goto, "c"}}},
-  };
-  NftBatch batch(IpFamily::V4, "kubenat", 10);
-  batch.add_elements("service-ips", nullptr, pointers(elements));
-  batch.finish();
-  const nlmsghdr* header = header_of(batch, 1);
+  const ServiceIpsBatch fixture;
+  const std::vector<NftElement>& elements = fixture.elements;
+  const NftBatch& batch = fixture.batch;
+  const nlmsghdr* header = fixture.message();
   for (std::size_t i = 0; i < elements.size(); ++i) {
     // At the element's nest and a few bytes into it, as for its key.
     for (std::uint32_t into : {0u, 8u}) {

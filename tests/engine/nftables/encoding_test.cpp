@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/nftables/nftnl_handles.h"
+#include "tests/support/cluster_builder.h"
 #include "tests/support/nft_messages.h"
 
 namespace kubenat {
@@ -22,7 +23,7 @@ namespace {
 
 using namespace nft_messages;
 
-IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
+using testing::ip;
 
 using namespace nft_encoding;
 // --- Numbers nft computes.

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/nftables/nftnl_handles.h"
+#include "tests/support/cluster_builder.h"
 #include "tests/support/nft_messages.h"
 
 namespace kubenat {
@@ -22,21 +23,14 @@ namespace {
 
 using namespace nft_messages;
 
-IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
 
-const std::vector<NftField> kDestination = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
 // --- Errors traced back to objects.
 
 TEST(NftErrorText, ElementAtTheKernelsOffset) {
-  const std::vector<NftElement> elements = {
-      NftElement{{ip("10.96.0.10"), Protocol::Tcp, std::uint16_t{80}}, {NftVerdict{NftVerdict::Kind::Goto, "a"}}},
-      NftElement{{ip("10.96.0.11"), Protocol::Tcp, std::uint16_t{81}}, {NftVerdict{NftVerdict::Kind::Goto, "b"}}},
-      NftElement{{ip("10.96.0.12"), Protocol::Tcp, std::uint16_t{82}}, {NftVerdict{NftVerdict::Kind::Goto, "c"}}},
-  };
-  NftBatch batch(IpFamily::V4, "kubenat", 10);
-  batch.add_elements("service-ips", nullptr, pointers(elements));
-  batch.finish();
-  const nlmsghdr* header = header_of(batch, 1);
+  const ServiceIpsBatch fixture;
+  const std::vector<NftElement>& elements = fixture.elements;
+  const NftBatch& batch = fixture.batch;
+  const nlmsghdr* header = fixture.message();
   // Inside the second element (a few bytes past its start, as for its key).
   const std::uint32_t offset = child_offset(header, NFTA_SET_ELEM_LIST_ELEMENTS, 1) + 8;
   const NftOwnerLookup owners = [&](std::string_view set, const NftElement* element) -> std::string {

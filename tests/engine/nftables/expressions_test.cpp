@@ -15,20 +15,19 @@
 #include <gtest/gtest.h>
 
 #include "engine/nftables/nftnl_handles.h"
+#include "tests/support/cluster_builder.h"
 #include "tests/support/nft_messages.h"
 
 namespace kubenat {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using namespace nft_messages;
 
-IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
-Cidr cidr(const std::string& text) { return *Cidr::parse(text); }
+using testing::cidr;
+using testing::ip;
 
-const std::vector<NftField> kDestination = {NftField::IpDaddr, NftField::MetaL4proto, NftField::ThDport};
 
 std::vector<std::string> expressions_of(NftStatement statement, IpFamily family = IpFamily::V4,
                                         const NftSetLookup& sets = {}) {
