@@ -22,6 +22,7 @@
 #include "engine/network_namespace.h"
 #include "engine/process.h"
 #include "engine/sync_loop.h"
+#include "rules/encode.h"
 #include "tools/apiserver_sim/apiserver_sim.h"
 #include "watch/cluster_watcher.h"
 
@@ -63,36 +64,6 @@ class Waiter final : public SyncObserver {
   bool last_full_ = false;
 };
 
-nlohmann::json to_kubernetes_json(const ClusterState& state) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& [id, service] : state.services) {
-    items.push_back({{"apiVersion", "v1"},
-                     {"kind", "Service"},
-                     {"metadata", {{"name", id.name}, {"namespace", id.namespace_}}},
-                     {"spec",
-                      {{"clusterIP", service.cluster_ips.front().to_string()},
-                       {"ports", {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}}}}});
-  }
-  for (const auto& [id, slices] : state.slices) {
-    for (const auto& [name, slice] : slices) {
-      nlohmann::json endpoints = nlohmann::json::array();
-      for (const Endpoint& ep : slice.endpoints) {
-        endpoints.push_back({{"addresses", {ep.address.to_string()}},
-                             {"conditions", {{"ready", true}}},
-                             {"nodeName", ep.node_name}});
-      }
-      items.push_back({{"apiVersion", "discovery.k8s.io/v1"},
-                       {"kind", "EndpointSlice"},
-                       {"metadata",
-                        {{"name", name}, {"namespace", id.namespace_}, {"labels", {{"kubernetes.io/service-name", id.name}}}}},
-                       {"addressType", "IPv4"},
-                       {"ports", {{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}}},
-                       {"endpoints", endpoints}});
-    }
-  }
-  return {{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}};
-}
-
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   if (v.empty()) return 0;
@@ -127,7 +98,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   ClusterState state = make_synthetic_cluster({.services = services, .endpoints_per_service = endpoints});
-  if (auto seeded = (*sim)->seed(to_kubernetes_json(state)); !seeded) {
+  if (auto seeded = (*sim)->seed(encode_cluster(state)); !seeded) {
     std::fprintf(stderr, "seed: %s\n", seeded.error().c_str());
     return 1;
   }

@@ -81,7 +81,8 @@ std::expected<std::unique_ptr<ProxyStack>, std::string> ProxyStack::build(const 
   const ProxyConfig& config = options.config;
   switch (options.mode) {
     case ProxyMode::Iptables: {
-      const IptablesMode mode = options.iptables_mode.value_or(detect_iptables_mode());
+      // Asked only when not told: detecting runs `iptables --version`.
+      const IptablesMode mode = options.iptables_mode ? *options.iptables_mode : detect_iptables_mode();
       parts->iptables_runner = std::make_unique<ProcessIptablesRunner>(mode, netns_of(options));
       parts->iptables_backend = std::make_unique<IptablesBackend>(
           *parts->iptables_runner, config.family,
