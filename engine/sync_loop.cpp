@@ -53,23 +53,25 @@ void SyncLoop::slice_changed(const ObjectName& service, const std::string& slice
 }
 
 void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
+  const bool own = name == options_.node_name;
+  if (own && observer_) observer_->own_node_changed(now);
   {
     std::lock_guard lock(mu_);
     auto it = state_.nodes.find(name);
+    const bool existed = it != state_.nodes.end();
     if (now) {
-      if (it != state_.nodes.end() && it->second == *now) return;
+      if (existed && it->second == *now) return;
+      const bool rules_change = !existed || !it->second.same_for_rules(*now);
       state_.nodes[name] = std::move(*now);
+      // Only this node's labels and addresses change service rules; other
+      // nodes matter to the routes alone.
+      if (own && rules_change) everything_changed_ = true;
     } else {
-      if (it == state_.nodes.end()) return;
+      if (!existed) return;
       state_.nodes.erase(it);
+      if (own) everything_changed_ = true;
     }
-    // Only this node's labels and addresses change service rules; other
-    // nodes matter to the routes alone.
-    if (name == options_.node_name) {
-      everything_changed_ = true;
-    } else if (!options_.sync_on_any_node_change) {
-      return;
-    }
+    if (!options_.sync_on_any_node_change && !(own && everything_changed_)) return;
     scheduler_.changed(clock_.now());
     wake_.notify_all();
   }

@@ -47,6 +47,9 @@ class SyncObserver {
   virtual void sync_done(const SyncReport&) {}
   virtual void watch_incident(WatchedResource, WatchIncident, const std::string&) {}
   virtual void object_diagnostics(const Diagnostics&) {}
+  // This node's Node object changed (nullopt: deleted), as the watch
+  // reported it: what decides whether load balancers may send it traffic.
+  virtual void own_node_changed(const std::optional<Node>&) {}
 };
 
 class SyncLoop final : public ClusterListener {
@@ -56,8 +59,9 @@ class SyncLoop final : public ClusterListener {
     std::chrono::milliseconds sync_period = std::chrono::seconds(30);
     // Resources that must have synced before the first sync.
     std::set<WatchedResource> wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};
-    // This node: a change to its Node object recompiles everything (its
-    // labels decide topology, its addresses the node IPs).
+    // This node: a change to its Node object's labels, addresses or pod
+    // CIDRs recompiles everything (labels decide topology, addresses the
+    // node IPs); a change of its taints or deletion only tells the observer.
     std::string node_name;
     // Whether a change to another Node makes a sync due (the static routes
     // need every node; service rules only this one).

@@ -928,7 +928,24 @@ Decoded<Node> decode_node(const json& object) {
     }
   }
 
+  // Load balancers drain a node that is going away (KEP-3836).
+  node.being_deleted = root["metadata"]["deletionTimestamp"].present();
+
   const Field spec = root["spec"];
+  std::vector<Field> taints;
+  if (reader.check_object(spec, "field ignored") && reader.get_list(spec["taints"], taints, "field ignored")) {
+    for (const Field& entry : taints) {
+      std::string key;
+      if (!reader.check_object(entry, "entry skipped") || !reader.get_string(entry["key"], key, "entry skipped")) {
+        continue;
+      }
+      if (key.empty()) {
+        reader.report_missing(entry["key"], "entry skipped");
+        continue;
+      }
+      node.taint_keys.push_back(std::move(key));
+    }
+  }
   std::vector<Field> cidrs;
   if (reader.check_object(spec, "field ignored") && reader.get_list(spec["podCIDRs"], cidrs, "field ignored")) {
     if (cidrs.empty() && spec["podCIDR"].present()) {

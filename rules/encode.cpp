@@ -113,7 +113,13 @@ json encode_slice(const EndpointSlice& slice) {
 json encode_node(const Node& node) {
   json meta = {{"name", node.name}};
   if (!node.labels.empty()) meta["labels"] = node.labels;
+  if (node.being_deleted) meta["deletionTimestamp"] = "2026-01-01T00:00:00Z";
   json spec = json::object();
+  if (!node.taint_keys.empty()) {
+    json taints = json::array();
+    for (const std::string& key : node.taint_keys) taints.push_back({{"key", key}, {"effect", "NoSchedule"}});
+    spec["taints"] = std::move(taints);
+  }
   if (!node.pod_cidrs.empty()) {
     spec["podCIDR"] = node.pod_cidrs.front().to_string();
     spec["podCIDRs"] = strings(node.pod_cidrs);

@@ -127,11 +127,21 @@ struct Node {
   std::map<std::string, std::string> labels;
   std::vector<NodeAddress> addresses;
   std::vector<Cidr> pod_cidrs;  // spec.podCIDRs (or spec.podCIDR)
+  bool being_deleted = false;          // metadata.deletionTimestamp is set
+  std::vector<std::string> taint_keys;  // spec.taints[].key
   bool operator==(const Node&) const = default;
 
   // labels["topology.kubernetes.io/zone"], or empty.
   std::string zone() const;
+  // Whether the rules depend on nothing but what `other` holds too: the
+  // labels, addresses and pod CIDRs (not the taints or deletion).
+  bool same_for_rules(const Node& other) const {
+    return labels == other.labels && addresses == other.addresses && pod_cidrs == other.pod_cidrs;
+  }
 };
+
+// The taint the cluster autoscaler puts on a node it is about to remove.
+inline constexpr std::string_view kToBeDeletedTaint = "ToBeDeletedByClusterAutoscaler";
 
 // Everything the watch knows, ordered so that iteration is deterministic.
 struct ClusterState {

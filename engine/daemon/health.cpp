@@ -1,5 +1,6 @@
 #include "engine/daemon/health.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -112,6 +113,11 @@ HealthReply ProxyHealth::reply(bool include_node, std::chrono::system_clock::tim
   body["healthy"] = healthy;
   if (!status.empty()) body["status"] = std::move(status);
   return HealthReply{ok ? 200 : 503, body.dump()};
+}
+
+bool node_eligible_for_traffic(const std::optional<Node>& node) {
+  if (!node || node->being_deleted) return false;
+  return std::find(node->taint_keys.begin(), node->taint_keys.end(), kToBeDeletedTaint) == node->taint_keys.end();
 }
 
 }  // namespace kubenat

@@ -20,6 +20,7 @@
 
 #include "engine/clock.h"
 #include "rules/ip.h"
+#include "rules/model.h"
 
 namespace kubenat {
 
@@ -81,6 +82,11 @@ class ProxyHealth {
   std::map<IpFamily, FamilyState> families_;
   bool node_eligible_ = true;
 };
+
+// Whether load balancers may send this node traffic (KEP-3836): not when its
+// Node is gone, being deleted, or tainted ToBeDeletedByClusterAutoscaler
+// (any value, any effect), as kube-proxy decides it.
+bool node_eligible_for_traffic(const std::optional<Node>& node);
 
 // RFC 3339 with nanoseconds and trailing zeros trimmed, in UTC, as Go's
 // time.Time marshals to JSON: "2024-05-01T10:00:00.5Z".

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "engine/daemon/duration.h"
@@ -360,6 +361,38 @@ std::expected<KubeProxyConfigurationLoad, std::string> load_kube_proxy_configura
   auto load = parse_kube_proxy_configuration(text, std::move(base));
   if (!load) return std::unexpected(path + ": " + load.error());
   return load;
+}
+
+std::string configz(const RunConfig& config) {
+  std::string cluster_cidr;
+  for (const std::string& cidr : config.cluster_cidrs) cluster_cidr += (cluster_cidr.empty() ? "" : ",") + cidr;
+  nlohmann::json kube_proxy = {
+      {"apiVersion", "kubeproxy.config.k8s.io/v1alpha1"},
+      {"kind", "KubeProxyConfiguration"},
+      {"clientConnection", {{"kubeconfig", config.kubeconfig}}},
+      {"hostnameOverride", config.hostname_override},
+      {"mode", config.proxy_mode},
+      {"clusterCIDR", cluster_cidr},
+      {"nodePortAddresses", config.nodeport_addresses},
+      {"iptables",
+       {{"masqueradeAll", config.masquerade_all},
+        {"masqueradeBit", config.masquerade_bit},
+        {"localhostNodePorts", config.localhost_nodeports},
+        {"syncPeriod", format_duration(config.sync_period)},
+        {"minSyncPeriod", format_duration(config.min_sync_period)}}},
+      {"healthzBindAddress", config.healthz_bind_address},
+      {"metricsBindAddress", config.metrics_bind_address},
+      {"logging", {{"verbosity", config.verbosity}}},
+  };
+  nlohmann::json kubenat = {{"master", config.master},
+                            {"nodeIPs", config.node_ips},
+                            {"iptablesMode", config.iptables_mode},
+                            {"nftablesTable", config.nftables_table},
+                            {"routes", config.routes},
+                            {"routeProtocol", config.route_protocol},
+                            {"configFile", config.config_file}};
+  const nlohmann::json served = {{"kubeproxy.config.k8s.io", std::move(kube_proxy)}, {"kubenat", std::move(kubenat)}};
+  return served.dump();
 }
 
 }  // namespace kubenat

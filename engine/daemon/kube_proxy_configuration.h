@@ -55,6 +55,13 @@ struct KubeProxyConfigurationLoad {
 [[nodiscard]] std::expected<KubeProxyConfigurationLoad, std::string> load_kube_proxy_configuration(
     const std::string& path, RunConfig base);
 
+// What kube-proxy's /configz serves, as JSON text: {"kubeproxy.config.k8s.io":
+// <the KubeProxyConfiguration v1alpha1 of every setting that has a field
+// there, durations as Go prints them>, "kubenat": <the settings only kubenat
+// has: node IPs, iptables mode, nftables table, static routes>}.
+// parse_kube_proxy_configuration() of the first reads the same settings back.
+std::string configz(const RunConfig& config);
+
 // kube-proxy's AppendPortIfNeeded: "0.0.0.0" -> "0.0.0.0:10256", "::" ->
 // "[::]:10256"; anything that is not a bare IP is returned unchanged.
 std::string append_port_if_needed(const std::string& address, int port);

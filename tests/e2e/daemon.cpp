@@ -106,6 +106,15 @@ std::expected<std::string, std::string> DaemonWorld::http(int port, const std::s
   return world_->exec_checked(world_->node_ns(), argv);
 }
 
+std::expected<DaemonWorld::Answer, std::string> DaemonWorld::get(int port, const std::string& path) {
+  auto text = world_->exec_checked(world_->node_ns(), {"curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}",
+                                                       "http://127.0.0.1:" + std::to_string(port) + path});
+  if (!text) return std::unexpected(text.error());
+  const std::size_t newline = text->rfind('\n');
+  if (newline == std::string::npos) return std::unexpected("no status in curl's output: " + *text);
+  return Answer{std::stoi(text->substr(newline + 1)), text->substr(0, newline)};
+}
+
 std::expected<double, std::string> DaemonWorld::metric(const std::string& series) {
   auto text = http(kMetricsPort, "/metrics");
   if (!text) return std::unexpected(text.error());
@@ -148,6 +157,11 @@ std::string service_manifest(const std::string& name, const std::string& cluster
                     "\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n    protocol: TCP\n";
   if (node_port != 0) out += "    nodePort: " + std::to_string(node_port) + "\n";
   return out;
+}
+
+std::string node_manifest(const std::string& name, const std::string& ip) {
+  return "apiVersion: v1\nkind: Node\nmetadata:\n  name: " + name +
+         "\nstatus:\n  addresses:\n  - type: InternalIP\n    address: " + ip + "\n";
 }
 
 std::string slice_manifest(const std::string& service, const std::vector<std::string>& ips, const std::string& node) {

@@ -42,6 +42,13 @@ class DaemonWorld {
   // GET (or POST with a body) http://127.0.0.1:PORT/PATH in the node namespace.
   [[nodiscard]] std::expected<std::string, std::string> http(int port, const std::string& path,
                                                              const std::string& post_body = "");
+  // GET http://127.0.0.1:PORT/PATH in the node namespace, whatever its
+  // status: the status code and the body.
+  struct Answer {
+    int status = 0;
+    std::string body;
+  };
+  [[nodiscard]] std::expected<Answer, std::string> get(int port, const std::string& path);
   // One sample of a Prometheus metric from /metrics (the first line that
   // starts with `series`), or an error.
   [[nodiscard]] std::expected<double, std::string> metric(const std::string& series);
@@ -76,6 +83,8 @@ class DaemonWorld {
 // A Service manifest (YAML) with one port "http" 80 -> 8080.
 std::string service_manifest(const std::string& name, const std::string& cluster_ip, const std::string& type = "ClusterIP",
                              int node_port = 0);
+// A Node manifest for `name` with InternalIP `ip`.
+std::string node_manifest(const std::string& name, const std::string& ip);
 // An EndpointSlice manifest for Service `service` holding the given pod IPs
 // on port 8080, all on node `node`.
 std::string slice_manifest(const std::string& service, const std::vector<std::string>& ips,

@@ -114,6 +114,48 @@ TEST_F(DaemonTest, HealthzServesKubeProxysFieldsAndMetricsCountSyncs) {
   EXPECT_GE(*syncs, 1);
 }
 
+TEST_F(DaemonTest, HealthzDrainsTheNodeWhileItIsTaintedForRemoval) {
+  ASSERT_TRUE(d_->kubectl_apply(node_manifest(DaemonWorld::kNodeName, NetnsWorld::kNodeIp)));
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  const auto healthz = [&] { return d_->get(DaemonWorld::kHealthzPort, "/healthz").value_or(DaemonWorld::Answer{}); };
+  ASSERT_EQ(healthz().status, 200) << healthz().body;
+  EXPECT_NE(healthz().body.find("\"nodeEligible\":true"), std::string::npos) << healthz().body;
+
+  ASSERT_TRUE(
+      d_->kubectl({"taint", "nodes", DaemonWorld::kNodeName, "ToBeDeletedByClusterAutoscaler=1733300000:NoSchedule"}));
+  ASSERT_TRUE(wait_until([&] { return healthz().status == 503; }, 2s)) << healthz().body;
+  EXPECT_NE(healthz().body.find("\"nodeEligible\":false"), std::string::npos) << healthz().body;
+  auto livez = d_->get(DaemonWorld::kHealthzPort, "/livez");
+  ASSERT_TRUE(livez);
+  EXPECT_EQ(livez->status, 200) << livez->body;
+  EXPECT_TRUE(reachable("10.96.0.50")) << "draining changes no rule";
+
+  ASSERT_TRUE(d_->kubectl({"taint", "nodes", DaemonWorld::kNodeName, "ToBeDeletedByClusterAutoscaler-"}));
+  ASSERT_TRUE(wait_until([&] { return healthz().status == 200; }, 2s)) << healthz().body;
+  auto count = d_->metric("kubeproxy_proxy_healthz_total{code=\"503\"}");
+  ASSERT_TRUE(count) << count.error();
+  EXPECT_GE(*count, 1);
+}
+
+TEST_F(DaemonTest, MetricsAddressServesTheModeTheConfigurationAndHealthz) {
+  auto mode = d_->get(DaemonWorld::kMetricsPort, "/proxyMode");
+  ASSERT_TRUE(mode) << mode.error();
+  EXPECT_EQ(mode->status, 200);
+  EXPECT_EQ(mode->body, "iptables");
+  auto configz = d_->get(DaemonWorld::kMetricsPort, "/configz");
+  ASSERT_TRUE(configz) << configz.error();
+  EXPECT_EQ(configz->status, 200);
+  EXPECT_NE(configz->body.find("\"kubeproxy.config.k8s.io\":{"), std::string::npos) << configz->body;
+  EXPECT_NE(configz->body.find("\"hostnameOverride\":\"test-node\""), std::string::npos) << configz->body;
+  EXPECT_NE(configz->body.find("\"clusterCIDR\":\"" + std::string(NetnsWorld::kPodCidr) + "\""), std::string::npos)
+      << configz->body;
+  auto healthz = d_->get(DaemonWorld::kMetricsPort, "/healthz");
+  ASSERT_TRUE(healthz) << healthz.error();
+  EXPECT_EQ(healthz->status, 200);
+  EXPECT_EQ(healthz->body, "ok");
+}
+
 TEST_F(DaemonTest, DroppedWatchesAreResumed) {
   create_web("web", "10.96.0.50", {0});
   ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));

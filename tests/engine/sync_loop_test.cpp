@@ -151,6 +151,40 @@ TEST_F(SyncLoopTest, ThisNodesChangeRecompilesEverythingOtherNodesNothing) {
   EXPECT_EQ(loop_.state().nodes.size(), 2u);
 }
 
+// Records what the loop tells about this node.
+class NodeObserver final : public SyncObserver {
+ public:
+  void own_node_changed(const std::optional<Node>& node) override { seen.push_back(node); }
+  std::vector<std::optional<Node>> seen;
+};
+
+TEST_F(SyncLoopTest, ThisNodesTaintsAreToldToTheObserverAndRecompileNothing) {
+  NodeObserver observer;
+  SyncLoop loop(&proxier_, clock_, SyncLoop::Options{1s, 30s, {WatchedResource::Services}, "node-a"}, &observer);
+  loop.service_changed({"ns", "web"}, ServiceBuilder("ns", "web").cluster_ip("10.96.0.9").port("http", 80).build());
+  loop.synced(WatchedResource::Services);
+  Node self;
+  self.name = "node-a";
+  loop.node_changed("node-a", self);
+  ASSERT_TRUE(loop.sync_now()->result.ok);
+
+  self.taint_keys = {std::string(kToBeDeletedTaint)};
+  loop.node_changed("node-a", self);
+  Node other;
+  other.name = "node-b";
+  other.being_deleted = true;
+  loop.node_changed("node-b", other);
+  ASSERT_EQ(observer.seen.size(), 2u);
+  EXPECT_EQ(observer.seen.back(), self);
+  iptables_.clear_restores();
+  ASSERT_TRUE(loop.sync_now()->result.ok);
+  EXPECT_TRUE(iptables_.restores().empty()) << "a taint changes no rule";
+
+  loop.node_changed("node-a", std::nullopt);
+  ASSERT_EQ(observer.seen.size(), 3u);
+  EXPECT_FALSE(observer.seen.back());
+}
+
 TEST_F(SyncLoopTest, RunSyncsOnceListedAndStopsWhenAsked) {
   add("web", {"10.1.0.1"});
   list_everything();

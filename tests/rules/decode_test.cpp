@@ -1090,6 +1090,26 @@ TEST(DecodeNode, InvalidPodCidrIsDroppedWithDiagnostic) {
               ElementsAre(Diag("Node worker-1", "spec.podCIDRs[1]", R"(invalid CIDR "10.200.1.0")", "entry skipped")));
 }
 
+TEST(DecodeNode, ReadsDeletionAndTaintKeys) {
+  json object = node_json();
+  EXPECT_FALSE(decode_node(object).value->being_deleted);
+  object["metadata"]["deletionTimestamp"] = "2026-12-04T10:00:00Z";
+  object["spec"]["taints"] = {{{"key", "ToBeDeletedByClusterAutoscaler"}, {"value", "1733300000"}, {"effect", "NoSchedule"}},
+                              {{"key", "example.com/dedicated"}, {"effect", "NoExecute"}}};
+  const Decoded<Node> decoded = decode_node(object);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_TRUE(decoded.value->being_deleted);
+  EXPECT_EQ(decoded.value->taint_keys, (std::vector<std::string>{"ToBeDeletedByClusterAutoscaler", "example.com/dedicated"}));
+}
+
+TEST(DecodeNode, TaintWithoutAKeyIsDroppedWithDiagnostic) {
+  json object = node_json();
+  object["spec"]["taints"] = {{{"effect", "NoSchedule"}}};
+  const Decoded<Node> decoded = decode_node(object);
+  EXPECT_TRUE(decoded.value->taint_keys.empty());
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Node worker-1", "spec.taints[0].key", "required field is missing", "entry skipped")));
+}
+
 TEST(DecodeNode, NonStringLabelIsDroppedWithDiagnostic) {
   json object = node_json();
   object["metadata"]["labels"]["rack"] = 7;

@@ -67,6 +67,8 @@ TEST(Encode, NodesReadBack) {
   ClusterState state = ClusterBuilder().node("node-a", "zone-a").node("node-b").build();
   state.nodes["node-a"].addresses = {{"InternalIP", "10.240.0.11"}, {"Hostname", "node-a"}};
   state.nodes["node-a"].pod_cidrs = {*Cidr::parse("10.200.1.0/24"), *Cidr::parse("fd00:200:1::/64")};
+  state.nodes["node-b"].being_deleted = true;
+  state.nodes["node-b"].taint_keys = {std::string(kToBeDeletedTaint), "example.com/other"};
   EXPECT_EQ(read_back(state).nodes, state.nodes);
 }
 

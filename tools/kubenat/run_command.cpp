@@ -15,6 +15,7 @@
 
 #include "engine/daemon/health.h"
 #include "engine/daemon/http_server.h"
+#include "engine/daemon/kube_proxy_configuration.h"
 #include "engine/daemon/local_addresses.h"
 #include "engine/daemon/metrics.h"
 #include "engine/daemon/proxy_stack.h"
@@ -132,6 +133,18 @@ class Reporter final : public SyncObserver {
     }
   }
 
+  void own_node_changed(const std::optional<Node>& node) override {
+    const bool eligible = node_eligible_for_traffic(node);
+    if (eligible == health_.node_eligible()) return;
+    health_.set_node_eligible(eligible);
+    if (eligible) {
+      log_.info(0, "this node is eligible for load-balancer traffic again: /healthz answers 200");
+    } else {
+      log_.warning(std::string("this node is ") + (!node ? "gone" : node->being_deleted ? "being deleted" : "tainted " +
+                   std::string(kToBeDeletedTaint)) + ": /healthz answers 503 (nodeEligible false) so load balancers drain it");
+    }
+  }
+
   void object_diagnostics(const Diagnostics& diagnostics) override {
     for (const Diagnostic& d : diagnostics) log_.warning(d.to_string());
   }
@@ -174,6 +187,12 @@ std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const
   // NodePorts answer on this host's real interface addresses.
   if (auto addresses = local_addresses()) config->local_addresses = std::move(*addresses);
   return config;
+}
+
+// /configz: the configuration in effect, the host name resolved.
+std::string configz_body(RunConfig run, const std::string& node_name) {
+  run.hostname_override = node_name;
+  return configz(run);
 }
 
 std::string host_name() {
@@ -263,13 +282,20 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
       });
     }
     if (metrics_path) {
+      // kube-proxy's metrics address: /metrics, the mode, the effective
+      // configuration, and a liveness answer that needs no sync.
       server->handle("/metrics", [&] { return HttpReply{200, std::string(kPrometheusTextContentType), registry.render()}; });
+      server->handle("/proxyMode", [&] { return HttpReply{200, "text/plain; charset=utf-8", run->proxy_mode}; });
+      server->handle("/configz", [&, effective = configz_body(*run, node_name)] {
+        return HttpReply{200, "application/json", effective};
+      });
+      server->handle("/healthz", [] { return HttpReply{200, "text/plain; charset=utf-8", "ok"}; });
     }
     if (auto started = server->start(); !started) {
       err << "kubenat run: " << started.error() << "\n";
       return false;
     }
-    log.info(0, "serving " + std::string(health_paths ? "/healthz, /livez" : "/metrics") + " on " + address +
+    log.info(0, "serving " + std::string(health_paths ? "/healthz, /livez" : "/metrics, /proxyMode, /configz, /healthz") + " on " + address +
                     " (port " + std::to_string(server->port()) + ")");
     servers.push_back(std::move(server));
     return true;

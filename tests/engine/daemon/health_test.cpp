@@ -136,6 +136,23 @@ TEST_F(HealthTest, ListsFamiliesInKubernetesSpellingIPv4First) {
   EXPECT_THAT(health_.livez(kWallNow).body, HasSubstr(R"(},"IPv6":{)"));
 }
 
+TEST(NodeEligibleForTraffic, AnOrdinaryNodeIs) {
+  Node node;
+  node.name = "worker-1";
+  node.taint_keys = {"node.kubernetes.io/unschedulable"};
+  EXPECT_TRUE(node_eligible_for_traffic(node));
+}
+
+TEST(NodeEligibleForTraffic, NotWhenGoneBeingDeletedOrTaintedForRemoval) {
+  EXPECT_FALSE(node_eligible_for_traffic(std::nullopt));
+  Node deleting;
+  deleting.being_deleted = true;
+  EXPECT_FALSE(node_eligible_for_traffic(deleting));
+  Node tainted;
+  tainted.taint_keys = {"example.com/x", "ToBeDeletedByClusterAutoscaler"};
+  EXPECT_FALSE(node_eligible_for_traffic(tainted));
+}
+
 TEST(FormatRfc3339Nano, TrimsTrailingZerosOfTheFraction) {
   EXPECT_EQ(format_rfc3339_nano(kWallNow), "2024-01-02T03:04:05Z");
   EXPECT_EQ(format_rfc3339_nano(kWallNow + 500ms), "2024-01-02T03:04:05.5Z");

@@ -7,6 +7,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 namespace kubenat {
 namespace {
 
@@ -294,6 +296,65 @@ TEST(AppendPortIfNeeded, AddsThePortToABareIpOnly) {
   EXPECT_EQ(append_port_if_needed("fd00::1", 10256), "[fd00::1]:10256");
   EXPECT_EQ(append_port_if_needed("10.0.0.1:8080", 10256), "10.0.0.1:8080");
   EXPECT_EQ(append_port_if_needed("[::]:8080", 10256), "[::]:8080");
+}
+
+}  // namespace
+}  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+RunConfig a_run_config() {
+  RunConfig config;
+  config.kubeconfig = "/var/lib/kube-proxy/kubeconfig.conf";
+  config.hostname_override = "worker-1";
+  config.proxy_mode = "nftables";
+  config.cluster_cidrs = {"10.244.0.0/16", "fd00:244::/56"};
+  config.masquerade_all = true;
+  config.masquerade_bit = 15;
+  config.localhost_nodeports = false;
+  config.nodeport_addresses = {"10.240.0.0/24"};
+  config.sync_period = std::chrono::seconds(45);
+  config.min_sync_period = std::chrono::milliseconds(250);
+  config.healthz_bind_address = "0.0.0.0:10256";
+  config.metrics_bind_address = "127.0.0.1:10249";
+  config.verbosity = 2;
+  config.node_ips = {"10.240.0.11"};
+  config.routes = true;
+  return config;
+}
+
+TEST(Configz, NamesKubeProxysGroupAndItsFieldsAsTheFileSpellsThem) {
+  const nlohmann::json served = nlohmann::json::parse(configz(a_run_config()));
+  const nlohmann::json& kube_proxy = served.at("kubeproxy.config.k8s.io");
+  EXPECT_EQ(kube_proxy.at("mode"), "nftables");
+  EXPECT_EQ(kube_proxy.at("clusterCIDR"), "10.244.0.0/16,fd00:244::/56");
+  EXPECT_EQ(kube_proxy.at("iptables").at("syncPeriod"), "45s");
+  EXPECT_EQ(kube_proxy.at("iptables").at("minSyncPeriod"), "250ms");
+  EXPECT_EQ(kube_proxy.at("iptables").at("masqueradeBit"), 15);
+  EXPECT_EQ(served.at("kubenat").at("nodeIPs"), nlohmann::json::array({"10.240.0.11"}));
+  EXPECT_EQ(served.at("kubenat").at("routes"), true);
+}
+
+TEST(Configz, ReadsBackAsTheSameConfiguration) {
+  const RunConfig config = a_run_config();
+  auto read = parse_kube_proxy_configuration(nlohmann::json::parse(configz(config)).at("kubeproxy.config.k8s.io").dump(),
+                                             RunConfig{});
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_THAT(read->warnings, IsEmpty());
+  EXPECT_EQ(read->config.kubeconfig, config.kubeconfig);
+  EXPECT_EQ(read->config.hostname_override, config.hostname_override);
+  EXPECT_EQ(read->config.proxy_mode, config.proxy_mode);
+  EXPECT_EQ(read->config.cluster_cidrs, config.cluster_cidrs);
+  EXPECT_EQ(read->config.masquerade_all, config.masquerade_all);
+  EXPECT_EQ(read->config.masquerade_bit, config.masquerade_bit);
+  EXPECT_EQ(read->config.localhost_nodeports, config.localhost_nodeports);
+  EXPECT_EQ(read->config.nodeport_addresses, config.nodeport_addresses);
+  EXPECT_EQ(read->config.sync_period, config.sync_period);
+  EXPECT_EQ(read->config.min_sync_period, config.min_sync_period);
+  EXPECT_EQ(read->config.healthz_bind_address, config.healthz_bind_address);
+  EXPECT_EQ(read->config.metrics_bind_address, config.metrics_bind_address);
+  EXPECT_EQ(read->config.verbosity, config.verbosity);
 }
 
 }  // namespace
