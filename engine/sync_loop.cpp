@@ -129,7 +129,7 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   // Compiling reads the state: under the lock. Applying touches only the
   // kernel: without it, so the watch keeps delivering meanwhile.
   if (proxier_) proxier_->compile(state_, everything ? nullptr : &changed);
-  for (Proxier* other : others_) other->compile(state_, nullptr);
+  for (Proxier* other : others_) other->compile(state_, everything ? nullptr : &changed);
   lock.unlock();
   if (proxier_) {
     report.result = proxier_->apply();

@@ -72,7 +72,8 @@ class SyncLoop final : public ClusterListener {
   SyncLoop(Proxier* proxier, const Clock& clock, Options options, SyncObserver* observer = nullptr);
 
   // Another proxier synced after the service proxier, with the same state
-  // (static routes). Call before run().
+  // and the same changed Services (static routes, health-check node ports).
+  // Call before run().
   void add_proxier(Proxier& proxier) { others_.push_back(&proxier); }
 
   // ClusterListener: called from the watch's threads.

@@ -414,6 +414,12 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
       watch_decode_errors_total(per_resource(registry.counter_family(
           "kubenat_watch_decode_errors_total", "Watch events or objects skipped because they did not decode",
           {"resource"}))),
+      service_health_check_ports(registry.gauge(
+          "kubenat_service_health_check_ports",
+          "Health-check node ports served for LoadBalancer Services with externalTrafficPolicy Local")),
+      service_health_check_bind_failures_total(registry.counter(
+          "kubenat_service_health_check_bind_failures_total",
+          "Attempts to open a health-check node port that failed (the port is taken); retried at every sync")),
       routes(registry.gauge("kubenat_routes", "Static pod-CIDR routes to other nodes in the kernel (run --routes)")),
       route_skipped_nodes(registry.gauge(
           "kubenat_route_skipped_nodes",

@@ -178,6 +178,9 @@ struct ProxyMetrics {
   CounterFamily& watch_reconnects_total;  // kubenat_watch_reconnects_total{resource}
   CounterFamily& watch_relists_total;     // kubenat_watch_relists_total{resource}
   CounterFamily& watch_decode_errors_total;  // kubenat_watch_decode_errors_total{resource}
+  Gauge& service_health_check_ports;  // kubenat_service_health_check_ports: health-check node ports served
+  // kubenat_service_health_check_bind_failures_total: attempts to open one that failed (port taken)
+  Counter& service_health_check_bind_failures_total;
   Gauge& routes;               // kubenat_routes: static pod-CIDR routes programmed (run --routes)
   Gauge& route_skipped_nodes;  // kubenat_route_skipped_nodes: nodes whose pod CIDRs got no route (not directly reachable)
 

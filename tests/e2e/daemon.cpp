@@ -159,6 +159,28 @@ std::string service_manifest(const std::string& name, const std::string& cluster
   return out;
 }
 
+std::string local_load_balancer_manifest(const std::string& name, const std::string& cluster_ip, int node_port,
+                                         int health_port) {
+  return "apiVersion: v1\nkind: Service\nmetadata:\n  name: " + name +
+         "\n  namespace: default\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  clusterIP: " +
+         cluster_ip + "\n  healthCheckNodePort: " + std::to_string(health_port) +
+         "\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n    protocol: TCP\n    nodePort: " +
+         std::to_string(node_port) + "\n";
+}
+
+HealthProbe probe_health(const NetnsWorld& world, const std::string& ns, const std::string& ip, int port) {
+  auto result = world.exec(ns, {"curl", "-sS", "--max-time", "2", "-D", "-", "http://" + ip + ":" + std::to_string(port) + "/"});
+  HealthProbe probe;
+  if (!result || !result->ok()) return probe;
+  const std::size_t end = result->out.find("\r\n\r\n");
+  if (end == std::string::npos) return probe;
+  probe.headers = result->out.substr(0, end + 2);
+  probe.body = result->out.substr(end + 4);
+  const std::size_t space = probe.headers.find(' ');
+  if (space != std::string::npos) probe.status = std::stoi(probe.headers.substr(space + 1, 3));
+  return probe;
+}
+
 std::string node_manifest(const std::string& name, const std::string& ip) {
   return "apiVersion: v1\nkind: Node\nmetadata:\n  name: " + name +
          "\nstatus:\n  addresses:\n  - type: InternalIP\n    address: " + ip + "\n";

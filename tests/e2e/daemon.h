@@ -83,6 +83,18 @@ class DaemonWorld {
 // A Service manifest (YAML) with one port "http" 80 -> 8080.
 std::string service_manifest(const std::string& name, const std::string& cluster_ip, const std::string& type = "ClusterIP",
                              int node_port = 0);
+// A LoadBalancer Service with externalTrafficPolicy Local: port "http" 80
+// -> 8080, NodePort `node_port`, health-check node port `health_port`.
+std::string local_load_balancer_manifest(const std::string& name, const std::string& cluster_ip, int node_port,
+                                         int health_port);
+// What a load balancer's probe of http://IP:PORT/ from namespace `ns` gets:
+// the status (0 when nothing answers), the headers and the body.
+struct HealthProbe {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+HealthProbe probe_health(const NetnsWorld& world, const std::string& ns, const std::string& ip, int port);
 // A Node manifest for `name` with InternalIP `ip`.
 std::string node_manifest(const std::string& name, const std::string& ip);
 // An EndpointSlice manifest for Service `service` holding the given pod IPs

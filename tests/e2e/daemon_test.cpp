@@ -64,6 +64,64 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE(d_->kubectl_apply(slice_manifest(name, pod_ips(d_->world(), std::move(pods)))));
   }
 
+  // A load balancer's probe of this node's health-check port `port`.
+  HealthProbe probe_health_port(int port) {
+    return probe_health(d_->world(), d_->world().client_ns(), NetnsWorld::kNodeIp, port);
+  }
+
+  // The health-check node port answers 200 while the Service's endpoint is
+  // on this node, 503 within a sync of it moving away, 200 again when it
+  // returns, and closes with the Service.
+  void check_health_check_follows_the_endpoint() {
+    ASSERT_TRUE(d_->kubectl_apply(local_load_balancer_manifest("lb", "10.96.0.60", 30060, 32060)));
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb", pod_ips(d_->world(), {0}))));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32060).status == 200; }, 2s)) << d_->daemon_log();
+    HealthProbe here = probe_health_port(32060);
+    EXPECT_NE(here.headers.find("X-Load-Balancing-Endpoint-Weight: 1\r\n"), std::string::npos) << here.headers;
+    EXPECT_NE(here.headers.find("Content-Type: application/json\r\n"), std::string::npos) << here.headers;
+    EXPECT_NE(here.body.find("\"localEndpoints\": 1"), std::string::npos) << here.body;
+    EXPECT_NE(here.body.find("\"name\": \"lb\""), std::string::npos) << here.body;
+    EXPECT_NE(here.body.find("\"serviceProxyHealthy\": true"), std::string::npos) << here.body;
+
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb", pod_ips(d_->world(), {0}), "other-node")));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32060).status == 503; }, 2s));
+    EXPECT_NE(probe_health_port(32060).body.find("\"localEndpoints\": 0"), std::string::npos);
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb", pod_ips(d_->world(), {0}))));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32060).status == 200; }, 2s));
+
+    ASSERT_TRUE(d_->kubectl({"delete", "service", "lb"}));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32060).status == 0; }, 2s)) << "the port stays open";
+  }
+
+  // A Service whose port is taken by another program is reported and
+  // retried; the other Service's port is not affected, then or after.
+  void check_health_checks_do_not_break_each_other() {
+    ASSERT_TRUE(d_->world().start_echo(d_->world().node_ns(), "squatter", 32062));
+    ASSERT_TRUE(d_->kubectl_apply(local_load_balancer_manifest("lb-a", "10.96.0.61", 30061, 32061)));
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb-a", pod_ips(d_->world(), {0}))));
+    ASSERT_TRUE(d_->kubectl_apply(local_load_balancer_manifest("lb-b", "10.96.0.62", 30062, 32062)));
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb-b", pod_ips(d_->world(), {1}))));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32061).status == 200; }, 2s));
+    ASSERT_TRUE(wait_until([&] { return d_->daemon_log().find("FailedToStartServiceHealthcheck Service default/lb-b") !=
+                                        std::string::npos; },
+                           2s))
+        << d_->daemon_log();
+    auto failures = d_->metric("kubenat_service_health_check_bind_failures_total");
+    ASSERT_TRUE(failures) << failures.error();
+    EXPECT_GE(*failures, 1);
+
+    // Freed: the next sync (here: lb-b's endpoints change) opens it.
+    d_->world().stop_echo(d_->world().node_ns(), 32062);
+    ASSERT_TRUE(d_->kubectl_apply(slice_manifest("lb-b", pod_ips(d_->world(), {1, 2}))));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32062).status == 200; }, 2s)) << d_->daemon_log();
+    EXPECT_NE(probe_health_port(32062).body.find("\"localEndpoints\": 2"), std::string::npos);
+    EXPECT_EQ(probe_health_port(32061).status, 200);
+
+    ASSERT_TRUE(d_->kubectl({"delete", "service", "lb-b"}));
+    ASSERT_TRUE(wait_until([&] { return probe_health_port(32062).status == 0; }, 2s));
+    EXPECT_EQ(probe_health_port(32061).status, 200) << "deleting one Service closes its port alone";
+  }
+
   std::unique_ptr<DaemonWorld> d_;
 };
 
@@ -112,6 +170,12 @@ TEST_F(DaemonTest, HealthzServesKubeProxysFieldsAndMetricsCountSyncs) {
   auto syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count");
   ASSERT_TRUE(syncs) << syncs.error();
   EXPECT_GE(*syncs, 1);
+}
+
+TEST_F(DaemonTest, HealthCheckNodePortFollowsTheLocalEndpoint) { check_health_check_follows_the_endpoint(); }
+
+TEST_F(DaemonTest, HealthCheckNodePortsOfTwoServicesDoNotBreakEachOther) {
+  check_health_checks_do_not_break_each_other();
 }
 
 TEST_F(DaemonTest, HealthzDrainsTheNodeWhileItIsTaintedForRemoval) {
@@ -274,6 +338,12 @@ class NftablesDaemonTest : public DaemonTest {
  protected:
   DaemonOptions options() override { return DaemonOptions{{"--proxy-mode", "nftables"}, {}}; }
 };
+
+TEST_F(NftablesDaemonTest, HealthCheckNodePortFollowsTheLocalEndpoint) { check_health_check_follows_the_endpoint(); }
+
+TEST_F(NftablesDaemonTest, HealthCheckNodePortsOfTwoServicesDoNotBreakEachOther) {
+  check_health_checks_do_not_break_each_other();
+}
 
 TEST_F(NftablesDaemonTest, ServesThroughItsTableAndNeverNamesIptables) {
   create_web("web", "10.96.0.50", {0, 1, 2, 3});

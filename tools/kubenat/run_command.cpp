@@ -7,18 +7,19 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
-#include <iomanip>
 #include <iostream>
-#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/daemon/health.h"
 #include "engine/daemon/http_server.h"
 #include "engine/daemon/kube_proxy_configuration.h"
 #include "engine/daemon/local_addresses.h"
+#include "engine/daemon/log.h"
 #include "engine/daemon/metrics.h"
 #include "engine/daemon/proxy_stack.h"
+#include "engine/daemon/service_health_server.h"
+#include "engine/daemon/sync_reporter.h"
 #include "engine/sync_loop.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/proxy_flags.h"
@@ -28,134 +29,6 @@
 
 namespace kubenat {
 namespace {
-
-// klog-like lines on stderr: "I1125 14:30:00.123456 message".
-class Log {
- public:
-  Log(std::ostream& out, int verbosity) : out_(out), verbosity_(verbosity) {}
-  void info(int level, const std::string& message) { write('I', level, message); }
-  void warning(const std::string& message) { write('W', 0, message); }
-  void error(const std::string& message) { write('E', 0, message); }
-
- private:
-  void write(char severity, int level, const std::string& message) {
-    if (level > verbosity_) return;
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-    std::tm tm{};
-    ::gmtime_r(&seconds, &tm);
-    std::lock_guard lock(mu_);
-    out_ << severity << std::put_time(&tm, "%m%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0') << micros
-         << ' ' << message << '\n'
-         << std::flush;
-  }
-  std::ostream& out_;
-  int verbosity_;
-  std::mutex mu_;
-};
-
-// Turns what the sync loop reports into metrics, health and log lines.
-class Reporter final : public SyncObserver {
- public:
-  // `proxying`: whether there is a service proxier (--proxy-mode none has
-  // none, and its empty result is not a sync of rules).
-  Reporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family, bool proxying)
-      : metrics_(metrics), health_(health), log_(log), family_(family), proxying_(proxying) {}
-
-  void sync_queued() override {
-    health_.queued_update(family_);
-    metrics_.sync_proxy_rules_last_queued_timestamp.set_to_time(std::chrono::system_clock::now());
-  }
-
-  void sync_done(const SyncReport& report) override {
-    bool ok = !proxying_ || service_sync_done(report);
-    for (const SyncResult& other : report.other_results) ok = other_sync_done(other) && ok;
-    // Healthy only when every proxier synced: in routes-only mode the routes
-    // are what this daemon is for.
-    if (ok) health_.updated(family_);
-  }
-
-  // Logs and records the service proxier's sync; returns whether it succeeded.
-  bool service_sync_done(const SyncReport& report) {
-    const SyncResult& r = report.result;
-    metrics_.record_sync(r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes,
-                         std::chrono::system_clock::now());
-    metrics_.service_changes_total.inc(static_cast<double>(report.services_changed));
-    metrics_.endpoint_changes_total.inc(static_cast<double>(report.endpoints_changed));
-    for (auto latency : report.programming_latencies) {
-      metrics_.network_programming_duration.observe(std::chrono::duration<double>(latency).count());
-    }
-    for (const std::string& warning : r.warnings) log_.warning(warning);
-    const double ms = std::chrono::duration<double, std::milli>(report.duration).count();
-    if (!r.ok) {
-      log_.error("sync failed after " + std::to_string(ms) + " ms: " + r.error);
-      return false;
-    }
-    log_.info(r.full ? 0 : 2, std::string(r.full ? "full sync (" + r.reason + ")" : "partial sync") + ": " +
-                                  r.summary + ", " + std::to_string(ms) + " ms");
-    return true;
-  }
-
-  // The other proxiers' (static routes): warnings, the route gauges, a line
-  // when something changed. Returns whether it succeeded.
-  bool other_sync_done(const SyncResult& r) {
-    for (const std::string& warning : r.warnings) log_.warning(warning);
-    if (r.routes) {
-      const RouteSyncStats& s = *r.routes;
-      metrics_.routes.set(static_cast<double>(s.programmed));
-      metrics_.route_skipped_nodes.set(static_cast<double>(s.skipped_nodes));
-      if (r.ok) log_.info(s.added + s.replaced + s.deleted > 0 ? 0 : 2, "routes: " + r.summary);
-    }
-    if (!r.ok) log_.error("route sync failed: " + r.error);
-    return r.ok;
-  }
-
-  void watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override {
-    const std::string name(watched_resource_name(resource));
-    switch (incident) {
-      case WatchIncident::Reconnect:
-        metrics_.watch_reconnects_total.with({name}).inc();
-        log_.info(1, "watch " + name + ": reconnecting: " + detail);
-        break;
-      case WatchIncident::Relist:
-        metrics_.watch_relists_total.with({name}).inc();
-        log_.info(0, "watch " + name + ": listing again: " + detail);
-        break;
-      case WatchIncident::DecodeError:
-        metrics_.watch_decode_errors_total.with({name}).inc();
-        log_.warning("watch " + name + ": skipped an event: " + detail);
-        break;
-      case WatchIncident::ServerUnreachable:
-        log_.warning("watch " + name + ": API server unreachable: " + detail);
-        break;
-    }
-  }
-
-  void own_node_changed(const std::optional<Node>& node) override {
-    const bool eligible = node_eligible_for_traffic(node);
-    if (eligible == health_.node_eligible()) return;
-    health_.set_node_eligible(eligible);
-    if (eligible) {
-      log_.info(0, "this node is eligible for load-balancer traffic again: /healthz answers 200");
-    } else {
-      log_.warning(std::string("this node is ") + (!node ? "gone" : node->being_deleted ? "being deleted" : "tainted " +
-                   std::string(kToBeDeletedTaint)) + ": /healthz answers 503 (nodeEligible false) so load balancers drain it");
-    }
-  }
-
-  void object_diagnostics(const Diagnostics& diagnostics) override {
-    for (const Diagnostic& d : diagnostics) log_.warning(d.to_string());
-  }
-
- private:
-  ProxyMetrics& metrics_;
-  ProxyHealth& health_;
-  Log& log_;
-  IpFamily family_;
-  bool proxying_;
-};
 
 std::expected<ApiServerConfig, std::string> api_server_config(const RunConfig& run) {
   std::expected<ApiServerConfig, std::string> config;
@@ -261,9 +134,16 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   MetricsRegistry registry;
   ProxyMetrics metrics(registry);
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
-  Reporter reporter(metrics, health, log, proxy->family, proxying);
+  // The health-check node ports of LoadBalancer Services with
+  // externalTrafficPolicy Local, on a thread of their own; the listeners go
+  // before `health`, which their handlers read.
+  HttpListeners health_check_listeners;
+  std::optional<ServiceHealthServer> health_checks;
+  if (proxying) health_checks.emplace(health_check_listeners, health, *proxy);
+  SyncReporter reporter(metrics, health, log, proxy->family, proxying, health_checks ? &*health_checks : nullptr);
   SyncLoop loop((*stack)->service_proxier(), clock, loop_options, &reporter);
   if (Proxier* routes = (*stack)->route_proxier()) loop.add_proxier(*routes);
+  if (health_checks) loop.add_proxier(*health_checks);
 
   std::vector<std::unique_ptr<HttpServer>> servers;
   auto serve = [&](const std::string& address, bool health_paths, bool metrics_path) -> bool {

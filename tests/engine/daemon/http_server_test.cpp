@@ -265,3 +265,64 @@ TEST(ParseBindAddress, RejectsHostNames) {
 
 }  // namespace
 }  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+// --- HttpListeners: ports opened and closed while one thread serves them.
+
+HttpHandler answering(std::string text) {
+  return [text] { return HttpReply{503, "application/json", text, {{"X-Load-Balancing-Endpoint-Weight", "0"}}}; };
+}
+
+TEST(HttpListeners, AnswersEveryPathAndMethodWithItsHandlerAndHeaders) {
+  HttpListeners listeners;
+  auto listening = listeners.listen("127.0.0.1:0", answering("{}"));
+  ASSERT_TRUE(listening) << listening.error();
+  for (const char* path : {"/", "/healthz", "/anything?x=1"}) {
+    for (const char* method : {"GET", "POST"}) {
+      const std::string response = get(listening->port, path, method);
+      EXPECT_THAT(response, StartsWith("HTTP/1.1 503")) << path << " " << method;
+      EXPECT_THAT(response, HasSubstr("X-Load-Balancing-Endpoint-Weight: 0\r\n"));
+      EXPECT_THAT(response, HasSubstr("X-Content-Type-Options: nosniff\r\n"));
+      EXPECT_EQ(body_of(response), "{}");
+    }
+  }
+}
+
+TEST(HttpListeners, ServesSeveralPortsAndClosesOneAlone) {
+  HttpListeners listeners;
+  auto a = listeners.listen("127.0.0.1:0", answering("a"));
+  auto b = listeners.listen("127.0.0.1:0", answering("b"));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(listeners.size(), 2u);
+  EXPECT_EQ(body_of(get(a->port, "/")), "a");
+  EXPECT_EQ(body_of(get(b->port, "/")), "b");
+  listeners.close(a->id);
+  EXPECT_EQ(listeners.size(), 1u);
+  EXPECT_EQ(get(a->port, "/"), "connect failed");
+  EXPECT_EQ(body_of(get(b->port, "/")), "b");
+  listeners.close(a->id);  // again: nothing
+  EXPECT_EQ(listeners.size(), 1u);
+}
+
+TEST(HttpListeners, ATakenPortIsAnErrorNamingTheAddressAndHarmsNoOtherListener) {
+  HttpListeners listeners;
+  auto first = listeners.listen("127.0.0.1:0", answering("first"));
+  ASSERT_TRUE(first);
+  const std::string address = "127.0.0.1:" + std::to_string(first->port);
+  auto second = listeners.listen(address, answering("second"));
+  ASSERT_FALSE(second);
+  EXPECT_THAT(second.error(), StartsWith("listen on " + address + ": "));
+  EXPECT_EQ(body_of(get(first->port, "/")), "first");
+}
+
+TEST(HttpListeners, AHandlerExceptionIsA500) {
+  HttpListeners listeners;
+  auto listening = listeners.listen("127.0.0.1:0", []() -> HttpReply { throw std::runtime_error("kaput"); });
+  ASSERT_TRUE(listening);
+  EXPECT_THAT(get(listening->port, "/"), StartsWith("HTTP/1.1 500"));
+}
+
+}  // namespace
+}  // namespace kubenat

@@ -1,0 +1,99 @@
+#include "engine/daemon/sync_reporter.h"
+
+#include <chrono>
+
+namespace kubenat {
+
+void SyncReporter::sync_queued() {
+  health_.queued_update(family_);
+  metrics_.sync_proxy_rules_last_queued_timestamp.set_to_time(std::chrono::system_clock::now());
+}
+
+void SyncReporter::sync_done(const SyncReport& report) {
+  bool ok = !proxying_ || service_sync_done(report);
+  for (const SyncResult& other : report.other_results) ok = other_sync_done(other) && ok;
+  if (health_checks_ != nullptr) {
+    metrics_.no_local_endpoints_total.with({"internal"}).set(static_cast<double>(health_checks_->no_local_internal()));
+    metrics_.no_local_endpoints_total.with({"external"}).set(static_cast<double>(health_checks_->no_local_external()));
+    metrics_.service_health_check_ports.set(static_cast<double>(health_checks_->open_ports()));
+    const std::size_t failed = health_checks_->failed_binds();
+    metrics_.service_health_check_bind_failures_total.inc(static_cast<double>(failed - failed_binds_seen_));
+    failed_binds_seen_ = failed;
+  }
+  // Healthy only when every proxier synced: in routes-only mode the routes
+  // are what this daemon is for.
+  if (ok) health_.updated(family_);
+}
+
+bool SyncReporter::service_sync_done(const SyncReport& report) {
+  const SyncResult& r = report.result;
+  metrics_.record_sync(r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes,
+                       std::chrono::system_clock::now());
+  metrics_.service_changes_total.inc(static_cast<double>(report.services_changed));
+  metrics_.endpoint_changes_total.inc(static_cast<double>(report.endpoints_changed));
+  for (auto latency : report.programming_latencies) {
+    metrics_.network_programming_duration.observe(std::chrono::duration<double>(latency).count());
+  }
+  for (const std::string& warning : r.warnings) log_.warning(warning);
+  const double ms = std::chrono::duration<double, std::milli>(report.duration).count();
+  if (!r.ok) {
+    log_.error("sync failed after " + std::to_string(ms) + " ms: " + r.error);
+    return false;
+  }
+  log_.info(r.full ? 0 : 2, std::string(r.full ? "full sync (" + r.reason + ")" : "partial sync") + ": " +
+                                r.summary + ", " + std::to_string(ms) + " ms");
+  return true;
+}
+
+bool SyncReporter::other_sync_done(const SyncResult& r) {
+  for (const std::string& warning : r.warnings) log_.warning(warning);
+  if (r.routes) {
+    const RouteSyncStats& s = *r.routes;
+    metrics_.routes.set(static_cast<double>(s.programmed));
+    metrics_.route_skipped_nodes.set(static_cast<double>(s.skipped_nodes));
+    if (r.ok) log_.info(s.added + s.replaced + s.deleted > 0 ? 0 : 2, "routes: " + r.summary);
+  }
+  if (!r.ok) log_.error((r.routes ? "route sync failed: " : "sync failed: ") + r.error);
+  return r.ok;
+}
+
+void SyncReporter::watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) {
+  const std::string name(watched_resource_name(resource));
+  switch (incident) {
+    case WatchIncident::Reconnect:
+      metrics_.watch_reconnects_total.with({name}).inc();
+      log_.info(1, "watch " + name + ": reconnecting: " + detail);
+      break;
+    case WatchIncident::Relist:
+      metrics_.watch_relists_total.with({name}).inc();
+      log_.info(0, "watch " + name + ": listing again: " + detail);
+      break;
+    case WatchIncident::DecodeError:
+      metrics_.watch_decode_errors_total.with({name}).inc();
+      log_.warning("watch " + name + ": skipped an event: " + detail);
+      break;
+    case WatchIncident::ServerUnreachable:
+      log_.warning("watch " + name + ": API server unreachable: " + detail);
+      break;
+  }
+}
+
+void SyncReporter::own_node_changed(const std::optional<Node>& node) {
+  const bool eligible = node_eligible_for_traffic(node);
+  if (eligible == health_.node_eligible()) return;
+  health_.set_node_eligible(eligible);
+  if (eligible) {
+    log_.info(0, "this node is eligible for load-balancer traffic again: /healthz answers 200");
+  } else {
+    const std::string why = !node                 ? "gone"
+                            : node->being_deleted ? "being deleted"
+                                                  : "tainted " + std::string(kToBeDeletedTaint);
+    log_.warning("this node is " + why + ": /healthz answers 503 (nodeEligible false) so load balancers drain it");
+  }
+}
+
+void SyncReporter::object_diagnostics(const Diagnostics& diagnostics) {
+  for (const Diagnostic& d : diagnostics) log_.warning(d.to_string());
+}
+
+}  // namespace kubenat
