@@ -13,23 +13,24 @@ namespace {
 
 void BM_MetricsRecordSync(benchmark::State& state) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
   const auto now = std::chrono::system_clock::now();
-  for (auto _ : state) metrics.record_sync(SyncKind::Partial, true, std::chrono::milliseconds(3), 4096, now);
+  for (auto _ : state)
+    metrics.record_sync(IpFamily::V4, SyncKind::Partial, true, std::chrono::milliseconds(3), 4096, now);
 }
 
 void BM_MetricsCountAProbe(benchmark::State& state) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
   for (auto _ : state) metrics.proxy_healthz_total.with({"200"}).inc();
 }
 
 void BM_MetricsRender(benchmark::State& state) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
   const auto now = std::chrono::system_clock::now();
   for (int i = 0; i < 100; ++i) {
-    metrics.record_sync(SyncKind::Partial, i % 10 != 0, std::chrono::milliseconds(i), 4096, now);
+    metrics.record_sync(IpFamily::V4, SyncKind::Partial, i % 10 != 0, std::chrono::milliseconds(i), 4096, now);
   }
   metrics.proxy_healthz_total.with({"200"}).inc();
   metrics.proxy_healthz_total.with({"503"}).inc();

@@ -9,7 +9,9 @@ SyncLoop::SyncLoop(Proxier* proxier, const Clock& clock, Options options, SyncOb
       observer_(observer),
       scheduler_(options_.min_sync_period, options_.sync_period) {}
 
-void SyncLoop::mark_changed(const ObjectName& service, bool endpoints) {
+void SyncLoop::mark_changed(const ObjectName& service, bool endpoints,
+                            const std::optional<std::chrono::system_clock::time_point>& trigger_time) {
+  if (trigger_time) trigger_times_.push_back(*trigger_time);
   const Clock::time_point now = clock_.now();
   changed_since_.try_emplace(service, now);
   (endpoints ? endpoints_changed_ : services_changed_).insert(service);
@@ -17,42 +19,57 @@ void SyncLoop::mark_changed(const ObjectName& service, bool endpoints) {
   wake_.notify_all();
 }
 
+void SyncLoop::queued(std::size_t services_pending, std::size_t endpoints_pending) {
+  if (observer_) observer_->sync_queued(services_pending, endpoints_pending);
+}
+
 void SyncLoop::service_changed(const ObjectName& id, std::optional<Service> now) {
+  std::size_t services_pending = 0, endpoints_pending = 0;
   {
     std::lock_guard lock(mu_);
     auto it = state_.services.find(id);
+    std::optional<std::chrono::system_clock::time_point> trigger_time;
     if (now) {
       if (it != state_.services.end() && it->second == *now) return;
+      trigger_time = now->last_change_trigger_time;
       state_.services[id] = std::move(*now);
     } else {
       if (it == state_.services.end()) return;
       state_.services.erase(it);
     }
-    mark_changed(id, false);
+    mark_changed(id, false, trigger_time);
+    services_pending = services_changed_.size();
+    endpoints_pending = endpoints_changed_.size();
   }
-  if (observer_) observer_->sync_queued();
+  queued(services_pending, endpoints_pending);
 }
 
 void SyncLoop::slice_changed(const ObjectName& service, const std::string& slice_name,
                              std::optional<EndpointSlice> now) {
+  std::size_t services_pending = 0, endpoints_pending = 0;
   {
     std::lock_guard lock(mu_);
     auto& slices = state_.slices[service];
     auto it = slices.find(slice_name);
+    std::optional<std::chrono::system_clock::time_point> trigger_time;
     if (now) {
       if (it != slices.end() && it->second == *now) return;
+      trigger_time = now->last_change_trigger_time;
       slices[slice_name] = std::move(*now);
     } else {
       if (it == slices.end()) return;
       slices.erase(it);
     }
     if (slices.empty()) state_.slices.erase(service);
-    mark_changed(service, true);
+    mark_changed(service, true, trigger_time);
+    services_pending = services_changed_.size();
+    endpoints_pending = endpoints_changed_.size();
   }
-  if (observer_) observer_->sync_queued();
+  queued(services_pending, endpoints_pending);
 }
 
 void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
+  std::size_t services_pending = 0, endpoints_pending = 0;
   const bool own = name == options_.node_name;
   if (own && observer_) observer_->own_node_changed(now);
   {
@@ -74,8 +91,10 @@ void SyncLoop::node_changed(const std::string& name, std::optional<Node> now) {
     if (!options_.sync_on_any_node_change && !(own && everything_changed_)) return;
     scheduler_.changed(clock_.now());
     wake_.notify_all();
+    services_pending = services_changed_.size();
+    endpoints_pending = endpoints_changed_.size();
   }
-  if (observer_) observer_->sync_queued();
+  queued(services_pending, endpoints_pending);
 }
 
 void SyncLoop::synced(WatchedResource resource) {
@@ -122,6 +141,8 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   const bool everything = everything_changed_;
   auto since = std::move(changed_since_);
   changed_since_.clear();
+  auto trigger_times = std::move(trigger_times_);
+  trigger_times_.clear();
   services_changed_.clear();
   endpoints_changed_.clear();
   everything_changed_ = false;
@@ -147,7 +168,10 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   ++syncs_;
   if (ok) {
     for (const auto& [service, first_change] : since) report.programming_latencies.push_back(finished - first_change);
+    report.trigger_times = std::move(trigger_times);
   }
+  report.services_pending = services_changed_.size();
+  report.endpoints_pending = endpoints_changed_.size();
   return report;
 }
 

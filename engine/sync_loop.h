@@ -35,15 +35,25 @@ struct SyncReport {
   std::size_t endpoints_changed = 0; // Services whose slices changed
   std::vector<ObjectName> changed_services;  // every Service this sync looked at again
   // For each changed Service: how long from the change's arrival to the
-  // rules being in the kernel (network programming latency).
+  // rules being in the kernel (kubenat's own share of network programming
+  // latency).
   std::vector<std::chrono::steady_clock::duration> programming_latencies;
+  // The last-change-trigger-time of every Service and EndpointSlice version
+  // this sync applied (kube-proxy measures network programming latency from
+  // them); empty when the sync failed, as kube-proxy drops them then.
+  std::vector<std::chrono::system_clock::time_point> trigger_times;
+  // Changes that arrived during the sync and wait for the next one.
+  std::size_t services_pending = 0;
+  std::size_t endpoints_pending = 0;
 };
 
 // Told what happens, so that metrics, health and logs stay outside the loop.
 class SyncObserver {
  public:
   virtual ~SyncObserver() = default;
-  virtual void sync_queued() {}
+  // A change arrived; so many Services wait for a sync because of their
+  // Service objects, and so many because of their endpoints.
+  virtual void sync_queued(std::size_t /*services_pending*/, std::size_t /*endpoints_pending*/) {}
   virtual void sync_done(const SyncReport&) {}
   virtual void watch_incident(WatchedResource, WatchIncident, const std::string&) {}
   virtual void object_diagnostics(const Diagnostics&) {}
@@ -99,7 +109,10 @@ class SyncLoop final : public ClusterListener {
   ClusterState state() const;  // a copy, for tests and debugging
 
  private:
-  void mark_changed(const ObjectName& service, bool endpoints);
+  // Under the lock; `trigger_time` is the changed object's, if it has one.
+  void mark_changed(const ObjectName& service, bool endpoints,
+                    const std::optional<std::chrono::system_clock::time_point>& trigger_time);
+  void queued(std::size_t services_pending, std::size_t endpoints_pending);
   SyncReport sync_locked(std::unique_lock<std::mutex>& lock);
 
   Proxier* proxier_;
@@ -117,6 +130,7 @@ class SyncLoop final : public ClusterListener {
   std::map<ObjectName, Clock::time_point> changed_since_;
   std::set<ObjectName> services_changed_;
   std::set<ObjectName> endpoints_changed_;
+  std::vector<std::chrono::system_clock::time_point> trigger_times_;
   bool everything_changed_ = true;
   SyncScheduler scheduler_;
   std::size_t syncs_ = 0;

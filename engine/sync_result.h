@@ -4,7 +4,9 @@
 // loop, metrics, health and logs. Each backend fills it from its own
 // figures and words its own summary.
 
+#include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +40,14 @@ struct RouteSyncStats {
   std::size_t skipped_nodes = 0;  // nodes whose pod CIDRs got no route (RoutePlan::skipped_nodes)
 };
 
+// The conntrack cleanup that followed a sync: kube-proxy's conntrack
+// reconciler.
+struct ConntrackCleanup {
+  std::size_t filters = 0;  // stale UDP flows looked for, one filter each
+  std::size_t deleted = 0;  // entries deleted, as far as the tool said
+  std::chrono::nanoseconds took{};
+};
+
 struct SyncResult {
   bool ok = false;
   bool full = false;
@@ -47,10 +57,19 @@ struct SyncResult {
   // written, 3 deleted, 4,096 bytes in 1 iptables-restore call".
   std::string summary;
   std::string error;  // when !ok: what failed, naming the object and its service port when known
-  std::size_t conntrack_filters = 0;
+  // Set when the proxier cleans conntrack (not with --conntrack-cleanup=false).
+  std::optional<ConntrackCleanup> conntrack;
   std::vector<std::string> warnings;  // problems that did not fail the sync (conntrack, route conflicts)
+  // Clean-ups after the sync that failed and are left for later (nftables:
+  // stale session-affinity entries not deleted; kube-proxy's nftables
+  // cleanup failures).
+  std::size_t cleanup_failures = 0;
   // Set by the route proxier only.
   std::optional<RouteSyncStats> routes;
+  // Rules by table ("filter", "nat"): in kubenat's chains after the sync, and
+  // in the chains the sync wrote. Set by the iptables proxier only.
+  std::map<std::string, std::size_t> rules_by_table;
+  std::map<std::string, std::size_t> rules_written_by_table;
 };
 
 }  // namespace kubenat

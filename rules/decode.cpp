@@ -4,10 +4,11 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
 
-#include <nlohmann/json.hpp>
+#include "rules/rfc3339.h"
 
 namespace kubenat {
 namespace {
@@ -556,6 +557,20 @@ void read_session_affinity(Reader& reader, const Field& spec, Service& service) 
   return reader.get_string_map(Field{&object, ""}["metadata"]["labels"], labels, consequence);
 }
 
+// The annotation the endpoints controllers put on what they write (and
+// that kubenat also reads on Services), for network programming latency. An
+// unreadable one is reported and ignored: it decides no rule.
+inline constexpr std::string_view kTriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
+
+std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& reader, const json& object) {
+  const Field field = Field{&object, ""}["metadata"]["annotations"].key(kTriggerTimeAnnotation);
+  std::string text;
+  if (!field.present() || !reader.get_string(field, text, "annotation ignored")) return std::nullopt;
+  auto time = parse_rfc3339(text);
+  if (!time) reader.report(field, with("not an RFC 3339 time " + quote(text), "annotation ignored"));
+  return time;
+}
+
 [[nodiscard]] bool read_address_type(Reader& reader, const Field& field, AddressType& out) {
   constexpr std::string_view kSkip = "slice skipped";
   std::string text;
@@ -737,6 +752,7 @@ Decoded<Service> decode_service(const json& object) {
   if (!result.ignored_reason.empty()) {
     return result;
   }
+  service.last_change_trigger_time = read_trigger_time(reader, object);
 
   const Field root{&object, ""};
   const Field spec = root["spec"];
@@ -800,6 +816,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
     return result;
   }
   slice.service_name = service_name->second;
+  slice.last_change_trigger_time = read_trigger_time(reader, object);
 
   if (!read_address_type(reader, root["addressType"], slice.address_type) ||
       !read_slice_ports(reader, root, slice.ports)) {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rules/rfc3339.h"
+
 namespace kubenat {
 namespace {
 
@@ -41,7 +43,13 @@ json names(const std::vector<std::string>& values) {
   return out;
 }
 
-json metadata(const ObjectName& id) { return {{"name", id.name}, {"namespace", id.namespace_}}; }
+json metadata(const ObjectName& id, const std::optional<std::chrono::system_clock::time_point>& trigger_time) {
+  json out = {{"name", id.name}, {"namespace", id.namespace_}};
+  if (trigger_time) {
+    out["annotations"] = {{"endpoints.kubernetes.io/last-change-trigger-time", format_rfc3339_nano(*trigger_time)}};
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -70,7 +78,10 @@ json encode_service(const Service& service) {
     spec["sessionAffinityConfig"] = {{"clientIP", {{"timeoutSeconds", service.session_affinity_timeout_seconds}}}};
   }
   if (service.health_check_node_port != 0) spec["healthCheckNodePort"] = service.health_check_node_port;
-  json object = {{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", metadata(service.id)}, {"spec", spec}};
+  json object = {{"apiVersion", "v1"},
+                 {"kind", "Service"},
+                 {"metadata", metadata(service.id, service.last_change_trigger_time)},
+                 {"spec", spec}};
   if (!service.load_balancer_ips.empty()) {
     json ingress = json::array();
     for (const IpAddress& ip : service.load_balancer_ips) ingress.push_back({{"ip", ip.to_string()}});
@@ -80,7 +91,7 @@ json encode_service(const Service& service) {
 }
 
 json encode_slice(const EndpointSlice& slice) {
-  json meta = metadata(slice.id);
+  json meta = metadata(slice.id, slice.last_change_trigger_time);
   meta["labels"] = {{"kubernetes.io/service-name", slice.service_name}};
   json ports = json::array();
   for (const EndpointPort& port : slice.ports) {

@@ -4,6 +4,7 @@
 // to the fields that shape a node's NAT rules. Values are validated by the
 // decoder (rules/decode.h); everything here is well-formed by construction.
 
+#include <chrono>
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -75,6 +76,10 @@ struct Service {
   SessionAffinity session_affinity = SessionAffinity::None;
   int session_affinity_timeout_seconds = 10800;
   int health_check_node_port = 0;
+  // metadata.annotations["endpoints.kubernetes.io/last-change-trigger-time"]:
+  // when the change this version carries happened (network programming
+  // latency is measured from it).
+  std::optional<std::chrono::system_clock::time_point> last_change_trigger_time;
 
   bool operator==(const Service&) const = default;
 };
@@ -111,6 +116,9 @@ struct EndpointSlice {
   // Converted from a v1 Endpoints object; used only for a Service that has no
   // real EndpointSlice.
   bool from_endpoints_v1 = false;
+  // The endpoints controller's endpoints.kubernetes.io/last-change-trigger-time
+  // annotation: when the Pod or Service change behind this version happened.
+  std::optional<std::chrono::system_clock::time_point> last_change_trigger_time;
 
   ObjectName service() const { return {id.namespace_, service_name}; }
   bool operator==(const EndpointSlice&) const = default;

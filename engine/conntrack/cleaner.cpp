@@ -36,4 +36,21 @@ std::expected<std::size_t, std::string> ProcessConntrackCleaner::remove(const Co
   return deleted;
 }
 
+ConntrackCleanup clean_stale_flows(ConntrackCleaner& cleaner, const std::vector<ConntrackFilter>& filters,
+                                   std::vector<std::string>& warnings) {
+  const auto start = std::chrono::steady_clock::now();
+  ConntrackCleanup done;
+  done.filters = filters.size();
+  for (const ConntrackFilter& filter : filters) {
+    auto removed = cleaner.remove(filter);
+    if (removed) {
+      done.deleted += *removed;
+    } else {
+      warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
+    }
+  }
+  done.took = std::chrono::steady_clock::now() - start;
+  return done;
+}
+
 }  // namespace kubenat

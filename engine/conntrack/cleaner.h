@@ -6,7 +6,9 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "engine/sync_result.h"
 #include "rules/conntrack_cleanup.h"
 
 namespace kubenat {
@@ -18,6 +20,11 @@ class ConntrackCleaner {
   // Returns how many were deleted when the tool says.
   [[nodiscard]] virtual std::expected<std::size_t, std::string> remove(const ConntrackFilter& filter) = 0;
 };
+
+// Deletes the entries of every filter, timed; what could not be deleted
+// goes to `warnings` (the entries time out in the end: never a failure).
+ConntrackCleanup clean_stale_flows(ConntrackCleaner& cleaner, const std::vector<ConntrackFilter>& filters,
+                                   std::vector<std::string>& warnings);
 
 // `conntrack -D -p udp ...`, inside `netns` when one is given.
 class ProcessConntrackCleaner final : public ConntrackCleaner {

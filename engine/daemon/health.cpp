@@ -13,28 +13,6 @@ constexpr std::string_view kZeroTime = "0001-01-01T00:00:00Z";
 
 }  // namespace
 
-std::string format_rfc3339_nano(std::chrono::system_clock::time_point time) {
-  using namespace std::chrono;
-  const auto ns = time_point_cast<nanoseconds>(time);
-  const auto day = floor<days>(ns);
-  const year_month_day date{day};
-  const hh_mm_ss clock_time{ns - day};
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                static_cast<int>(clock_time.hours().count()), static_cast<int>(clock_time.minutes().count()),
-                static_cast<int>(clock_time.seconds().count()));
-  std::string out = buffer;
-  long long fraction = clock_time.subseconds().count();
-  if (fraction != 0) {
-    std::snprintf(buffer, sizeof buffer, ".%09lld", fraction);
-    std::string digits = buffer;
-    digits.erase(digits.find_last_not_of('0') + 1);
-    out += digits;
-  }
-  return out + "Z";
-}
-
 ProxyHealth::ProxyHealth(const Clock& clock, std::chrono::nanoseconds health_timeout)
     : clock_(clock), health_timeout_(health_timeout) {}
 

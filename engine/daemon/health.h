@@ -21,6 +21,7 @@
 #include "engine/clock.h"
 #include "rules/ip.h"
 #include "rules/model.h"
+#include "rules/rfc3339.h"
 
 namespace kubenat {
 
@@ -87,9 +88,5 @@ class ProxyHealth {
 // Node is gone, being deleted, or tainted ToBeDeletedByClusterAutoscaler
 // (any value, any effect), as kube-proxy decides it.
 bool node_eligible_for_traffic(const std::optional<Node>& node);
-
-// RFC 3339 with nanoseconds and trailing zeros trimmed, in UTC, as Go's
-// time.Time marshals to JSON: "2024-05-01T10:00:00.5Z".
-std::string format_rfc3339_nano(std::chrono::system_clock::time_point time);
 
 }  // namespace kubenat

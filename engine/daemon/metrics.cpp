@@ -337,7 +337,7 @@ constexpr const char* kResources[] = {"services", "endpointslices", "endpoints",
 // Series that exist from the start, so that rates and alerts see a zero
 // rather than no data.
 template <class Metric>
-MetricFamily<Metric>& with_series(MetricFamily<Metric>& family, std::initializer_list<std::vector<std::string>> rows) {
+MetricFamily<Metric>& with_series(MetricFamily<Metric>& family, const std::vector<std::vector<std::string>>& rows) {
   for (const auto& row : rows) family.with(row);
   return family;
 }
@@ -347,54 +347,114 @@ CounterFamily& per_resource(CounterFamily& family) {
   return family;
 }
 
-GaugeFamily& per_table(GaugeFamily& family) {
-  for (const char* table : kTables) family.with({table});
-  return family;
+// {{"IPv4"}, ...}: one row per family, or per (value, family) when `values`
+// are given.
+std::vector<std::vector<std::string>> family_rows(const std::vector<IpFamily>& families,
+                                                  const std::vector<std::string>& values = {}) {
+  std::vector<std::vector<std::string>> rows;
+  for (IpFamily family : families) {
+    const std::string label(ip_family_label(family));
+    if (values.empty()) rows.push_back({label});
+    for (const std::string& value : values) rows.push_back({value, label});
+  }
+  return rows;
 }
 
 }  // namespace
 
-ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
-    : sync_proxy_rules_duration(registry.histogram("kubeproxy_sync_proxy_rules_duration_seconds",
-                                                   "SyncProxyRules latency in seconds", sync_duration_buckets())),
-      sync_full_proxy_rules_duration(registry.histogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
-                                                        "SyncProxyRules latency in seconds for full resyncs",
-                                                        sync_duration_buckets())),
-      sync_partial_proxy_rules_duration(registry.histogram("kubeproxy_sync_partial_proxy_rules_duration_seconds",
-                                                           "SyncProxyRules latency in seconds for partial resyncs",
-                                                           sync_duration_buckets())),
-      sync_proxy_rules_last_timestamp(registry.gauge("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                                                     "The last time proxy rules were successfully synced")),
-      sync_proxy_rules_last_queued_timestamp(registry.gauge(
-          "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued")),
-      network_programming_duration(registry.histogram("kubeproxy_network_programming_duration_seconds",
-                                                      "In Cluster Network Programming Latency in seconds",
-                                                      network_programming_buckets())),
+std::string_view ip_family_label(IpFamily family) { return family == IpFamily::V4 ? "IPv4" : "IPv6"; }
+
+ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, ProxyMode mode, const std::vector<IpFamily>& families)
+    : sync_proxy_rules_duration(with_series(
+          registry.histogram_family("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds",
+                                    {"ip_family"}, sync_duration_buckets()),
+          family_rows(families))),
+      sync_full_proxy_rules_duration(
+          with_series(registry.histogram_family("kubeproxy_sync_full_proxy_rules_duration_seconds",
+                                                "SyncProxyRules latency in seconds for full resyncs", {"ip_family"},
+                                                sync_duration_buckets()),
+                      family_rows(families))),
+      sync_partial_proxy_rules_duration(
+          with_series(registry.histogram_family("kubeproxy_sync_partial_proxy_rules_duration_seconds",
+                                                "SyncProxyRules latency in seconds for partial resyncs", {"ip_family"},
+                                                sync_duration_buckets()),
+                      family_rows(families))),
+      sync_proxy_rules_last_timestamp(
+          with_series(registry.gauge_family("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                                            "The last time proxy rules were successfully synced", {"ip_family"}),
+                      family_rows(families))),
+      sync_proxy_rules_last_queued_timestamp(
+          with_series(registry.gauge_family("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                                            "The last time a sync of proxy rules was queued", {"ip_family"}),
+                      family_rows(families))),
+      network_programming_duration(
+          with_series(registry.histogram_family("kubeproxy_network_programming_duration_seconds",
+                                                "In Cluster Network Programming Latency in seconds", {"ip_family"},
+                                                network_programming_buckets()),
+                      family_rows(families))),
+      no_local_endpoints_total(
+          with_series(registry.gauge_family("kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+                                            "Number of services with a Local traffic policy and no endpoints",
+                                            {"traffic_policy", "ip_family"}),
+                      family_rows(families, {"internal", "external"}))),
+      conntrack_reconciler_sync_duration(
+          with_series(registry.histogram_family("kubeproxy_conntrack_reconciler_sync_duration_seconds",
+                                                "ReconcileConntrackFlowsLatency latency in seconds", {"ip_family"},
+                                                sync_duration_buckets()),
+                      family_rows(families))),
+      conntrack_reconciler_deleted_entries_total(with_series(
+          registry.counter_family("kubeproxy_conntrack_reconciler_deleted_entries_total",
+                                  "Cumulative conntrack flows deleted by conntrack reconciler", {"ip_family"}),
+          family_rows(families))),
+      iptables_rules_total(
+          mode != ProxyMode::Iptables
+              ? nullptr
+              : &with_series(
+                    registry.gauge_family("kubeproxy_sync_proxy_rules_iptables_total",
+                                          "Total number of iptables rules owned by kube-proxy", {"table", "ip_family"}),
+                    family_rows(families, {kTables[0], kTables[1]}))),
+      iptables_rules_last(
+          mode != ProxyMode::Iptables
+              ? nullptr
+              : &with_series(registry.gauge_family("kubeproxy_sync_proxy_rules_iptables_last",
+                                                   "Number of iptables rules written by kube-proxy in last sync",
+                                                   {"table", "ip_family"}),
+                             family_rows(families, {kTables[0], kTables[1]}))),
+      iptables_restore_failures_total(
+          mode != ProxyMode::Iptables
+              ? nullptr
+              : &with_series(registry.counter_family("kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+                                                     "Cumulative proxy iptables restore failures", {"ip_family"}),
+                             family_rows(families))),
+      iptables_partial_restore_failures_total(
+          mode != ProxyMode::Iptables
+              ? nullptr
+              : &with_series(
+                    registry.counter_family("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total",
+                                            "Cumulative proxy iptables partial restore failures", {"ip_family"}),
+                    family_rows(families))),
+      nftables_sync_failures_total(
+          mode != ProxyMode::Nftables
+              ? nullptr
+              : &with_series(registry.counter_family("kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                                                     "Cumulative proxy nftables sync failures", {"ip_family"}),
+                             family_rows(families))),
+      nftables_cleanup_failures_total(
+          mode != ProxyMode::Nftables
+              ? nullptr
+              : &with_series(registry.counter_family("kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total",
+                                                     "Cumulative proxy nftables cleanup failures", {"ip_family"}),
+                             family_rows(families))),
       endpoint_changes_pending(registry.gauge("kubeproxy_sync_proxy_rules_endpoint_changes_pending",
                                               "Pending proxy rules Endpoint changes")),
       endpoint_changes_total(registry.counter("kubeproxy_sync_proxy_rules_endpoint_changes_total",
                                               "Cumulative proxy rules Endpoint changes")),
-      service_changes_pending(registry.gauge("kubeproxy_sync_proxy_rules_service_changes_pending",
-                                             "Pending proxy rules Service changes")),
+      service_changes_pending(
+          registry.gauge("kubeproxy_sync_proxy_rules_service_changes_pending", "Pending proxy rules Service changes")),
       service_changes_total(registry.counter("kubeproxy_sync_proxy_rules_service_changes_total",
                                              "Cumulative proxy rules Service changes")),
-      iptables_rules_total(per_table(registry.gauge_family("kubeproxy_sync_proxy_rules_iptables_total",
-                                                           "Total number of iptables rules owned by kube-proxy",
-                                                           {"table"}))),
-      iptables_rules_last(per_table(registry.gauge_family("kubeproxy_sync_proxy_rules_iptables_last",
-                                                          "Number of iptables rules written by kube-proxy in last sync",
-                                                          {"table"}))),
-      iptables_restore_failures_total(registry.counter("kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
-                                                       "Cumulative proxy iptables restore failures")),
-      iptables_partial_restore_failures_total(
-          registry.counter("kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total",
-                           "Cumulative proxy iptables partial restore failures")),
-      no_local_endpoints_total(with_series(
-          registry.gauge_family("kubeproxy_sync_proxy_rules_no_local_endpoints_total",
-                                "Number of services with a Local traffic policy and no endpoints", {"traffic_policy"}),
-          {{"internal"}, {"external"}})),
-      proxy_healthz_total(registry.counter_family("kubeproxy_proxy_healthz_total",
-                                                  "Cumulative proxy healthz HTTP status", {"code"})),
+      proxy_healthz_total(
+          registry.counter_family("kubeproxy_proxy_healthz_total", "Cumulative proxy healthz HTTP status", {"code"})),
       proxy_livez_total(
           registry.counter_family("kubeproxy_proxy_livez_total", "Cumulative proxy livez HTTP status", {"code"})),
       sync_bytes_applied(registry.histogram(
@@ -402,21 +462,25 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
           "Bytes of rules written to the kernel per successful sync (iptables-restore input or nftables netlink "
           "messages)",
           exponential_buckets(256, 4, 10))),
-      syncs_total(with_series(
-          registry.counter_family("kubenat_syncs_total", "Rule syncs by kind (full or partial) and result",
-                                  {"kind", "result"}),
-          {{"full", "success"}, {"full", "failure"}, {"partial", "success"}, {"partial", "failure"}})),
+      syncs_total(
+          with_series(registry.counter_family("kubenat_syncs_total", "Rule syncs by kind (full or partial) and result",
+                                              {"kind", "result"}),
+                      {{"full", "success"}, {"full", "failure"}, {"partial", "success"}, {"partial", "failure"}})),
+      network_programming_arrival_duration(
+          registry.histogram("kubenat_network_programming_arrival_duration_seconds",
+                             "From a change's arrival at kubenat to the end of the sync that applied it, in seconds",
+                             network_programming_buckets())),
       watch_reconnects_total(per_resource(registry.counter_family(
           "kubenat_watch_reconnects_total", "Watch streams reopened after they ended or failed", {"resource"}))),
-      watch_relists_total(per_resource(registry.counter_family(
-          "kubenat_watch_relists_total", "Full lists repeated after the first (410 Gone, watch errors)",
-          {"resource"}))),
-      watch_decode_errors_total(per_resource(registry.counter_family(
-          "kubenat_watch_decode_errors_total", "Watch events or objects skipped because they did not decode",
-          {"resource"}))),
-      service_health_check_ports(registry.gauge(
-          "kubenat_service_health_check_ports",
-          "Health-check node ports served for LoadBalancer Services with externalTrafficPolicy Local")),
+      watch_relists_total(per_resource(
+          registry.counter_family("kubenat_watch_relists_total",
+                                  "Full lists repeated after the first (410 Gone, watch errors)", {"resource"}))),
+      watch_decode_errors_total(per_resource(
+          registry.counter_family("kubenat_watch_decode_errors_total",
+                                  "Watch events or objects skipped because they did not decode", {"resource"}))),
+      service_health_check_ports(
+          registry.gauge("kubenat_service_health_check_ports",
+                         "Health-check node ports served for LoadBalancer Services with externalTrafficPolicy Local")),
       service_health_check_bind_failures_total(registry.counter(
           "kubenat_service_health_check_bind_failures_total",
           "Attempts to open a health-check node port that failed (the port is taken); retried at every sync")),
@@ -426,20 +490,24 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry)
           "Nodes whose pod CIDRs get no static route: InternalIP not on a directly connected subnet, none of the "
           "pod CIDR's family, or a CIDR overlapping another node's")) {}
 
-void ProxyMetrics::record_sync(SyncKind kind, bool success, std::chrono::duration<double> took,
+void ProxyMetrics::record_sync(IpFamily family, SyncKind kind, bool success, std::chrono::duration<double> took,
                                std::size_t bytes_applied, std::chrono::system_clock::time_point finished) {
+  const std::string label(ip_family_label(family));
   const double seconds = took.count();
   const bool full = kind == SyncKind::Full;
-  sync_proxy_rules_duration.observe(seconds);
-  (full ? sync_full_proxy_rules_duration : sync_partial_proxy_rules_duration).observe(seconds);
+  sync_proxy_rules_duration.with({label}).observe(seconds);
+  (full ? sync_full_proxy_rules_duration : sync_partial_proxy_rules_duration).with({label}).observe(seconds);
   syncs_total.with({full ? "full" : "partial", success ? "success" : "failure"}).inc();
   if (success) {
-    sync_proxy_rules_last_timestamp.set_to_time(finished);
+    sync_proxy_rules_last_timestamp.with({label}).set_to_time(finished);
     sync_bytes_applied.observe(static_cast<double>(bytes_applied));
-  } else {
-    iptables_restore_failures_total.inc();
-    if (!full) iptables_partial_restore_failures_total.inc();
+    return;
   }
+  if (iptables_restore_failures_total != nullptr) iptables_restore_failures_total->with({label}).inc();
+  if (!full && iptables_partial_restore_failures_total != nullptr) {
+    iptables_partial_restore_failures_total->with({label}).inc();
+  }
+  if (nftables_sync_failures_total != nullptr) nftables_sync_failures_total->with({label}).inc();
 }
 
 }  // namespace kubenat

@@ -23,6 +23,9 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/daemon/proxy_mode.h"
+#include "rules/ip.h"
+
 namespace kubenat {
 
 // The content type of MetricsRegistry::render()'s output.
@@ -145,36 +148,59 @@ class MetricsRegistry {
 
 enum class SyncKind { Full, Partial };
 
+// "IPv4", "IPv6": the ip_family label's values, as kube-proxy writes them.
+std::string_view ip_family_label(IpFamily family);
+
 // kubenat's metric set. Names starting kubeproxy_ are kube-proxy's (same
-// name, type, labels and buckets as pkg/proxy/metrics/metrics.go), so
-// dashboards and alerts written for kube-proxy keep working; kubenat_ ones
-// are kubenat's own. The references point into the registry passed to the
+// name, type, labels and buckets as pkg/proxy/metrics/metrics.go in v1.33+,
+// where the sync metrics gained an ip_family label), so dashboards and
+// alerts written for kube-proxy keep working; kubenat_ ones are kubenat's
+// own. As kube-proxy's RegisterMetrics, the iptables metrics exist only in
+// iptables mode and the nftables ones only in nftables mode. Series with an
+// ip_family label are created at zero for `families` (the ones this daemon
+// proxies). The references point into the registry passed to the
 // constructor, which must outlive this struct.
 struct ProxyMetrics {
-  explicit ProxyMetrics(MetricsRegistry& registry);
+  ProxyMetrics(MetricsRegistry& registry, ProxyMode mode, const std::vector<IpFamily>& families);
 
-  // --- kube-proxy's ---------------------------------------------------
-  Histogram& sync_proxy_rules_duration;          // kubeproxy_sync_proxy_rules_duration_seconds
-  Histogram& sync_full_proxy_rules_duration;     // kubeproxy_sync_full_proxy_rules_duration_seconds
-  Histogram& sync_partial_proxy_rules_duration;  // kubeproxy_sync_partial_proxy_rules_duration_seconds
-  Gauge& sync_proxy_rules_last_timestamp;         // kubeproxy_sync_proxy_rules_last_timestamp_seconds
-  Gauge& sync_proxy_rules_last_queued_timestamp;  // kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds
-  Histogram& network_programming_duration;        // kubeproxy_network_programming_duration_seconds
-  Gauge& endpoint_changes_pending;                // kubeproxy_sync_proxy_rules_endpoint_changes_pending
-  Counter& endpoint_changes_total;                // kubeproxy_sync_proxy_rules_endpoint_changes_total
-  Gauge& service_changes_pending;                 // kubeproxy_sync_proxy_rules_service_changes_pending
-  Counter& service_changes_total;                 // kubeproxy_sync_proxy_rules_service_changes_total
-  GaugeFamily& iptables_rules_total;              // kubeproxy_sync_proxy_rules_iptables_total{table}
-  GaugeFamily& iptables_rules_last;               // kubeproxy_sync_proxy_rules_iptables_last{table}
-  Counter& iptables_restore_failures_total;       // kubeproxy_sync_proxy_rules_iptables_restore_failures_total
-  Counter& iptables_partial_restore_failures_total;  // kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total
-  GaugeFamily& no_local_endpoints_total;          // kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy}
-  CounterFamily& proxy_healthz_total;             // kubeproxy_proxy_healthz_total{code}
-  CounterFamily& proxy_livez_total;               // kubeproxy_proxy_livez_total{code}
+  // --- kube-proxy's, labelled ip_family --------------------------------
+  HistogramFamily& sync_proxy_rules_duration;           // kubeproxy_sync_proxy_rules_duration_seconds
+  HistogramFamily& sync_full_proxy_rules_duration;      // kubeproxy_sync_full_proxy_rules_duration_seconds
+  HistogramFamily& sync_partial_proxy_rules_duration;   // kubeproxy_sync_partial_proxy_rules_duration_seconds
+  GaugeFamily& sync_proxy_rules_last_timestamp;         // kubeproxy_sync_proxy_rules_last_timestamp_seconds
+  GaugeFamily& sync_proxy_rules_last_queued_timestamp;  // kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds
+  // kubeproxy_network_programming_duration_seconds: from an EndpointSlice's
+  // endpoints.kubernetes.io/last-change-trigger-time to the end of the sync
+  // that applied it.
+  HistogramFamily& network_programming_duration;
+  GaugeFamily&
+      no_local_endpoints_total;  // kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy,ip_family}
+  HistogramFamily& conntrack_reconciler_sync_duration;        // kubeproxy_conntrack_reconciler_sync_duration_seconds
+  CounterFamily& conntrack_reconciler_deleted_entries_total;  // kubeproxy_conntrack_reconciler_deleted_entries_total
+  // iptables mode only (null otherwise).
+  GaugeFamily* iptables_rules_total;                       // kubeproxy_sync_proxy_rules_iptables_total{table,ip_family}
+  GaugeFamily* iptables_rules_last;                        // kubeproxy_sync_proxy_rules_iptables_last{table,ip_family}
+  CounterFamily* iptables_restore_failures_total;          // kubeproxy_sync_proxy_rules_iptables_restore_failures_total
+  CounterFamily* iptables_partial_restore_failures_total;  // ..._iptables_partial_restore_failures_total
+  // nftables mode only (null otherwise).
+  CounterFamily* nftables_sync_failures_total;     // kubeproxy_sync_proxy_rules_nftables_sync_failures_total
+  CounterFamily* nftables_cleanup_failures_total;  // kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total
+
+  // --- kube-proxy's, without ip_family --------------------------------
+  Gauge& endpoint_changes_pending;     // kubeproxy_sync_proxy_rules_endpoint_changes_pending
+  Counter& endpoint_changes_total;     // kubeproxy_sync_proxy_rules_endpoint_changes_total
+  Gauge& service_changes_pending;      // kubeproxy_sync_proxy_rules_service_changes_pending
+  Counter& service_changes_total;      // kubeproxy_sync_proxy_rules_service_changes_total
+  CounterFamily& proxy_healthz_total;  // kubeproxy_proxy_healthz_total{code}
+  CounterFamily& proxy_livez_total;    // kubeproxy_proxy_livez_total{code}
 
   // --- kubenat's ------------------------------------------------------
   Histogram& sync_bytes_applied;          // kubenat_sync_bytes_applied: bytes written per successful sync
   CounterFamily& syncs_total;             // kubenat_syncs_total{kind="full|partial",result="success|failure"}
+  // kubenat_network_programming_arrival_duration_seconds: from a change's
+  // arrival at kubenat to the end of the sync that applied it (kubenat's
+  // own share of the latency, for changes without a trigger time too).
+  Histogram& network_programming_arrival_duration;
   CounterFamily& watch_reconnects_total;  // kubenat_watch_reconnects_total{resource}
   CounterFamily& watch_relists_total;     // kubenat_watch_relists_total{resource}
   CounterFamily& watch_decode_errors_total;  // kubenat_watch_decode_errors_total{resource}
@@ -184,12 +210,13 @@ struct ProxyMetrics {
   Gauge& routes;               // kubenat_routes: static pod-CIDR routes programmed (run --routes)
   Gauge& route_skipped_nodes;  // kubenat_route_skipped_nodes: nodes whose pod CIDRs got no route (not directly reachable)
 
-  // One sync, as kube-proxy's iptables proxier records it: the duration
-  // histograms see every sync, successful or not; on success the last
-  // timestamp is set to `finished` and the payload size observed; on failure
-  // the restore failure counter (partial or full) goes up.
-  void record_sync(SyncKind kind, bool success, std::chrono::duration<double> took, std::size_t bytes_applied,
-                   std::chrono::system_clock::time_point finished);
+  // One sync of `family`'s rules, as kube-proxy's proxiers record it: the
+  // duration histograms see every sync, successful or not; on success the
+  // last timestamp is set to `finished` and the bytes observed; on failure
+  // the mode's failure counters go up (iptables: restore failures, and the
+  // partial ones for a partial sync; nftables: sync failures).
+  void record_sync(IpFamily family, SyncKind kind, bool success, std::chrono::duration<double> took,
+                   std::size_t bytes_applied, std::chrono::system_clock::time_point finished);
 };
 
 }  // namespace kubenat

@@ -14,22 +14,6 @@
 
 namespace kubenat {
 
-std::string_view proxy_mode_name(ProxyMode mode) {
-  switch (mode) {
-    case ProxyMode::Iptables: return "iptables";
-    case ProxyMode::Nftables: return "nftables";
-    case ProxyMode::None: return "none";
-  }
-  return "unknown";
-}
-
-std::optional<ProxyMode> parse_proxy_mode(std::string_view name) {
-  for (ProxyMode mode : {ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::None}) {
-    if (name == proxy_mode_name(mode)) return mode;
-  }
-  return std::nullopt;
-}
-
 // Members in construction order: each part refers to the ones above it.
 struct ProxyStack::Parts {
   ProxyMode mode = ProxyMode::Iptables;

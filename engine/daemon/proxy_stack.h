@@ -15,18 +15,13 @@
 #include <string_view>
 
 #include "engine/clock.h"
+#include "engine/daemon/proxy_mode.h"
 #include "engine/iptables/runner.h"
 #include "engine/proxier.h"
 #include "engine/routes/proxier.h"
 #include "rules/proxy_config.h"
 
 namespace kubenat {
-
-enum class ProxyMode { Iptables, Nftables, None };
-
-// "iptables", "nftables", "none" (kube-proxy's --proxy-mode spelling).
-std::string_view proxy_mode_name(ProxyMode mode);
-std::optional<ProxyMode> parse_proxy_mode(std::string_view name);
 
 struct ProxyStackOptions {
   ProxyMode mode = ProxyMode::Iptables;

@@ -1,20 +1,28 @@
 #include "engine/daemon/sync_reporter.h"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace kubenat {
 
-void SyncReporter::sync_queued() {
+void SyncReporter::sync_queued(std::size_t services_pending, std::size_t endpoints_pending) {
   health_.queued_update(family_);
-  metrics_.sync_proxy_rules_last_queued_timestamp.set_to_time(std::chrono::system_clock::now());
+  metrics_.sync_proxy_rules_last_queued_timestamp.with({family_label_}).set_to_time(std::chrono::system_clock::now());
+  metrics_.service_changes_pending.set(static_cast<double>(services_pending));
+  metrics_.endpoint_changes_pending.set(static_cast<double>(endpoints_pending));
 }
 
 void SyncReporter::sync_done(const SyncReport& report) {
   bool ok = !proxying_ || service_sync_done(report);
   for (const SyncResult& other : report.other_results) ok = other_sync_done(other) && ok;
+  metrics_.service_changes_pending.set(static_cast<double>(report.services_pending));
+  metrics_.endpoint_changes_pending.set(static_cast<double>(report.endpoints_pending));
   if (health_checks_ != nullptr) {
-    metrics_.no_local_endpoints_total.with({"internal"}).set(static_cast<double>(health_checks_->no_local_internal()));
-    metrics_.no_local_endpoints_total.with({"external"}).set(static_cast<double>(health_checks_->no_local_external()));
+    metrics_.no_local_endpoints_total.with({"internal", family_label_})
+        .set(static_cast<double>(health_checks_->no_local_internal()));
+    metrics_.no_local_endpoints_total.with({"external", family_label_})
+        .set(static_cast<double>(health_checks_->no_local_external()));
     metrics_.service_health_check_ports.set(static_cast<double>(health_checks_->open_ports()));
     const std::size_t failed = health_checks_->failed_binds();
     metrics_.service_health_check_bind_failures_total.inc(static_cast<double>(failed - failed_binds_seen_));
@@ -27,12 +35,31 @@ void SyncReporter::sync_done(const SyncReport& report) {
 
 bool SyncReporter::service_sync_done(const SyncReport& report) {
   const SyncResult& r = report.result;
-  metrics_.record_sync(r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes,
-                       std::chrono::system_clock::now());
+  const auto now = std::chrono::system_clock::now();
+  metrics_.record_sync(family_, r.full ? SyncKind::Full : SyncKind::Partial, r.ok, report.duration, r.stats.bytes, now);
   metrics_.service_changes_total.inc(static_cast<double>(report.services_changed));
   metrics_.endpoint_changes_total.inc(static_cast<double>(report.endpoints_changed));
   for (auto latency : report.programming_latencies) {
-    metrics_.network_programming_duration.observe(std::chrono::duration<double>(latency).count());
+    metrics_.network_programming_arrival_duration.observe(std::chrono::duration<double>(latency).count());
+  }
+  for (auto trigger : report.trigger_times) {
+    if (trigger < started_) continue;
+    metrics_.network_programming_duration.with({family_label_})
+        .observe(std::max(0.0, std::chrono::duration<double>(now - trigger).count()));
+  }
+  if (metrics_.nftables_cleanup_failures_total != nullptr && r.cleanup_failures > 0) {
+    metrics_.nftables_cleanup_failures_total->with({family_label_}).inc(static_cast<double>(r.cleanup_failures));
+  }
+  if (r.conntrack) {
+    metrics_.conntrack_reconciler_sync_duration.with({family_label_})
+        .observe(std::chrono::duration<double>(r.conntrack->took).count());
+    metrics_.conntrack_reconciler_deleted_entries_total.with({family_label_})
+        .inc(static_cast<double>(r.conntrack->deleted));
+  }
+  for (auto [gauge, counts] : {std::pair{metrics_.iptables_rules_total, &r.rules_by_table},
+                               std::pair{metrics_.iptables_rules_last, &r.rules_written_by_table}}) {
+    if (gauge == nullptr) continue;
+    for (const auto& [table, count] : *counts) gauge->with({table, family_label_}).set(static_cast<double>(count));
   }
   for (const std::string& warning : r.warnings) log_.warning(warning);
   const double ms = std::chrono::duration<double, std::milli>(report.duration).count();

@@ -1,9 +1,10 @@
 #pragma once
 
 // Turns what the sync loop reports into the daemon's metrics, health and log
-// lines: kube-proxy's metrics for each sync, the rule counts, health
-// updates, node eligibility, watch incidents, the routes' and health-check
-// servers' figures.
+// lines: kube-proxy's metrics for each sync (durations, failures, rule
+// counts, conntrack cleanup, network programming latency from the
+// last-change-trigger-time annotations), health updates, node eligibility,
+// watch incidents, the routes' and health-check servers' figures.
 
 #include <optional>
 #include <string>
@@ -21,17 +22,21 @@ class SyncReporter final : public SyncObserver {
   // `proxying`: whether there is a service proxier (--proxy-mode none has
   // none, and its empty result is not a sync of rules). `health_checks`,
   // when given, is read after each sync for its gauges. Everything given
-  // must outlive the reporter.
+  // must outlive the reporter. Trigger times before `started` (when the
+  // daemon started) are not measured.
   SyncReporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family, bool proxying,
-               const ServiceHealthServer* health_checks = nullptr)
+               const ServiceHealthServer* health_checks = nullptr,
+               std::chrono::system_clock::time_point started = std::chrono::system_clock::now())
       : metrics_(metrics),
         health_(health),
         log_(log),
         family_(family),
+        family_label_(ip_family_label(family)),
         proxying_(proxying),
-        health_checks_(health_checks) {}
+        health_checks_(health_checks),
+        started_(started) {}
 
-  void sync_queued() override;
+  void sync_queued(std::size_t services_pending, std::size_t endpoints_pending) override;
   void sync_done(const SyncReport& report) override;
   void watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override;
   void own_node_changed(const std::optional<Node>& node) override;
@@ -48,9 +53,13 @@ class SyncReporter final : public SyncObserver {
   ProxyHealth& health_;
   Log& log_;
   IpFamily family_;
+  std::string family_label_;  // the ip_family label
   bool proxying_;
   const ServiceHealthServer* health_checks_;
   std::size_t failed_binds_seen_ = 0;
+  // Trigger times from before the daemon started are not its latency (as
+  // kube-proxy, which ignores them): a restart would report hours.
+  std::chrono::system_clock::time_point started_;
 };
 
 }  // namespace kubenat

@@ -82,6 +82,13 @@ std::string ensure_payload(const IptablesPlan& plan, const std::map<std::string,
 
 }  // namespace
 
+void IptablesBackend::count_rules(const IptablesChange& change, IptablesApplyStats& stats) {
+  for (const ChainWrite& write : change.writes) {
+    stats.rules_written[static_cast<std::size_t>(write.table)] +=
+        static_cast<std::size_t>(std::count(write.chain.lines.begin(), write.chain.lines.end(), '\n'));
+  }
+}
+
 std::expected<void, IptablesApplyError> IptablesBackend::restore_all(const std::vector<std::string>& payloads,
                                                              IptablesApplyStats& stats) {
   for (const std::string& payload : payloads) {
@@ -102,6 +109,7 @@ std::expected<IptablesApplyStats, IptablesApplyError> IptablesBackend::apply(con
   }
   stats.chains_written = change.writes.size();
   stats.chains_deleted = change.deletes.size();
+  count_rules(change, stats);
   return stats;
 }
 
@@ -134,6 +142,7 @@ std::expected<IptablesApplyStats, IptablesApplyError> IptablesBackend::apply_ful
   if (auto ok = restore_all(payloads, stats); !ok) return std::unexpected(ok.error());
   stats.chains_written = change.writes.size();
   stats.chains_deleted = change.deletes.size();
+  count_rules(change, stats);
   return stats;
 }
 

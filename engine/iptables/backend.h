@@ -5,6 +5,7 @@
 // chains it names (KUBE-*): other people's chains and rules are never
 // touched, built-in chains only get kubenat's jump rules.
 
+#include <array>
 #include <cstddef>
 #include <expected>
 #include <optional>
@@ -21,6 +22,9 @@ struct IptablesApplyStats {
   std::size_t payloads = 0;  // iptables-restore calls
   std::size_t chains_written = 0;
   std::size_t chains_deleted = 0;
+  // Rules in the chains written, by IptablesTable (kube-proxy's
+  // sync_proxy_rules_iptables_last).
+  std::array<std::size_t, 2> rules_written{};
 };
 
 struct IptablesApplyError {
@@ -62,6 +66,7 @@ class IptablesBackend {
   [[nodiscard]] std::expected<bool, std::string> canary_intact();
 
  private:
+  static void count_rules(const IptablesChange& change, IptablesApplyStats& stats);
   std::expected<void, IptablesApplyError> restore_all(const std::vector<std::string>& payloads, IptablesApplyStats& stats);
 
   IptablesRunner& runner_;

@@ -7,6 +7,10 @@ namespace {
 
 // What was applied, in the terms all backends share and in iptables' words.
 void report(const IptablesApplyStats& applied, SyncResult& result) {
+  for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
+    result.rules_written_by_table[std::string(table_name(table))] =
+        applied.rules_written[static_cast<std::size_t>(table)];
+  }
   result.stats.objects_written = applied.chains_written;
   result.stats.objects_deleted = applied.chains_deleted;
   result.stats.bytes = applied.bytes;
@@ -74,6 +78,9 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
   }
   result.ok = true;
   report(*applied, result);
+  for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
+    result.rules_by_table[std::string(table_name(table))] = plan.rule_count(table);
+  }
 
   if (conntrack_ != nullptr) {
     // A full sync may follow anything (a restart, a flush): every port is
@@ -82,12 +89,7 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
         result.full ? stale_udp_flows(applied_ ? &*applied_ : nullptr, plan)
                     : stale_udp_flows(plan.family, udp_targets_of(applied_ ? &*applied_ : nullptr),
                                       udp_targets_of(&plan), changed_ports);
-    result.conntrack_filters = stale.size();
-    for (const ConntrackFilter& filter : stale) {
-      if (auto removed = conntrack_->remove(filter); !removed) {
-        result.warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
-      }
-    }
+    result.conntrack = clean_stale_flows(*conntrack_, stale, result.warnings);
   }
   policy_.synced(result.full, true);
   applied_ = std::move(plan);

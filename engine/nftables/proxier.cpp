@@ -155,14 +155,10 @@ SyncResult NftProxier::apply() {
       }
     }
     const NftPlan* before = before_view_ ? &*before_view_ : nullptr;
-    for (const ConntrackFilter& filter :
-         stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
-                         std::vector<ServicePortName>(ports.begin(), ports.end()))) {
-      ++result.conntrack_filters;
-      if (auto removed = conntrack_->remove(filter); !removed) {
-        result.warnings.push_back("conntrack cleanup " + filter.to_string() + ": " + removed.error());
-      }
-    }
+    result.conntrack = clean_stale_flows(*conntrack_,
+                                         stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
+                                                         std::vector<ServicePortName>(ports.begin(), ports.end())),
+                                         result.warnings);
   }
   policy_.synced(result.full, true);
   applied_once_ = true;
@@ -249,6 +245,7 @@ void NftProxier::forget_stale_affinity(SyncResult& result) {
     }
     error = applied.error().message;
   }
+  ++result.cleanup_failures;
   result.warnings.push_back("session affinity: stale entries not deleted (they expire by themselves): " + error);
 }
 

@@ -442,6 +442,9 @@ ServicePortRules ServicePortCompiler::compile() {
             [](const OwnedChain& a, const OwnedChain& b) { return a.name < b.name; });
 
   out_.endpoint_count = port_.endpoints.size();
+  out_.rule_counts[static_cast<std::size_t>(IptablesTable::Nat)] =
+      static_cast<std::uint32_t>(std::count(out_.text.begin(), out_.text.end(), '\n'));
+  for (const SharedRule& shared : out_.shared_rules) ++out_.rule_counts[static_cast<std::size_t>(shared.table)];
   if (port_.name.protocol == Protocol::Udp) {
     UdpFlowTargets& udp = out_.udp.emplace();
     udp.destinations.push_back(port_.cluster_ip);
@@ -616,8 +619,11 @@ std::vector<ServicePortName> compile_service_into(IptablesPlan& plan, const Clus
   for (const ServicePortInfo& port : resolve_service_ports(service, slices_of(state, service.id), config)) {
     plan.total_endpoints += port.endpoints.size();
     const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
-    plan.service_ports.insert_or_assign(
-        port.name, std::make_shared<const ServicePortRules>(ServicePortCompiler(port, selection, ctx).compile()));
+    auto rules = std::make_shared<const ServicePortRules>(ServicePortCompiler(port, selection, ctx).compile());
+    for (std::size_t table = 0; table < rules->rule_counts.size(); ++table) {
+      plan.service_port_rules[table] += rules->rule_counts[table];
+    }
+    plan.service_ports.insert_or_assign(port.name, std::move(rules));
     names.push_back(port.name);
   }
   return names;
@@ -647,6 +653,7 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
     const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities, &namer};
     plan.service_ports.clear();
     plan.total_endpoints = 0;
+    plan.service_port_rules = {};
     for (const auto& [id, service] : state.services) compile_service_into(plan, state, service, config, zone, ctx);
     plan.large_cluster_mode = plan.total_endpoints > config.large_cluster_endpoints_threshold;
     if (plan.large_cluster_mode == large) break;
@@ -669,6 +676,9 @@ std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, 
     auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
     while (it != plan.service_ports.end() && it->first.service == id) {
       plan.total_endpoints -= it->second->endpoint_count;
+      for (std::size_t table = 0; table < it->second->rule_counts.size(); ++table) {
+        plan.service_port_rules[table] -= it->second->rule_counts[table];
+      }
       touched.insert(it->first);
       it = plan.service_ports.erase(it);
     }

@@ -62,8 +62,8 @@ void IptablesPlan::visit_chains(IptablesTable table,
 
 bool IptablesPlan::operator==(const IptablesPlan& other) const {
   if (family != other.family || jumps != other.jumps || shared_chains != other.shared_chains ||
-      total_endpoints != other.total_endpoints || large_cluster_mode != other.large_cluster_mode ||
-      service_ports.size() != other.service_ports.size()) {
+      total_endpoints != other.total_endpoints || service_port_rules != other.service_port_rules ||
+      large_cluster_mode != other.large_cluster_mode || service_ports.size() != other.service_ports.size()) {
     return false;
   }
   auto a = service_ports.begin();
@@ -80,6 +80,14 @@ std::vector<IptablesChain> IptablesPlan::chains(IptablesTable table) const {
     out.push_back(IptablesChain{name, std::string(lines)});
   });
   return out;
+}
+
+std::size_t IptablesPlan::rule_count(IptablesTable table) const {
+  std::size_t count = service_port_rules[static_cast<std::size_t>(table)];
+  for (const SharedChain& shared : shared_chains) {
+    if (shared.table == table) count += shared.head.size() + shared.tail.size();
+  }
+  return count;
 }
 
 }  // namespace kubenat

@@ -10,6 +10,7 @@
 // fixed rules around those contributions. One changed Service therefore
 // changes one fragment, which can be recompiled and compared alone.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -20,8 +21,8 @@
 #include <vector>
 
 #include "rules/conntrack_cleanup.h"
-#include "rules/iptables/chain_name.h"
 #include "rules/ip.h"
+#include "rules/iptables/chain_name.h"
 #include "rules/model.h"
 
 namespace kubenat {
@@ -75,6 +76,9 @@ struct ServicePortRules {
   // The port's endpoints, counted as kube-proxy counts them towards its
   // large-cluster threshold (all of them, whatever their conditions).
   std::size_t endpoint_count = 0;
+  // Its rules in each table (by IptablesTable): its chains' and its shared
+  // rules.
+  std::array<std::uint32_t, 2> rule_counts{};
 
   std::string_view lines(const OwnedChain& chain) const {
     return std::string_view(text).substr(chain.begin, chain.end - chain.begin);
@@ -118,6 +122,14 @@ struct IptablesPlan {
   // the plan was compiled in large-cluster mode (no per-endpoint comments).
   std::size_t total_endpoints = 0;
   bool large_cluster_mode = false;
+  // The service ports' rules in each table (by IptablesTable), summed like
+  // total_endpoints, so that counting the plan's rules costs no walk.
+  std::array<std::size_t, 2> service_port_rules{};
+
+  // Every rule of `table` the plan writes into chains of its own (kube-proxy's
+  // sync_proxy_rules_iptables_total): the shared chains' fixed rules and the
+  // service ports'.
+  std::size_t rule_count(IptablesTable table) const;
 
   // The full content of every chain of `table` the plan declares: the shared
   // chains in declaration order, then the service ports' chains, service

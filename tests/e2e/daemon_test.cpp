@@ -4,6 +4,8 @@
 // simulator's: dropped watches, a restart with a new history (410 Gone),
 // garbage on the stream, and an unreachable server.
 
+#include "tests/e2e/daemon.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,7 +14,7 @@
 #include <thread>
 
 #include "engine/process.h"
-#include "tests/e2e/daemon.h"
+#include "rules/rfc3339.h"
 #include "tests/e2e/proxy_driver.h"
 
 namespace kubenat::e2e {
@@ -167,7 +169,7 @@ TEST_F(DaemonTest, HealthzServesKubeProxysFieldsAndMetricsCountSyncs) {
   ASSERT_TRUE(health) << health.error();
   EXPECT_NE(health->find("\"lastUpdated\""), std::string::npos) << *health;
   EXPECT_NE(health->find("\"currentTime\""), std::string::npos) << *health;
-  auto syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count");
+  auto syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}");
   ASSERT_TRUE(syncs) << syncs.error();
   EXPECT_GE(*syncs, 1);
 }
@@ -200,6 +202,48 @@ TEST_F(DaemonTest, HealthzDrainsTheNodeWhileItIsTaintedForRemoval) {
   auto count = d_->metric("kubeproxy_proxy_healthz_total{code=\"503\"}");
   ASSERT_TRUE(count) << count.error();
   EXPECT_GE(*count, 1);
+}
+
+TEST_F(DaemonTest, ExposesKubeProxysMetricsWithTheirMeaning) {
+  ASSERT_TRUE(d_->kubectl_apply(service_manifest("web", "10.96.0.50")));
+  ASSERT_TRUE(d_->kubectl_apply(slice_manifest("web", pod_ips(d_->world(), {0}))));
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  // The daemon has synced twice, a min sync period apart, so a stamp a second
+  // old is still after its start (changes stamped before it belong to the
+  // initial sync and count for no latency).
+  const std::string stamp = format_rfc3339_nano(std::chrono::system_clock::now() - 1s);
+  std::string slice = slice_manifest("web", pod_ips(d_->world(), {0, 1}));
+  slice.replace(slice.find("  labels:"), 0,
+                "  annotations:\n    endpoints.kubernetes.io/last-change-trigger-time: \"" + stamp + "\"\n");
+  ASSERT_TRUE(d_->kubectl_apply(slice));
+  const auto metric = [&](const std::string& series) { return d_->metric(series).value_or(-1); };
+  ASSERT_TRUE(wait_until(
+      [&] { return metric("kubeproxy_network_programming_duration_seconds_count{ip_family=\"IPv4\"}") >= 1; }, 2s));
+  const double latency = metric("kubeproxy_network_programming_duration_seconds_sum{ip_family=\"IPv4\"}");
+  EXPECT_GE(latency, 1.0) << "measured from the stamp, a second before the change arrived";
+  EXPECT_LT(latency, 5.0);
+  EXPECT_GE(metric("kubenat_network_programming_arrival_duration_seconds_count"), 1);
+
+  EXPECT_GE(metric("kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}"), 1);
+  EXPECT_GT(metric("kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family=\"IPv4\"}"), 0);
+  EXPECT_GT(metric("kubeproxy_sync_proxy_rules_iptables_total{table=\"nat\",ip_family=\"IPv4\"}"), 10);
+  EXPECT_GT(metric("kubeproxy_sync_proxy_rules_iptables_total{table=\"filter\",ip_family=\"IPv4\"}"), 0);
+  EXPECT_GE(metric("kubeproxy_sync_proxy_rules_iptables_last{table=\"nat\",ip_family=\"IPv4\"}"), 1);
+  EXPECT_GE(metric("kubeproxy_conntrack_reconciler_sync_duration_seconds_count{ip_family=\"IPv4\"}"), 1);
+  EXPECT_EQ(metric("kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family=\"IPv4\"}"), 0);
+
+  // internalTrafficPolicy Local with its only endpoint on another node.
+  std::string local_only = service_manifest("api", "10.96.0.51");
+  local_only.replace(local_only.find("  ports:"), 0, "  internalTrafficPolicy: Local\n");
+  ASSERT_TRUE(d_->kubectl_apply(local_only));
+  ASSERT_TRUE(d_->kubectl_apply(slice_manifest("api", pod_ips(d_->world(), {1}), "other-node")));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(
+                   "kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\",ip_family="
+                   "\"IPv4\"}") == 1;
+      },
+      2s));
 }
 
 TEST_F(DaemonTest, MetricsAddressServesTheModeTheConfigurationAndHealthz) {
@@ -306,7 +350,8 @@ TEST_F(DaemonTest, AfterEveryFaultTheRulesEqualAFreshStart) {
 TEST_F(DaemonTest, ABurstOfAThousandServicesIsCoalescedIntoAFewSyncs) {
   create_web("web", "10.96.0.50", {0});
   ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
-  const double syncs_before = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count").value_or(-1);
+  const double syncs_before =
+      d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}").value_or(-1);
   std::string list = R"({"apiVersion": "v1", "kind": "List", "items": [)";
   for (int i = 0; i < 1000; ++i) {
     const std::string name = "burst" + std::to_string(i);
@@ -327,7 +372,8 @@ TEST_F(DaemonTest, ABurstOfAThousandServicesIsCoalescedIntoAFewSyncs) {
       10s);
   ASSERT_TRUE(done);
   std::this_thread::sleep_for(1500ms);
-  const double syncs = d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count").value_or(-1) - syncs_before;
+  const double syncs =
+      d_->metric("kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}").value_or(-1) - syncs_before;
   EXPECT_GE(syncs, 1);
   EXPECT_LE(syncs, 5) << "1,000 changes should be coalesced into a few syncs";
 }
@@ -343,6 +389,21 @@ TEST_F(NftablesDaemonTest, HealthCheckNodePortFollowsTheLocalEndpoint) { check_h
 
 TEST_F(NftablesDaemonTest, HealthCheckNodePortsOfTwoServicesDoNotBreakEachOther) {
   check_health_checks_do_not_break_each_other();
+}
+
+TEST_F(NftablesDaemonTest, ExposesTheNftablesModesMetricsAndNoIptablesOnes) {
+  create_web("web", "10.96.0.50", {0});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  auto text = d_->http(DaemonWorld::kMetricsPort, "/metrics");
+  ASSERT_TRUE(text) << text.error();
+  EXPECT_NE(text->find("\nkubeproxy_sync_proxy_rules_nftables_sync_failures_total{ip_family=\"IPv4\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text->find("\nkubeproxy_sync_proxy_rules_nftables_cleanup_failures_total{ip_family=\"IPv4\"} 0\n"),
+            std::string::npos);
+  EXPECT_EQ(text->find("kubeproxy_sync_proxy_rules_iptables"), std::string::npos);
+  auto mode = d_->get(DaemonWorld::kMetricsPort, "/proxyMode");
+  ASSERT_TRUE(mode);
+  EXPECT_EQ(mode->body, "nftables");
 }
 
 TEST_F(NftablesDaemonTest, ServesThroughItsTableAndNeverNamesIptables) {

@@ -73,7 +73,7 @@ std::expected<SyncResult, std::string> ProxyDriver::apply_command(const ClusterS
   synced.summary = result->out;
   const std::string filters = " cleared from conntrack (";
   if (auto at = result->out.find(filters); at != std::string::npos) {
-    synced.conntrack_filters = std::stoul(result->out.substr(at + filters.size()));
+    synced.conntrack = ConntrackCleanup{.filters = std::stoul(result->out.substr(at + filters.size()))};
   }
   return synced;
 }

@@ -198,7 +198,8 @@ TEST_P(TrafficTest, UdpFlowMovesToALiveEndpointWhenItsEndpointIsRemoved) {
     if (p != pod) rest.push_back(p);
   }
   SyncResult removed = sync(state(rest));
-  EXPECT_GT(removed.conntrack_filters, 0u);
+  ASSERT_TRUE(removed.conntrack);
+  EXPECT_GT(removed.conntrack->filters, 0u);
   auto next = world_->udp(world_->client_ns(), kClusterIp, 53, same_flow);
   ASSERT_TRUE(next) << next.error();
   EXPECT_EQ(next->answered(), 1) << *next;

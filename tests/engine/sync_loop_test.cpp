@@ -131,6 +131,37 @@ TEST_F(SyncLoopTest, LatencyIsReportedForEachChangedServiceFromItsFirstChange) {
   EXPECT_EQ(report->programming_latencies[0], 500ms);
 }
 
+TEST_F(SyncLoopTest, ASyncReportsTheTriggerTimesOfWhatItApplied) {
+  add("web", {"10.1.0.1"});
+  list_everything();
+  ASSERT_TRUE(loop_.sync_now());
+  const auto trigger = std::chrono::system_clock::time_point(1'700'000'000s);
+  SliceBuilder slice("ns", "web");
+  slice.port("http", 8080).endpoint("10.1.0.1", "node-a").endpoint("10.1.0.2", "node-a");
+  EndpointSlice changed = slice.build();
+  changed.last_change_trigger_time = trigger;
+  loop_.slice_changed({"ns", "web"}, "web-1", changed);
+  loop_.slice_changed({"ns", "web"}, "web-1", changed);  // the same again: no change, no second time
+  auto report = loop_.sync_now();
+  ASSERT_TRUE(report && report->result.ok);
+  EXPECT_EQ(report->trigger_times, (std::vector<std::chrono::system_clock::time_point>{trigger}));
+  EXPECT_TRUE(loop_.sync_now()->trigger_times.empty()) << "reported once";
+}
+
+TEST_F(SyncLoopTest, AFailedSyncDropsItsTriggerTimes) {
+  add("web", {"10.1.0.1"});
+  list_everything();
+  ASSERT_TRUE(loop_.sync_now());
+  Service service = ServiceBuilder("ns", "web").cluster_ip(ip_of("web")).port("http", 81).build();
+  service.last_change_trigger_time = std::chrono::system_clock::time_point(1'700'000'000s);
+  loop_.service_changed({"ns", "web"}, service);
+  iptables_.fail_next_restore("iptables-restore: line 1 failed");
+  auto report = loop_.sync_now();
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->result.ok);
+  EXPECT_TRUE(report->trigger_times.empty());
+}
+
 TEST_F(SyncLoopTest, ThisNodesChangeRecompilesEverythingOtherNodesNothing) {
   add("web", {"10.1.0.1"});
   list_everything();

@@ -914,6 +914,33 @@ TEST(DecodeEndpointSlice, InvalidNodeNameIsDroppedWithDiagnostic) {
                                                     R"("worker 1")", "field ignored")));
 }
 
+TEST(DecodeEndpointSlice, ReadsTheLastChangeTriggerTime) {
+  json object = slice_json();
+  EXPECT_FALSE(decode_endpoint_slice(object).value->last_change_trigger_time);
+  object["metadata"]["annotations"] = {{"endpoints.kubernetes.io/last-change-trigger-time", "2026-12-04T10:00:00.25Z"}};
+  const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_EQ(decoded.value->last_change_trigger_time, std::chrono::sys_days(std::chrono::year(2026) / 12 / 4) +
+                                                         std::chrono::hours(10) + std::chrono::milliseconds(250));
+}
+
+TEST(DecodeEndpointSlice, AnUnreadableTriggerTimeIsIgnoredWithDiagnostic) {
+  json object = slice_json();
+  object["metadata"]["annotations"] = {{"endpoints.kubernetes.io/last-change-trigger-time", "yesterday"}};
+  const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+  ASSERT_TRUE(decoded.value);
+  EXPECT_FALSE(decoded.value->last_change_trigger_time);
+  ASSERT_EQ(decoded.diagnostics.size(), 1u);
+  EXPECT_EQ(decoded.diagnostics[0].field,
+            R"(metadata.annotations["endpoints.kubernetes.io/last-change-trigger-time"])");
+}
+
+TEST(DecodeService, ReadsTheLastChangeTriggerTime) {
+  json object = service_json();
+  object["metadata"]["annotations"] = {{"endpoints.kubernetes.io/last-change-trigger-time", "2026-12-04T10:00:00Z"}};
+  EXPECT_TRUE(decode_service(object).value->last_change_trigger_time);
+}
+
 TEST(DecodeEndpointSlice, V1beta1TopologyGivesNodeAndZone) {
   json object = slice_json();
   object["apiVersion"] = "discovery.k8s.io/v1beta1";

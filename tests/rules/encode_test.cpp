@@ -15,6 +15,9 @@ namespace {
 
 using namespace kubenat::testing;
 
+const std::chrono::system_clock::time_point kTriggerTime =
+    std::chrono::sys_days(std::chrono::year(2026) / 12 / 4) + std::chrono::hours(10);
+
 ClusterState read_back(const ClusterState& state) {
   auto snapshot = read_snapshot(encode_cluster(state).dump());
   EXPECT_TRUE(snapshot) << snapshot.error();
@@ -24,7 +27,7 @@ ClusterState read_back(const ClusterState& state) {
 }
 
 TEST(Encode, EveryServiceFieldReadsBack) {
-  const ClusterState state =
+  ClusterState state =
       ClusterBuilder()
           .add(ServiceBuilder("shop", "web")
                    .type(ServiceType::LoadBalancer)
@@ -40,6 +43,7 @@ TEST(Encode, EveryServiceFieldReadsBack) {
                    .health_check_node_port(32000))
           .add(ServiceBuilder("shop", "api").cluster_ip("fd00:96::1").cluster_ip("10.96.0.11").port("", 443))
           .build();
+  state.services.at({"shop", "web"}).last_change_trigger_time = kTriggerTime;
   EXPECT_EQ(read_back(state).services, state.services);
 }
 
@@ -60,6 +64,7 @@ TEST(Encode, EverySliceFieldReadsBack) {
   slice.ports.push_back(EndpointPort{std::nullopt, Protocol::Sctp, 0});  // nil name, no port
   slice.endpoints[0].zone = "zone-a";
   slice.endpoints[0].node_hints = {"node-a"};
+  slice.last_change_trigger_time = kTriggerTime + std::chrono::nanoseconds(123);
   EXPECT_EQ(read_back(state).slices, state.slices);
 }
 

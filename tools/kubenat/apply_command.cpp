@@ -95,9 +95,9 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
     return 1;
   }
   out << "kubenat apply: " << (*stack)->description() << ": " << result.summary;
-  if (result.conntrack_filters > 0) {
-    out << ", stale UDP flows cleared from conntrack (" << result.conntrack_filters
-        << (result.conntrack_filters == 1 ? " filter)" : " filters)");
+  if (result.conntrack && result.conntrack->filters > 0) {
+    out << ", stale UDP flows cleared from conntrack (" << result.conntrack->filters
+        << (result.conntrack->filters == 1 ? " filter)" : " filters)");
   }
   out << ", " << seconds << " s\n";
   return 0;

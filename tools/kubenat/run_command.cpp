@@ -132,7 +132,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   if (run->routes) loop_options.wait_for.insert(WatchedResource::Nodes);
 
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, mode, {proxy->family});
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   // The health-check node ports of LoadBalancer Services with
   // externalTrafficPolicy Local, on a thread of their own; the listeners go

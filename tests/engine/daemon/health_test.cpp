@@ -153,11 +153,5 @@ TEST(NodeEligibleForTraffic, NotWhenGoneBeingDeletedOrTaintedForRemoval) {
   EXPECT_FALSE(node_eligible_for_traffic(tainted));
 }
 
-TEST(FormatRfc3339Nano, TrimsTrailingZerosOfTheFraction) {
-  EXPECT_EQ(format_rfc3339_nano(kWallNow), "2024-01-02T03:04:05Z");
-  EXPECT_EQ(format_rfc3339_nano(kWallNow + 500ms), "2024-01-02T03:04:05.5Z");
-  EXPECT_EQ(format_rfc3339_nano(kWallNow + 1ns), "2024-01-02T03:04:05.000000001Z");
-}
-
 }  // namespace
 }  // namespace kubenat

@@ -191,9 +191,10 @@ TEST(MetricsRegistry, LosesNoIncrementsUnderConcurrency) {
 TEST(MetricsRegistry, RendersTheSameValuesToTheSameBytes) {
   const auto build = [] {
     MetricsRegistry registry;
-    ProxyMetrics metrics(registry);
-    metrics.iptables_rules_total.with({"nat"}).set(42);
-    metrics.record_sync(SyncKind::Partial, true, 12ms, 4096, std::chrono::system_clock::time_point(1'000s));
+    ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
+    metrics.iptables_rules_total->with({"nat", "IPv4"}).set(42);
+    metrics.record_sync(IpFamily::V4, SyncKind::Partial, true, 12ms, 4096,
+                        std::chrono::system_clock::time_point(1'000s));
     return registry.render();
   };
   EXPECT_EQ(build(), build());
@@ -207,33 +208,58 @@ TEST(BucketHelpers, LinearBucketsAddTheWidth) { EXPECT_THAT(linear_buckets(60, 5
 
 // --- ProxyMetrics ------------------------------------------------------
 
-std::string render_proxy_metrics() {
+std::string render_proxy_metrics(ProxyMode mode = ProxyMode::Iptables,
+                                 std::vector<IpFamily> families = {IpFamily::V4}) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, mode, families);
   return registry.render();
 }
 
-TEST(ProxyMetrics, ExposesKubeProxysMetricNamesAndTypes) {
-  const std::string text = render_proxy_metrics();
+TEST(ProxyMetrics, ExposesKubeProxysSyncMetricsByIpFamily) {
+  const std::string text = render_proxy_metrics(ProxyMode::Iptables, {IpFamily::V4, IpFamily::V6});
   for (const char* line : {
            "# TYPE kubeproxy_sync_proxy_rules_duration_seconds histogram",
-           "# TYPE kubeproxy_sync_full_proxy_rules_duration_seconds histogram",
-           "# TYPE kubeproxy_sync_partial_proxy_rules_duration_seconds histogram",
-           "# TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge",
-           "# TYPE kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds gauge",
-           "# TYPE kubeproxy_network_programming_duration_seconds histogram",
+           "kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv6\"} 0",
+           "kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_partial_proxy_rules_duration_seconds_count{ip_family=\"IPv6\"} 0",
+           "kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family=\"IPv6\"} 0",
+           "kubeproxy_network_programming_duration_seconds_count{ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"external\",ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\",ip_family=\"IPv6\"} 0",
+           "# TYPE kubeproxy_conntrack_reconciler_sync_duration_seconds histogram",
+           "kubeproxy_conntrack_reconciler_deleted_entries_total{ip_family=\"IPv4\"} 0",
            "# TYPE kubeproxy_sync_proxy_rules_endpoint_changes_pending gauge",
            "# TYPE kubeproxy_sync_proxy_rules_endpoint_changes_total counter",
            "# TYPE kubeproxy_sync_proxy_rules_service_changes_pending gauge",
            "# TYPE kubeproxy_sync_proxy_rules_service_changes_total counter",
-           "# TYPE kubeproxy_sync_proxy_rules_iptables_total gauge",
-           "# TYPE kubeproxy_sync_proxy_rules_iptables_last gauge",
-           "# TYPE kubeproxy_sync_proxy_rules_iptables_restore_failures_total counter",
-           "# TYPE kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total counter",
-           "# TYPE kubeproxy_sync_proxy_rules_no_local_endpoints_total gauge",
        }) {
     EXPECT_THAT(text, HasSubstr(std::string(line) + "\n")) << line;
   }
+}
+
+TEST(ProxyMetrics, IptablesModeHasTheIptablesMetricsAlone) {
+  const std::string text = render_proxy_metrics(ProxyMode::Iptables);
+  for (const char* line : {
+           "kubeproxy_sync_proxy_rules_iptables_total{table=\"filter\",ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_iptables_total{table=\"nat\",ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_iptables_last{table=\"nat\",ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family=\"IPv4\"} 0",
+           "kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total{ip_family=\"IPv4\"} 0",
+       }) {
+    EXPECT_THAT(text, HasSubstr(std::string(line) + "\n")) << line;
+  }
+  EXPECT_THAT(text, Not(HasSubstr("kubeproxy_sync_proxy_rules_nftables")));
+}
+
+TEST(ProxyMetrics, NftablesModeHasTheNftablesMetricsAlone) {
+  const std::string text = render_proxy_metrics(ProxyMode::Nftables);
+  EXPECT_THAT(text, HasSubstr("# HELP kubeproxy_sync_proxy_rules_nftables_sync_failures_total Cumulative proxy "
+                              "nftables sync failures\n"));
+  EXPECT_THAT(text, HasSubstr("kubeproxy_sync_proxy_rules_nftables_sync_failures_total{ip_family=\"IPv4\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total{ip_family=\"IPv4\"} 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("kubeproxy_sync_proxy_rules_iptables")));
 }
 
 TEST(ProxyMetrics, ExposesKubenatsOwnMetrics) {
@@ -241,9 +267,12 @@ TEST(ProxyMetrics, ExposesKubenatsOwnMetrics) {
   for (const char* line : {
            "# TYPE kubenat_sync_bytes_applied histogram",
            "kubenat_syncs_total{kind=\"partial\",result=\"failure\"} 0",
+           "# TYPE kubenat_network_programming_arrival_duration_seconds histogram",
            "kubenat_watch_reconnects_total{resource=\"services\"} 0",
            "kubenat_watch_relists_total{resource=\"endpointslices\"} 0",
            "kubenat_watch_decode_errors_total{resource=\"nodes\"} 0",
+           "kubenat_service_health_check_ports 0",
+           "kubenat_service_health_check_bind_failures_total 0",
            "# TYPE kubenat_routes gauge",
            "kubenat_routes 0",
            "# TYPE kubenat_route_skipped_nodes gauge",
@@ -253,28 +282,23 @@ TEST(ProxyMetrics, ExposesKubenatsOwnMetrics) {
   }
 }
 
-TEST(ProxyMetrics, StartsIptablesRuleCountsForBothTables) {
-  const std::string text = render_proxy_metrics();
-  EXPECT_THAT(text, HasSubstr("kubeproxy_sync_proxy_rules_iptables_total{table=\"filter\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("kubeproxy_sync_proxy_rules_iptables_total{table=\"nat\"} 0\n"));
-}
-
 TEST(ProxyMetrics, SyncDurationBucketsAreKubeProxys) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
   const std::vector<double> expected = exponential_buckets(0.001, 2, 15);
-  EXPECT_EQ(metrics.sync_proxy_rules_duration.upper_bounds(), expected);
-  EXPECT_EQ(metrics.sync_full_proxy_rules_duration.upper_bounds(), expected);
-  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.upper_bounds(), expected);
+  EXPECT_EQ(metrics.sync_proxy_rules_duration.with({"IPv4"}).upper_bounds(), expected);
+  EXPECT_EQ(metrics.sync_full_proxy_rules_duration.with({"IPv4"}).upper_bounds(), expected);
+  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.with({"IPv4"}).upper_bounds(), expected);
+  EXPECT_EQ(metrics.conntrack_reconciler_sync_duration.with({"IPv4"}).upper_bounds(), expected);
   EXPECT_THAT(registry.render(),
-              HasSubstr("kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"16.384\"} 0\n"
-                        "kubeproxy_sync_proxy_rules_duration_seconds_bucket{le=\"+Inf\"} 0\n"));
+              HasSubstr("kubeproxy_sync_proxy_rules_duration_seconds_bucket{ip_family=\"IPv4\",le=\"16.384\"} 0\n"
+                        "kubeproxy_sync_proxy_rules_duration_seconds_bucket{ip_family=\"IPv4\",le=\"+Inf\"} 0\n"));
 }
 
 TEST(ProxyMetrics, NetworkProgrammingBucketsAreKubeProxys) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
-  const std::vector<double>& bounds = metrics.network_programming_duration.upper_bounds();
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
+  const std::vector<double>& bounds = metrics.network_programming_duration.with({"IPv4"}).upper_bounds();
   // MergeBuckets' leading 0, then 0.25 0.5, 1..59, 60..115 by 5, 120..300 by 30.
   ASSERT_EQ(bounds.size(), 1u + 2 + 59 + 12 + 7);
   EXPECT_THAT(std::vector<double>(bounds.begin(), bounds.begin() + 5), ElementsAre(0, 0.25, 0.5, 1, 2));
@@ -287,35 +311,45 @@ TEST(ProxyMetrics, NetworkProgrammingBucketsAreKubeProxys) {
 
 TEST(ProxyMetrics, RecordsASuccessfulSync) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
-  metrics.record_sync(SyncKind::Full, true, 3ms, 5000, std::chrono::system_clock::time_point(1'700'000'000s));
-  EXPECT_EQ(metrics.sync_proxy_rules_duration.snapshot().count, 1u);
-  EXPECT_EQ(metrics.sync_full_proxy_rules_duration.snapshot().count, 1u);
-  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.snapshot().count, 0u);
-  EXPECT_EQ(metrics.sync_proxy_rules_last_timestamp.value(), 1'700'000'000);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
+  metrics.record_sync(IpFamily::V4, SyncKind::Full, true, 3ms, 5000,
+                      std::chrono::system_clock::time_point(1'700'000'000s));
+  EXPECT_EQ(metrics.sync_proxy_rules_duration.with({"IPv4"}).snapshot().count, 1u);
+  EXPECT_EQ(metrics.sync_full_proxy_rules_duration.with({"IPv4"}).snapshot().count, 1u);
+  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.with({"IPv4"}).snapshot().count, 0u);
+  EXPECT_EQ(metrics.sync_proxy_rules_last_timestamp.with({"IPv4"}).value(), 1'700'000'000);
   EXPECT_EQ(metrics.sync_bytes_applied.snapshot().sum, 5000);
   EXPECT_EQ(metrics.syncs_total.with({"full", "success"}).value(), 1);
-  EXPECT_EQ(metrics.iptables_restore_failures_total.value(), 0);
+  EXPECT_EQ(metrics.iptables_restore_failures_total->with({"IPv4"}).value(), 0);
 }
 
-TEST(ProxyMetrics, RecordsAFailedPartialSyncAsBothRestoreFailures) {
+TEST(ProxyMetrics, RecordsAFailedPartialIptablesSyncAsBothRestoreFailures) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
-  metrics.record_sync(SyncKind::Partial, false, 3ms, 5000, std::chrono::system_clock::time_point(1'700'000'000s));
-  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.snapshot().count, 1u);
-  EXPECT_EQ(metrics.iptables_restore_failures_total.value(), 1);
-  EXPECT_EQ(metrics.iptables_partial_restore_failures_total.value(), 1);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
+  metrics.record_sync(IpFamily::V4, SyncKind::Partial, false, 3ms, 5000, std::chrono::system_clock::time_point(1s));
+  EXPECT_EQ(metrics.sync_partial_proxy_rules_duration.with({"IPv4"}).snapshot().count, 1u);
+  EXPECT_EQ(metrics.iptables_restore_failures_total->with({"IPv4"}).value(), 1);
+  EXPECT_EQ(metrics.iptables_partial_restore_failures_total->with({"IPv4"}).value(), 1);
   EXPECT_EQ(metrics.syncs_total.with({"partial", "failure"}).value(), 1);
-  EXPECT_EQ(metrics.sync_proxy_rules_last_timestamp.value(), 0);
+  EXPECT_EQ(metrics.sync_proxy_rules_last_timestamp.with({"IPv4"}).value(), 0);
   EXPECT_EQ(metrics.sync_bytes_applied.snapshot().count, 0u);
 }
 
-TEST(ProxyMetrics, RecordsAFailedFullSyncAsARestoreFailureOnly) {
+TEST(ProxyMetrics, RecordsAFailedFullIptablesSyncAsARestoreFailureOnly) {
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry);
-  metrics.record_sync(SyncKind::Full, false, 3ms, 0, std::chrono::system_clock::time_point(1s));
-  EXPECT_EQ(metrics.iptables_restore_failures_total.value(), 1);
-  EXPECT_EQ(metrics.iptables_partial_restore_failures_total.value(), 0);
+  ProxyMetrics metrics(registry, ProxyMode::Iptables, {IpFamily::V4});
+  metrics.record_sync(IpFamily::V4, SyncKind::Full, false, 3ms, 0, std::chrono::system_clock::time_point(1s));
+  EXPECT_EQ(metrics.iptables_restore_failures_total->with({"IPv4"}).value(), 1);
+  EXPECT_EQ(metrics.iptables_partial_restore_failures_total->with({"IPv4"}).value(), 0);
+}
+
+TEST(ProxyMetrics, RecordsAFailedNftablesSyncAsASyncFailureOfItsFamily) {
+  MetricsRegistry registry;
+  ProxyMetrics metrics(registry, ProxyMode::Nftables, {IpFamily::V4, IpFamily::V6});
+  metrics.record_sync(IpFamily::V6, SyncKind::Partial, false, 3ms, 0, std::chrono::system_clock::time_point(1s));
+  EXPECT_EQ(metrics.nftables_sync_failures_total->with({"IPv6"}).value(), 1);
+  EXPECT_EQ(metrics.nftables_sync_failures_total->with({"IPv4"}).value(), 0);
+  EXPECT_EQ(metrics.iptables_restore_failures_total, nullptr);
 }
 
 }  // namespace

@@ -307,7 +307,8 @@ TEST(IptablesSyncer, CanaryIsCheckedOncePerCheckPeriod) {
 TEST_F(IptablesSyncerTest, FirstSyncClearsFlowsThatGotTheNoEndpointVerdict) {
   const SyncResult result = synced(base_plan());
   EXPECT_THAT(conntrack_.removed(), ElementsAre(ConntrackFilter{V4, ip("172.30.0.10"), 53, std::nullopt, std::nullopt}));
-  EXPECT_EQ(result.conntrack_filters, 1u);
+  ASSERT_TRUE(result.conntrack);
+  EXPECT_EQ(result.conntrack->filters, 1u);
 }
 
 TEST_F(IptablesSyncerTest, RemovingAUdpEndpointClearsTheFlowsPinnedToItAfterTheSync) {
@@ -315,7 +316,8 @@ TEST_F(IptablesSyncerTest, RemovingAUdpEndpointClearsTheFlowsPinnedToItAfterTheS
   conntrack_.clear();
   const SyncResult result = synced(plan_with_dns({"10.200.0.1"}));
   EXPECT_THAT(conntrack_.removed(), ElementsAre(dns_flows_to("10.200.0.2")));
-  EXPECT_EQ(result.conntrack_filters, 1u);
+  ASSERT_TRUE(result.conntrack);
+  EXPECT_EQ(result.conntrack->filters, 1u);
   EXPECT_THAT(result.warnings, IsEmpty());
 }
 
@@ -324,7 +326,8 @@ TEST_F(IptablesSyncerTest, TcpChangesClearNoConntrackEntries) {
   conntrack_.clear();
   const SyncResult result = synced(plan_without_web(5));
   EXPECT_THAT(conntrack_.removed(), IsEmpty());
-  EXPECT_EQ(result.conntrack_filters, 0u);
+  ASSERT_TRUE(result.conntrack);
+  EXPECT_EQ(result.conntrack->filters, 0u);
 }
 
 TEST_F(IptablesSyncerTest, FailedSyncClearsNoConntrackEntries) {
@@ -334,7 +337,7 @@ TEST_F(IptablesSyncerTest, FailedSyncClearsNoConntrackEntries) {
   const SyncResult result = syncer_.sync(plan_with_dns({"10.200.0.1"}));
   ASSERT_FALSE(result.ok);
   EXPECT_THAT(conntrack_.removed(), IsEmpty());
-  EXPECT_EQ(result.conntrack_filters, 0u);
+  EXPECT_FALSE(result.conntrack);
 }
 
 TEST_F(IptablesSyncerTest, SyncRepairingAFailureClearsTheFlowsTheFailedOneWouldHave) {
@@ -367,7 +370,7 @@ TEST(IptablesSyncer, WithoutAConntrackCleanerNothingIsCleared) {
   ASSERT_TRUE(syncer.sync(base_plan()).ok);
   const SyncResult result = syncer.sync(plan_with_dns({"10.200.0.1"}));
   EXPECT_TRUE(result.ok);
-  EXPECT_EQ(result.conntrack_filters, 0u);
+  EXPECT_FALSE(result.conntrack);
 }
 
 }  // namespace

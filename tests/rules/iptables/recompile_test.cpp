@@ -7,6 +7,8 @@
 #include <random>
 
 #include "rules/iptables/compiler.h"
+#include "rules/iptables/render.h"
+#include "rules/iptables/save.h"
 #include "tests/support/cluster_builder.h"
 
 namespace kubenat {
@@ -116,6 +118,45 @@ TEST(RecompileServices, RandomEditsStayEqualToCompleteCompiles) {
     auto touched = recompile_services(plan, state, config(), {id});
     if (!touched) plan = compile_iptables(state, config()).plan;
     ASSERT_EQ(plan, compile_iptables(state, config()).plan) << "step " << step;
+  }
+}
+
+}  // namespace
+}  // namespace kubenat
+
+namespace kubenat {
+namespace {
+
+// The rules of `table` in the plan's own chains, counted in its rendering.
+std::size_t rendered_rules(const IptablesPlan& plan, const std::string& table) {
+  const auto tables = parse_iptables_save(render_iptables_restore(plan));
+  std::size_t count = 0;
+  for (const auto& [chain, rules] : tables.at(table).rules) {
+    if (chain.starts_with("KUBE-")) count += rules.size();
+  }
+  return count;
+}
+
+TEST(RuleCount, IsWhatThePlanWritesIntoItsOwnChainsAndFollowsRecompiles) {
+  const ClusterState state =
+      base()
+          .add(ServiceBuilder("ns", "lb")
+                   .type(ServiceType::LoadBalancer)
+                   .cluster_ip("10.96.0.3")
+                   .port("http", 80, Protocol::Tcp, 30003)
+                   .load_balancer_ip("203.0.113.3")
+                   .source_range("198.51.100.0/24")
+                   .external_local()
+                   .health_check_node_port(32003))
+          .add(SliceBuilder("ns", "lb").port("http", 8080).endpoint("10.1.0.4", "node-a").endpoint("10.1.0.5"))
+          .build();
+  IptablesPlan plan = compile_iptables(state, config()).plan;
+  for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
+    EXPECT_EQ(plan.rule_count(table), rendered_rules(plan, std::string(table_name(table)))) << table_name(table);
+  }
+  ASSERT_TRUE(recompile_services(plan, base().build(), config(), {{"ns", "lb"}}));
+  for (IptablesTable table : {IptablesTable::Filter, IptablesTable::Nat}) {
+    EXPECT_EQ(plan.rule_count(table), rendered_rules(plan, std::string(table_name(table)))) << table_name(table);
   }
 }
 
