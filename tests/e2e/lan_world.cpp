@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/e2e/netns_world.h"
+
 namespace kubenat::e2e {
 
 namespace fs = std::filesystem;
@@ -28,23 +30,6 @@ std::string read_file(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// `ip [-n ns] -batch -`: one process per namespace's configuration.
-std::expected<void, std::string> ip_batch(const std::string& ns, const std::vector<std::string>& lines,
-                                          bool force = false) {
-  std::vector<std::string> argv = {"ip"};
-  if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
-  if (force) argv.push_back("-force");
-  argv.insert(argv.end(), {"-batch", "-"});
-  std::string input;
-  for (const std::string& line : lines) input += line + "\n";
-  auto result = run_process(argv, {.input = input, .timeout = 60s});
-  if (!result) return std::unexpected(result.error());
-  if (!result->ok() && !force) {
-    return std::unexpected("ip" + (ns.empty() ? std::string() : " -n " + ns) + " -batch: " + result->err);
-  }
-  return {};
 }
 
 std::string node_json(const std::string& name, const std::string& internal_ip, const std::string& cidr) {

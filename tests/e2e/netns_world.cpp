@@ -59,33 +59,6 @@ constexpr std::string_view kUpstreamRuleset = R"(table ip kubenat_e2e_upstream {
 }
 )";
 
-// Runs `ip [-n ns] -batch -` with `lines`, one command each: one process for
-// a whole namespace's configuration instead of one per command. ip stops at
-// the first failing line (unless `force`), and its "Command failed -:N" is
-// turned back into that line for the error.
-std::expected<void, std::string> ip_batch(const std::string& ns, const std::vector<std::string>& lines,
-                                          bool force = false) {
-  std::vector<std::string> argv = {"ip"};
-  if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
-  if (force) argv.push_back("-force");
-  argv.insert(argv.end(), {"-batch", "-"});
-  std::string input;
-  for (const std::string& line : lines) input += line + "\n";
-  auto result = run_process(argv, {.input = input, .timeout = std::chrono::seconds(60)});
-  if (!result) return std::unexpected(result.error());
-  if (result->ok() || force) return {};
-  std::string failed = "?";
-  constexpr std::string_view kMarker = "Command failed -:";
-  if (const std::size_t at = result->err.find(kMarker); at != std::string::npos) {
-    std::size_t line = 0;
-    const char* begin = result->err.data() + at + kMarker.size();
-    std::from_chars(begin, result->err.data() + result->err.size(), line);
-    if (line >= 1 && line <= lines.size()) failed = lines[line - 1];
-  }
-  std::string where = ns.empty() ? "" : " (in namespace " + ns + ")";
-  return std::unexpected("ip" + where + " " + failed + ": " + result->err);
-}
-
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const std::string& word : words) out += (out.empty() ? "" : " ") + word;
@@ -355,6 +328,29 @@ std::expected<ProbeResult, std::string> NetnsWorld::tcp(const std::string& from_
 std::expected<ProbeResult, std::string> NetnsWorld::udp(const std::string& from_ns, const std::string& ip, int port,
                                                         const ProbeOptions& options) const {
   return probe("udp", from_ns, ip, port, options);
+}
+
+std::expected<void, std::string> ip_batch(const std::string& ns, const std::vector<std::string>& lines,
+                                          bool force) {
+  std::vector<std::string> argv = {"ip"};
+  if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
+  if (force) argv.push_back("-force");
+  argv.insert(argv.end(), {"-batch", "-"});
+  std::string input;
+  for (const std::string& line : lines) input += line + "\n";
+  auto result = run_process(argv, {.input = input, .timeout = std::chrono::seconds(60)});
+  if (!result) return std::unexpected(result.error());
+  if (result->ok() || force) return {};
+  std::string failed = "?";
+  constexpr std::string_view kMarker = "Command failed -:";
+  if (const std::size_t at = result->err.find(kMarker); at != std::string::npos) {
+    std::size_t line = 0;
+    const char* begin = result->err.data() + at + kMarker.size();
+    std::from_chars(begin, result->err.data() + result->err.size(), line);
+    if (line >= 1 && line <= lines.size()) failed = lines[line - 1];
+  }
+  std::string where = ns.empty() ? "" : " (in namespace " + ns + ")";
+  return std::unexpected("ip" + where + " " + failed + ": " + result->err);
 }
 
 bool can_build_worlds() {

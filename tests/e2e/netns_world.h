@@ -171,6 +171,12 @@ class NetnsWorld {
   std::map<std::pair<std::string, int>, BackgroundProcess> echo_;  // by namespace and port
 };
 
+// Runs `ip [-n ns] -batch -` with `lines`, one command each: one process for
+// a whole namespace's configuration instead of one per command. ip stops at
+// the first failing line (unless `force`), and the error names that line.
+std::expected<void, std::string> ip_batch(const std::string& ns, const std::vector<std::string>& lines,
+                                          bool force = false);
+
 // Whether this process can build worlds: it is root and `ip netns` works.
 bool can_build_worlds();
 // Whether the environment variable CI is "true".
