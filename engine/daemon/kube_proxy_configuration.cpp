@@ -79,6 +79,19 @@ Result<std::optional<std::chrono::milliseconds>> read_duration(const YAML::Node&
   return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
 }
 
+// A duration where zero means something ("leave as-is"): kept, not defaulted.
+// Negative durations are errors.
+Result<std::optional<std::chrono::milliseconds>> read_duration_or_zero(const YAML::Node& node,
+                                                                       const std::string& path) {
+  auto text = read_string(node, path);
+  if (!text) return std::unexpected(text.error());
+  if (!*text || (*text)->empty()) return std::nullopt;
+  auto duration = parse_duration(**text);
+  if (!duration) return std::unexpected(path + ": " + duration.error());
+  if (duration->count() < 0) return std::unexpected(path + ": must not be negative");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+}
+
 Result<std::optional<std::vector<std::string>>> read_string_list(const YAML::Node& node, const std::string& path) {
   if (is_null(node)) return std::nullopt;
   if (!node.IsSequence()) return std::unexpected(path + ": expects a list of strings");
@@ -182,6 +195,7 @@ class Reader {
     if (key == "apiVersion" || key == "kind") return {};
     if (key == "clientConnection") return client_connection(value);
     if (key == "iptables") return iptables(value);
+    if (key == "conntrack") return conntrack(value);
     if (key == "logging") return logging(value);
     if (key == "hostnameOverride") return set_string(value, key, config_.hostname_override);
     if (key == "clusterCIDR") {
@@ -212,10 +226,10 @@ class Reader {
     static constexpr std::array kSilent{"bindAddressHardFail", "configSyncPeriod"};
     if (std::find(kSilent.begin(), kSilent.end(), key) != kSilent.end()) return {};
     // kube-proxy settings kubenat does not implement: worth a word when set.
-    static constexpr std::array kUnsupported{
-        "conntrack",   "detectLocal",  "enableProfiling", "featureGates", "ipvs",
-        "nftables",    "winkernel",    "oomScoreAdj",     "portRange",    "showHiddenMetricsForProbes",
-        "udpIdleTimeout", "windowsRunAsService"};
+    static constexpr std::array kUnsupported{"detectLocal",    "enableProfiling",    "featureGates",
+                                             "ipvs",           "nftables",           "winkernel",
+                                             "oomScoreAdj",    "portRange",          "showHiddenMetricsForProbes",
+                                             "udpIdleTimeout", "windowsRunAsService"};
     if (std::find(kUnsupported.begin(), kUnsupported.end(), key) != kUnsupported.end()) {
       unsupported(value, key);
       return {};
@@ -253,6 +267,39 @@ class Reader {
         auto duration = read_duration(value, path);
         if (!duration) return std::unexpected(duration.error());
         if (*duration) (key == "syncPeriod" ? config_.sync_period : config_.min_sync_period) = **duration;
+      } else {
+        warn("unknown field \"" + path + "\", ignored");
+      }
+      return {};
+    });
+  }
+
+  // kube-proxy's pointers: null or absent keeps the default, an explicit zero
+  // means "leave the kernel's value".
+  Result<void> conntrack(const YAML::Node& node) {
+    ConntrackSettings& out = config_.conntrack;
+    return each_field(node, "conntrack", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
+      const std::string path = child("conntrack", key);
+      if (key == "maxPerCore" || key == "min") {
+        auto number = read_int(value, path);
+        if (!number) return std::unexpected(number.error());
+        if (!*number) return {};
+        if (**number < 0) return std::unexpected(path + ": must not be negative");
+        (key == "min" ? out.min : out.max_per_core) = **number;
+      } else if (key == "tcpBeLiberal") {
+        auto flag = read_bool(value, path);
+        if (!flag) return std::unexpected(flag.error());
+        if (*flag) out.tcp_be_liberal = **flag;
+      } else if (key == "tcpEstablishedTimeout" || key == "tcpCloseWaitTimeout" || key == "udpTimeout" ||
+                 key == "udpStreamTimeout") {
+        auto duration = read_duration_or_zero(value, path);
+        if (!duration) return std::unexpected(duration.error());
+        if (!*duration) return {};
+        auto& target = key == "tcpEstablishedTimeout" ? out.tcp_established_timeout
+                       : key == "tcpCloseWaitTimeout" ? out.tcp_close_wait_timeout
+                       : key == "udpTimeout"          ? out.udp_timeout
+                                                      : out.udp_stream_timeout;
+        target = **duration;
       } else {
         warn("unknown field \"" + path + "\", ignored");
       }
@@ -380,6 +427,14 @@ std::string configz(const RunConfig& config) {
         {"localhostNodePorts", config.localhost_nodeports},
         {"syncPeriod", format_duration(config.sync_period)},
         {"minSyncPeriod", format_duration(config.min_sync_period)}}},
+      {"conntrack",
+       {{"maxPerCore", config.conntrack.max_per_core},
+        {"min", config.conntrack.min},
+        {"tcpEstablishedTimeout", format_duration(config.conntrack.tcp_established_timeout)},
+        {"tcpCloseWaitTimeout", format_duration(config.conntrack.tcp_close_wait_timeout)},
+        {"tcpBeLiberal", config.conntrack.tcp_be_liberal},
+        {"udpTimeout", format_duration(config.conntrack.udp_timeout)},
+        {"udpStreamTimeout", format_duration(config.conntrack.udp_stream_timeout)}}},
       {"healthzBindAddress", config.healthz_bind_address},
       {"metricsBindAddress", config.metrics_bind_address},
       {"logging", {{"verbosity", config.verbosity}}},

@@ -14,6 +14,9 @@
 // Used: clientConnection.kubeconfig, hostnameOverride, clusterCIDR
 // (comma-separated), mode, iptables.{masqueradeAll,
 // masqueradeBit, syncPeriod, minSyncPeriod, localhostNodePorts},
+// conntrack.{maxPerCore, min, tcpEstablishedTimeout, tcpCloseWaitTimeout,
+// tcpBeLiberal, udpTimeout, udpStreamTimeout} (an explicit zero there is
+// kept: it leaves the kernel's value alone, as in kube-proxy),
 // nodePortAddresses, healthzBindAddress and metricsBindAddress (a bare IP
 // gets kube-proxy's port, 10256 and 10249), logging.verbosity, bindAddress (a
 // specific IP becomes the node IP when base has none, as kube-proxy's
@@ -21,8 +24,7 @@
 //
 // Warned about, then ignored: fields kubenat does not know, and settings it
 // does not implement when they are not zero: ipvs.*, nftables.*,
-// winkernel.*, conntrack.* (kubenat leaves conntrack sysctls alone),
-// detectLocalMode other than ClusterCIDR, detectLocal.*, featureGates,
+// winkernel.*, detectLocalMode other than ClusterCIDR, detectLocal.*, featureGates,
 // enableProfiling, oomScoreAdj, portRange, showHiddenMetricsForProbes.
 // Ignored silently: client tuning (clientConnection.{qps, burst, contentType,
 // acceptContentTypes}), configSyncPeriod, bindAddressHardFail and logging

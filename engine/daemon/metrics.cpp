@@ -488,7 +488,11 @@ ProxyMetrics::ProxyMetrics(MetricsRegistry& registry, ProxyMode mode, const std:
       route_skipped_nodes(registry.gauge(
           "kubenat_route_skipped_nodes",
           "Nodes whose pod CIDRs get no static route: InternalIP not on a directly connected subnet, none of the "
-          "pod CIDR's family, or a CIDR overlapping another node's")) {}
+          "pod CIDR's family, or a CIDR overlapping another node's")),
+      node_sysctls_failed(registry.gauge(
+          "kubenat_node_sysctls_failed",
+          "Kernel settings kube-proxy makes (conntrack table and timeouts, route_localnet) that kubenat could not "
+          "make at start-up, e.g. under a read-only /proc/sys; the log names each")) {}
 
 void ProxyMetrics::record_sync(IpFamily family, SyncKind kind, bool success, std::chrono::duration<double> took,
                                std::size_t bytes_applied, std::chrono::system_clock::time_point finished) {

@@ -209,6 +209,9 @@ struct ProxyMetrics {
   Counter& service_health_check_bind_failures_total;
   Gauge& routes;               // kubenat_routes: static pod-CIDR routes programmed (run --routes)
   Gauge& route_skipped_nodes;  // kubenat_route_skipped_nodes: nodes whose pod CIDRs got no route (not directly reachable)
+  // kubenat_node_sysctls_failed: kube-proxy's node settings (conntrack,
+  // route_localnet) kubenat could not make at start-up (read-only /proc/sys)
+  Gauge& node_sysctls_failed;
 
   // One sync of `family`'s rules, as kube-proxy's proxiers record it: the
   // duration histograms see every sync, successful or not; on success the

@@ -12,6 +12,21 @@
 
 namespace kubenat {
 
+// The conntrack limits and timeouts kube-proxy sets on the node at start-up
+// (its conntrack section and --conntrack-* flags), with its defaults. Zero
+// leaves the kernel's value alone (max_per_core zero ignores min too).
+struct ConntrackSettings {
+  int max_per_core = 32768;  // --conntrack-max-per-core, conntrack.maxPerCore
+  int min = 131072;          // --conntrack-min, conntrack.min
+  std::chrono::milliseconds tcp_established_timeout = std::chrono::hours(24);  // conntrack.tcpEstablishedTimeout
+  std::chrono::milliseconds tcp_close_wait_timeout = std::chrono::hours(1);    // conntrack.tcpCloseWaitTimeout
+  bool tcp_be_liberal = false;                                                 // conntrack.tcpBeLiberal
+  std::chrono::milliseconds udp_timeout{0};                                    // conntrack.udpTimeout
+  std::chrono::milliseconds udp_stream_timeout{0};                             // conntrack.udpStreamTimeout
+
+  bool operator==(const ConntrackSettings&) const = default;
+};
+
 struct RunConfig {
   // API server access. Neither set: in-cluster configuration.
   std::string kubeconfig;  // --kubeconfig, clientConnection.kubeconfig
@@ -37,6 +52,8 @@ struct RunConfig {
   // only, KubeProxyConfiguration has no such field.
   bool routes = false;                          // --routes
   int route_protocol = kDefaultRouteProtocol;   // --route-protocol: the rtm_protocol marking our routes
+
+  ConntrackSettings conntrack;
 
   // Sync timing.
   std::chrono::milliseconds sync_period = std::chrono::seconds(30);     // --iptables-sync-period, iptables.syncPeriod

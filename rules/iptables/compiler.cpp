@@ -87,13 +87,6 @@ NodePortAddresses node_port_addresses(const ProxyConfig& config) {
   return out;
 }
 
-// kube-proxy turns localhost NodePorts off unless --nodeport-addresses lets
-// loopback through; they never work for IPv6.
-bool localhost_nodeports(const ProxyConfig& config) {
-  return config.localhost_nodeports && config.family == IpFamily::V4 &&
-         node_port_addresses(config).contains_ipv4_loopback;
-}
-
 // kube-proxy caches its probability strings too: formatting a double is
 // the single most expensive step of writing a dispatch rule.
 class ProbabilityCache {
@@ -481,7 +474,7 @@ IptablesPlan iptables_base_plan(const ProxyConfig& config) {
   IptablesPlan plan;
   plan.family = config.family;
   const std::string mark = masquerade_mark(config.masquerade_bit);
-  const bool localhost = localhost_nodeports(config);
+  const bool localhost = accepts_localhost_nodeports(config);
   const bool kubelet_firewall = config.family == IpFamily::V4 && localhost;
 
   using T = IptablesTable;
@@ -594,8 +587,8 @@ ServicePortRules compile_service_port(const ServicePortInfo& port, const Endpoin
                                       const ProxyConfig& config, bool large_cluster_mode) {
   ProbabilityCache probabilities;
   ChainNamer namer;
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), large_cluster_mode, &probabilities,
-                    &namer};
+  const Context ctx{
+      config, local_detector(config), accepts_localhost_nodeports(config), large_cluster_mode, &probabilities, &namer};
   return ServicePortCompiler(port, selection, ctx).compile();
 }
 
@@ -650,7 +643,8 @@ IptablesCompileResult compile_iptables(const ClusterState& state, const ProxyCon
   ProbabilityCache probabilities;
   ChainNamer namer;
   for (int pass = 0; pass < 2; ++pass) {
-    const Context ctx{config, local_detector(config), localhost_nodeports(config), large, &probabilities, &namer};
+    const Context ctx{config, local_detector(config), accepts_localhost_nodeports(config),
+                      large,  &probabilities,         &namer};
     plan.service_ports.clear();
     plan.total_endpoints = 0;
     plan.service_port_rules = {};
@@ -669,8 +663,9 @@ std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, 
   const std::string zone = node_zone(state, config);
   ProbabilityCache probabilities;
   ChainNamer namer;
-  const Context ctx{config, local_detector(config), localhost_nodeports(config), plan.large_cluster_mode,
-                    &probabilities, &namer};
+  const Context ctx{
+      config, local_detector(config), accepts_localhost_nodeports(config), plan.large_cluster_mode, &probabilities,
+      &namer};
   for (const ObjectName& id : services) {
     // A Service's ports are contiguous in the map: they sort by the Service first.
     auto it = plan.service_ports.lower_bound(ServicePortName{id, "", Protocol::Tcp});
@@ -691,6 +686,13 @@ std::optional<std::set<ServicePortName>> recompile_services(IptablesPlan& plan, 
   const bool large = plan.total_endpoints > config.large_cluster_endpoints_threshold;
   if (large != plan.large_cluster_mode) return std::nullopt;
   return touched;
+}
+
+// kube-proxy turns localhost NodePorts off unless --nodeport-addresses lets
+// loopback through; they never work for IPv6.
+bool accepts_localhost_nodeports(const ProxyConfig& config) {
+  return config.localhost_nodeports && config.family == IpFamily::V4 &&
+         node_port_addresses(config).contains_ipv4_loopback;
 }
 
 }  // namespace kubenat

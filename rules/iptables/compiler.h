@@ -48,6 +48,11 @@ ServicePortRules compile_service_port(const ServicePortInfo& port,
 // "0x00004000" for bit 14: Go's %#08x, as kube-proxy formats its mark.
 std::string masquerade_mark(int masquerade_bit);
 
+// Whether the plan accepts NodePorts on 127.0.0.1: --iptables-localhost-nodeports,
+// IPv4, and --nodeport-addresses letting loopback through. The node then
+// needs net.ipv4.conf.all.route_localnet = 1 (engine/daemon/node_sysctls.h).
+bool accepts_localhost_nodeports(const ProxyConfig& config);
+
 // "%0.10f" of 1/n, as kube-proxy formats statistic probabilities.
 std::string probability(std::size_t n);
 

@@ -56,7 +56,7 @@ std::expected<std::unique_ptr<DaemonWorld>, std::string> DaemonWorld::create(int
 }
 
 std::expected<void, std::string> DaemonWorld::start_daemon() {
-  std::string run = std::string("exec ") + KUBENAT_BINARY + " run --kubeconfig " + kubeconfig_.string() +
+  std::string run = options_.prelude + "exec " + KUBENAT_BINARY + " run --kubeconfig " + kubeconfig_.string() +
                     " --hostname-override " + kNodeName + " --cluster-cidr " + NetnsWorld::kPodCidr +
                     " --healthz-bind-address 127.0.0.1:" + std::to_string(kHealthzPort) +
                     " --metrics-bind-address 127.0.0.1:" + std::to_string(kMetricsPort) + " -v 2";

@@ -17,8 +17,11 @@
 namespace kubenat::e2e {
 
 struct DaemonOptions {
-  std::vector<std::string> extra_flags;  // added to `kubenat run`
-  std::vector<std::string> sim_flags;    // added to the simulator
+  std::vector<std::string> extra_flags = {};  // added to `kubenat run`
+  std::vector<std::string> sim_flags = {};    // added to the simulator
+  // Shell commands run before the daemon, in its mount namespace (the one
+  // `ip netns exec` makes): "mount ... && " to change what it sees.
+  std::string prelude = {};
 };
 
 class DaemonWorld {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -32,6 +33,10 @@ std::optional<steady::duration> wait_until(const std::function<bool()>& done, st
   }
   return std::nullopt;
 }
+
+// NetnsWorld turns route_localnet on for the rule tests; the daemon must do
+// it itself.
+constexpr const char* kRouteLocalnetOff = "sysctl -qw net.ipv4.conf.all.route_localnet=0 && ";
 
 std::vector<std::string> pod_ips(NetnsWorld& world, std::vector<int> pods) {
   std::vector<std::string> out;
@@ -61,6 +66,22 @@ class DaemonTest : public ::testing::Test {
     return result.value_or(ProbeResult{});
   }
   bool reachable(const std::string& ip) { return probe(ip).answered() == 1; }
+  // The node's iptables rules once the first sync wrote them.
+  std::string synced_rules() {
+    std::string rules;
+    wait_until(
+        [&] {
+          rules = d_->node_rules().value_or("");
+          return rules.find("-A KUBE-FORWARD") != std::string::npos;
+        },
+        2s);
+    return rules;
+  }
+  // A sysctl's value in the node namespace, or -1.
+  long node_sysctl(const std::string& name) {
+    auto text = d_->world().exec_checked(d_->world().node_ns(), {"sysctl", "-n", name});
+    return text ? std::stol(*text) : -1;
+  }
   void create_web(const std::string& name, const std::string& ip, std::vector<int> pods) {
     ASSERT_TRUE(d_->kubectl_apply(service_manifest(name, ip)));
     ASSERT_TRUE(d_->kubectl_apply(slice_manifest(name, pod_ips(d_->world(), std::move(pods)))));
@@ -382,8 +403,16 @@ TEST_F(DaemonTest, ABurstOfAThousandServicesIsCoalescedIntoAFewSyncs) {
 // written, and nothing the daemon says is about iptables.
 class NftablesDaemonTest : public DaemonTest {
  protected:
-  DaemonOptions options() override { return DaemonOptions{{"--proxy-mode", "nftables"}, {}}; }
+  DaemonOptions options() override {
+    return {.extra_flags = {"--proxy-mode", "nftables"}, .prelude = kRouteLocalnetOff};
+  }
 };
+
+TEST_F(NftablesDaemonTest, SetsTheConntrackTimeoutsButNotRouteLocalnet) {
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_tcp_timeout_close_wait"), 3600);
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_tcp_timeout_established"), 86400);
+  EXPECT_EQ(node_sysctl("net.ipv4.conf.all.route_localnet"), 0) << "nftables mode serves no NodePort on 127.0.0.1";
+}
 
 TEST_F(NftablesDaemonTest, HealthCheckNodePortFollowsTheLocalEndpoint) { check_health_check_follows_the_endpoint(); }
 
@@ -416,6 +445,90 @@ TEST_F(NftablesDaemonTest, ServesThroughItsTableAndNeverNamesIptables) {
   auto rules = d_->node_rules();
   ASSERT_TRUE(rules) << rules.error();
   EXPECT_EQ(rules->find("KUBE-"), std::string::npos) << *rules;
+}
+
+// The host's conntrack table size, the same in every network namespace.
+long host_sysctl(const std::string& path) {
+  std::ifstream in(path);
+  long value = -1;
+  in >> value;
+  return value;
+}
+
+constexpr const char* kConntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max";
+constexpr const char* kConntrackHashsize = "/sys/module/nf_conntrack/parameters/hashsize";
+
+// kube-proxy's conntrack flags, set to values other than the kernel's.
+class SysctlDaemonTest : public DaemonTest {
+ protected:
+  DaemonOptions options() override {
+    // A table larger than the host's, but not so large that its hash size
+    // would have to grow: the table is the host's (read-only in a network
+    // namespace), the hash size a module parameter only the host namespace
+    // can write, and a test must not change either.
+    const long wanted = host_sysctl(kConntrackMax) + 1;
+    fits_hash_ = wanted / 4 <= host_sysctl(kConntrackHashsize);
+    return {.extra_flags = {"--conntrack-max-per-core=1", "--conntrack-min=" + std::to_string(wanted),
+                            "--conntrack-tcp-timeout-established=2h", "--conntrack-tcp-be-liberal",
+                            "--conntrack-udp-timeout=45s", "--conntrack-udp-timeout-stream=2m30s"},
+            .prelude = kRouteLocalnetOff};
+  }
+  bool fits_hash_ = false;
+};
+
+TEST_F(SysctlDaemonTest, SetsKubeProxysConntrackTimeoutsAndRouteLocalnetInItsNamespace) {
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_tcp_timeout_established"), 7200);
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_tcp_timeout_close_wait"), 3600) << "kube-proxy's default";
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_tcp_be_liberal"), 1);
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_udp_timeout"), 45);
+  EXPECT_EQ(node_sysctl("net.netfilter.nf_conntrack_udp_timeout_stream"), 150);
+  EXPECT_EQ(node_sysctl("net.ipv4.conf.all.route_localnet"), 1) << "iptables mode accepts NodePorts on 127.0.0.1";
+  const std::string log = d_->daemon_log();
+  EXPECT_NE(log.find("set net.netfilter.nf_conntrack_tcp_timeout_established = 7200 (was 432000)"), std::string::npos)
+      << log;
+}
+
+TEST_F(SysctlDaemonTest, LiberalTcpTrackingLeavesOutTheInvalidDropRule) {
+  const std::string rules = synced_rules();
+  EXPECT_EQ(rules.find("--ctstate INVALID -j DROP"), std::string::npos) << rules;
+}
+
+TEST_F(DaemonTest, DropsInvalidPacketsWhenTcpTrackingIsStrict) {
+  const std::string rules = synced_rules();
+  EXPECT_NE(rules.find("-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP"), std::string::npos) << rules;
+}
+
+TEST_F(SysctlDaemonTest, ATableItCannotRaiseIsWarnedAboutCountedAndCostsNothingElse) {
+  // min is above the table, so raising it was tried, but nf_conntrack_max is
+  // read-only outside the host namespace.
+  if (!fits_hash_) GTEST_SKIP() << "this host's conntrack table outgrows its hash size";
+  EXPECT_NE(d_->daemon_log().find("cannot set net.netfilter.nf_conntrack_max to"), std::string::npos)
+      << d_->daemon_log();
+  EXPECT_EQ(d_->metric("kubenat_node_sysctls_failed").value_or(-1), 1);
+  create_web("web", "10.96.0.50", {0});
+  EXPECT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+}
+
+// /proc/sys mounted read-only, as in a container without privileges.
+class ReadOnlyProcSysDaemonTest : public DaemonTest {
+ protected:
+  DaemonOptions options() override {
+    return {.prelude = std::string(kRouteLocalnetOff) +
+                       "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && "};
+  }
+};
+
+TEST_F(ReadOnlyProcSysDaemonTest, AReadOnlyProcSysDoesNotStopTheDaemon) {
+  create_web("web", "10.96.0.50", {0, 1});
+  ASSERT_TRUE(wait_until([&] { return reachable("10.96.0.50"); }, 2s));
+  const std::string log = d_->daemon_log();
+  EXPECT_NE(log.find("cannot set net.netfilter.nf_conntrack_tcp_timeout_close_wait to 3600: cannot open "
+                     "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close_wait: Read-only file system; going on"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("cannot set net.ipv4.conf.all.route_localnet to 1"), std::string::npos) << log;
+  EXPECT_GE(d_->metric("kubenat_node_sysctls_failed").value_or(-1), 3);
+  EXPECT_TRUE(d_->daemon_running());
 }
 
 }  // namespace

@@ -153,6 +153,46 @@ TEST(RunFlags, RejectsAnInvalidBindAddress) {
   EXPECT_THAT(parse_error({"--healthz-bind-address=::1:10256"}), HasSubstr("--healthz-bind-address"));
 }
 
+TEST(RunFlags, ConntrackDefaultsAreKubeProxys) {
+  const ConntrackSettings conntrack = parsed({}).conntrack;
+  EXPECT_EQ(conntrack.max_per_core, 32768);
+  EXPECT_EQ(conntrack.min, 131072);
+  EXPECT_EQ(conntrack.tcp_established_timeout, 24h);
+  EXPECT_EQ(conntrack.tcp_close_wait_timeout, 1h);
+  EXPECT_FALSE(conntrack.tcp_be_liberal);
+  EXPECT_EQ(conntrack.udp_timeout, 0s);
+  EXPECT_EQ(conntrack.udp_stream_timeout, 0s);
+}
+
+TEST(RunFlags, ReadsTheConntrackFlags) {
+  const ConntrackSettings conntrack =
+      parsed({"--conntrack-max-per-core=0", "--conntrack-min=4096", "--conntrack-tcp-timeout-established=2h",
+              "--conntrack-tcp-timeout-close-wait=0s", "--conntrack-tcp-be-liberal", "--conntrack-udp-timeout=45s",
+              "--conntrack-udp-timeout-stream=2m30s"})
+          .conntrack;
+  EXPECT_EQ(conntrack.max_per_core, 0);
+  EXPECT_EQ(conntrack.min, 4096);
+  EXPECT_EQ(conntrack.tcp_established_timeout, 2h);
+  EXPECT_EQ(conntrack.tcp_close_wait_timeout, 0s);
+  EXPECT_TRUE(conntrack.tcp_be_liberal);
+  EXPECT_EQ(conntrack.udp_timeout, 45s);
+  EXPECT_EQ(conntrack.udp_stream_timeout, 150s);
+}
+
+TEST(RunFlags, AConntrackFlagOverridesTheConfigFile) {
+  const std::string path = write_config("run_flags_conntrack.yaml", "conntrack:\n  min: 1000\n  udpTimeout: 10s\n");
+  const ConntrackSettings conntrack = parsed({"--config=" + path, "--conntrack-udp-timeout=20s"}).conntrack;
+  EXPECT_EQ(conntrack.min, 1000);
+  EXPECT_EQ(conntrack.udp_timeout, 20s);
+}
+
+TEST(RunFlags, RejectsANegativeConntrackValueNamingFlagAndField) {
+  EXPECT_THAT(parse_error({"--conntrack-max-per-core=-1"}),
+              HasSubstr("--conntrack-max-per-core (conntrack.maxPerCore)"));
+  EXPECT_THAT(parse_error({"--conntrack-udp-timeout=-1s"}),
+              HasSubstr("--conntrack-udp-timeout (conntrack.udpTimeout)"));
+}
+
 TEST(RunFlags, ReadsTheConfigFile) {
   const std::string path = write_config("run_flags_read.yaml", "hostnameOverride: from-file\nclusterCIDR: 10.0.0.0/8\n");
   const RunConfig config = parsed({"--config=" + path});

@@ -17,10 +17,12 @@
 #include "engine/daemon/local_addresses.h"
 #include "engine/daemon/log.h"
 #include "engine/daemon/metrics.h"
+#include "engine/daemon/node_sysctls.h"
 #include "engine/daemon/proxy_stack.h"
 #include "engine/daemon/service_health_server.h"
 #include "engine/daemon/sync_reporter.h"
 #include "engine/sync_loop.h"
+#include "rules/iptables/compiler.h"
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/proxy_flags.h"
 #include "tools/kubenat/run_flags.h"
@@ -114,6 +116,35 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   // change makes a sync due.
   const ProxyMode mode = *parse_proxy_mode(run->proxy_mode);  // validated with the flags
   const bool proxying = mode != ProxyMode::None;
+  // kube-proxy's settings of the node, made before the first rule as its
+  // platformSetup makes them; not in routes-only mode, where the cluster's
+  // own kube-proxy owns them.
+  std::size_t sysctls_failed = 0;
+  if (proxying) {
+    KernelSysctlFiles files;
+    const bool route_localnet = mode == ProxyMode::Iptables && accepts_localhost_nodeports(*proxy);
+    const auto settings = node_sysctls(run->conntrack, std::thread::hardware_concurrency(), route_localnet);
+    for (const SysctlOutcome& outcome : apply_node_sysctls(settings, files)) {
+      switch (outcome.result) {
+        case SysctlOutcome::Result::Set:
+          log.info(0, "set " + outcome.to_string());
+          break;
+        case SysctlOutcome::Result::Unchanged:
+          log.info(2, outcome.to_string());
+          break;
+        case SysctlOutcome::Result::Failed:
+          ++sysctls_failed;
+          log.warning(outcome.to_string() + "; going on without it");
+          break;
+      }
+    }
+    // As kube-proxy's iptables proxier: with liberal TCP tracking nothing is
+    // marked INVALID for the DROP rule to catch, so none is written.
+    if (auto liberal = files.read("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal")) {
+      proxy->conntrack_tcp_liberal = *liberal != 0;
+    }
+  }
+
   ProxyStackOptions stack_options;
   stack_options.mode = mode;
   stack_options.config = *proxy;
@@ -133,6 +164,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
 
   MetricsRegistry registry;
   ProxyMetrics metrics(registry, mode, {proxy->family});
+  metrics.node_sysctls_failed.set(static_cast<double>(sysctls_failed));
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   // The health-check node ports of LoadBalancer Services with
   // externalTrafficPolicy Local, on a thread of their own; the listeners go

@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <ostream>
+#include <tuple>
 #include <vector>
 
 #include "engine/daemon/duration.h"
@@ -36,6 +37,13 @@ struct RawFlags {
   std::string min_sync_period;
   std::string healthz_bind_address;
   std::string metrics_bind_address;
+  int conntrack_max_per_core = 0;
+  int conntrack_min = 0;
+  std::string conntrack_tcp_timeout_established;
+  std::string conntrack_tcp_timeout_close_wait;
+  bool conntrack_tcp_be_liberal = false;
+  std::string conntrack_udp_timeout;
+  std::string conntrack_udp_timeout_stream;
   bool routes = false;
   int route_protocol = 0;
   int verbosity = 0;
@@ -49,13 +57,18 @@ struct RawFlags {
 RawFlags sentinels(bool second) {
   RawFlags raw;
   const std::string text = second ? "\x01second" : "\x01first";
-  for (std::string* field : {&raw.config, &raw.kubeconfig, &raw.master, &raw.hostname_override, &raw.proxy_mode,
-                             &raw.iptables_mode, &raw.nftables_table, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
-                             &raw.metrics_bind_address}) {
+  for (std::string* field :
+       {&raw.config, &raw.kubeconfig, &raw.master, &raw.hostname_override, &raw.proxy_mode, &raw.iptables_mode,
+        &raw.nftables_table, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
+        &raw.metrics_bind_address, &raw.conntrack_tcp_timeout_established, &raw.conntrack_tcp_timeout_close_wait,
+        &raw.conntrack_udp_timeout, &raw.conntrack_udp_timeout_stream}) {
     *field = text;
   }
-  raw.masquerade_all = raw.localhost_nodeports = raw.routes = second;
-  raw.masquerade_bit = raw.verbosity = raw.route_protocol = second ? INT_MAX : INT_MIN;
+  raw.masquerade_all = raw.localhost_nodeports = raw.routes = raw.conntrack_tcp_be_liberal = second;
+  for (int* field :
+       {&raw.masquerade_bit, &raw.verbosity, &raw.route_protocol, &raw.conntrack_max_per_core, &raw.conntrack_min}) {
+    *field = second ? INT_MAX : INT_MIN;
+  }
   return raw;
 }
 
@@ -92,6 +105,22 @@ FlagSet make_flag_set(RawFlags& raw) {
                    "IP:port of /healthz and /livez; empty disables (default 0.0.0.0:10256)");
   flags.add_string("metrics-bind-address", &raw.metrics_bind_address,
                    "IP:port of /metrics; empty disables (default 127.0.0.1:10249)");
+  flags.add_int("conntrack-max-per-core", &raw.conntrack_max_per_core,
+                "conntrack entries to allow per CPU core; 0 leaves nf_conntrack_max as it is and ignores "
+                "--conntrack-min (default 32768)");
+  flags.add_int("conntrack-min", &raw.conntrack_min,
+                "the least nf_conntrack_max to ask for, whatever the cores (default 131072)");
+  flags.add_string("conntrack-tcp-timeout-established", &raw.conntrack_tcp_timeout_established,
+                   "idle timeout of established TCP connections; 0 leaves it as it is (default 24h0m0s)");
+  flags.add_string("conntrack-tcp-timeout-close-wait", &raw.conntrack_tcp_timeout_close_wait,
+                   "timeout of TCP connections in CLOSE_WAIT; 0 leaves it as it is (default 1h0m0s)");
+  flags.add_bool("conntrack-tcp-be-liberal", &raw.conntrack_tcp_be_liberal,
+                 "set nf_conntrack_tcp_be_liberal to 1: out-of-window TCP packets are not marked INVALID "
+                 "(default false)");
+  flags.add_string("conntrack-udp-timeout", &raw.conntrack_udp_timeout,
+                   "idle timeout of unreplied UDP flows; 0 leaves it as it is (default 0)");
+  flags.add_string("conntrack-udp-timeout-stream", &raw.conntrack_udp_timeout_stream,
+                   "idle timeout of assured UDP flows; 0 leaves it as it is (default 0)");
   flags.add_bool("routes", &raw.routes,
                  "program a route to every other node's pod CIDRs via its InternalIP (static-route mode, for "
                  "clusters without BGP; default false)");
@@ -118,6 +147,18 @@ std::expected<std::chrono::milliseconds, std::string> duration_flag(const std::s
 // kube-proxy's validation (validateKubeProxyIPTablesConfiguration and
 // friends), naming the flag and the config field that set each value.
 std::expected<void, std::string> validate(const RunConfig& config) {
+  const ConntrackSettings& conntrack = config.conntrack;
+  if (conntrack.max_per_core < 0) return error("--conntrack-max-per-core (conntrack.maxPerCore): must not be negative");
+  if (conntrack.min < 0) return error("--conntrack-min (conntrack.min): must not be negative");
+  for (auto [value, name] :
+       {std::pair{conntrack.tcp_established_timeout,
+                  "--conntrack-tcp-timeout-established (conntrack.tcpEstablishedTimeout)"},
+        std::pair{conntrack.tcp_close_wait_timeout,
+                  "--conntrack-tcp-timeout-close-wait (conntrack.tcpCloseWaitTimeout)"},
+        std::pair{conntrack.udp_timeout, "--conntrack-udp-timeout (conntrack.udpTimeout)"},
+        std::pair{conntrack.udp_stream_timeout, "--conntrack-udp-timeout-stream (conntrack.udpStreamTimeout)"}}) {
+    if (value.count() < 0) return error(std::string(name) + ": must not be negative");
+  }
   if (config.proxy_mode != "iptables" && config.proxy_mode != "nftables" && config.proxy_mode != "none") {
     return error("--proxy-mode (mode): kubenat supports iptables, nftables (and none, for --routes alone), got \"" +
                  config.proxy_mode + "\"");
@@ -221,6 +262,22 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   }
   if (given(&RawFlags::metrics_bind_address)) {
     config.metrics_bind_address = append_port_if_needed(first.metrics_bind_address, kMetricsPort);
+  }
+  if (given(&RawFlags::conntrack_max_per_core)) config.conntrack.max_per_core = first.conntrack_max_per_core;
+  if (given(&RawFlags::conntrack_min)) config.conntrack.min = first.conntrack_min;
+  if (given(&RawFlags::conntrack_tcp_be_liberal)) config.conntrack.tcp_be_liberal = first.conntrack_tcp_be_liberal;
+  for (auto [field, name, target] :
+       {std::tuple{&RawFlags::conntrack_tcp_timeout_established, "conntrack-tcp-timeout-established",
+                   &config.conntrack.tcp_established_timeout},
+        std::tuple{&RawFlags::conntrack_tcp_timeout_close_wait, "conntrack-tcp-timeout-close-wait",
+                   &config.conntrack.tcp_close_wait_timeout},
+        std::tuple{&RawFlags::conntrack_udp_timeout, "conntrack-udp-timeout", &config.conntrack.udp_timeout},
+        std::tuple{&RawFlags::conntrack_udp_timeout_stream, "conntrack-udp-timeout-stream",
+                   &config.conntrack.udp_stream_timeout}}) {
+    if (!given(field)) continue;
+    auto duration = duration_flag(name, first.*field);
+    if (!duration) return std::unexpected(duration.error());
+    *target = *duration;
   }
   if (given(&RawFlags::routes)) config.routes = first.routes;
   if (given(&RawFlags::route_protocol)) config.route_protocol = first.route_protocol;

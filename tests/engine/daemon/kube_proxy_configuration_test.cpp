@@ -208,9 +208,47 @@ TEST(KubeProxyConfiguration, WarnsAboutEachSetIpvsField) {
                           "ipvs.strictARP: not supported by kubenat, ignored"));
 }
 
-TEST(KubeProxyConfiguration, WarnsAboutConntrackSettings) {
-  EXPECT_THAT(parsed("conntrack:\n  maxPerCore: 32768\n").warnings,
-              ElementsAre("conntrack.maxPerCore: not supported by kubenat, ignored"));
+TEST(KubeProxyConfiguration, ReadsTheConntrackSection) {
+  const auto load = parsed(R"(
+conntrack:
+  maxPerCore: 65536
+  min: 262144
+  tcpEstablishedTimeout: 2h
+  tcpCloseWaitTimeout: 30m
+  tcpBeLiberal: true
+  udpTimeout: 45s
+  udpStreamTimeout: 2m30s
+)");
+  EXPECT_THAT(load.warnings, IsEmpty());
+  const ConntrackSettings& conntrack = load.config.conntrack;
+  EXPECT_EQ(conntrack.max_per_core, 65536);
+  EXPECT_EQ(conntrack.min, 262144);
+  EXPECT_EQ(conntrack.tcp_established_timeout, 2h);
+  EXPECT_EQ(conntrack.tcp_close_wait_timeout, 30min);
+  EXPECT_TRUE(conntrack.tcp_be_liberal);
+  EXPECT_EQ(conntrack.udp_timeout, 45s);
+  EXPECT_EQ(conntrack.udp_stream_timeout, 150s);
+}
+
+TEST(KubeProxyConfiguration, KeepsKubeProxysConntrackDefaultsForNulls) {
+  auto load = parse_kube_proxy_configuration(kKubeadmConfig, RunConfig{});
+  ASSERT_TRUE(load.has_value()) << load.error();
+  EXPECT_EQ(load->config.conntrack, ConntrackSettings{});
+  EXPECT_EQ(load->config.conntrack.max_per_core, 32768);
+  EXPECT_EQ(load->config.conntrack.tcp_established_timeout, 24h);
+}
+
+TEST(KubeProxyConfiguration, KeepsAnExplicitConntrackZeroAsLeaveTheKernelAlone) {
+  const ConntrackSettings conntrack =
+      parsed("conntrack:\n  maxPerCore: 0\n  tcpEstablishedTimeout: 0s\n  tcpCloseWaitTimeout: 0s\n").config.conntrack;
+  EXPECT_EQ(conntrack.max_per_core, 0);
+  EXPECT_EQ(conntrack.tcp_established_timeout, 0s);
+  EXPECT_EQ(conntrack.tcp_close_wait_timeout, 0s);
+}
+
+TEST(KubeProxyConfiguration, RejectsANegativeConntrackValueNamingTheField) {
+  EXPECT_THAT(parse_error(std::string(kHeader) + "conntrack:\n  min: -1\n"), HasSubstr("conntrack.min"));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "conntrack:\n  udpTimeout: -5s\n"), HasSubstr("conntrack.udpTimeout"));
 }
 
 TEST(KubeProxyConfiguration, WarnsAboutDetectLocalModesOtherThanClusterCidr) {
@@ -321,6 +359,10 @@ RunConfig a_run_config() {
   config.verbosity = 2;
   config.node_ips = {"10.240.0.11"};
   config.routes = true;
+  config.conntrack.max_per_core = 0;
+  config.conntrack.tcp_established_timeout = std::chrono::hours(2);
+  config.conntrack.tcp_be_liberal = true;
+  config.conntrack.udp_stream_timeout = std::chrono::seconds(150);
   return config;
 }
 
@@ -355,6 +397,7 @@ TEST(Configz, ReadsBackAsTheSameConfiguration) {
   EXPECT_EQ(read->config.healthz_bind_address, config.healthz_bind_address);
   EXPECT_EQ(read->config.metrics_bind_address, config.metrics_bind_address);
   EXPECT_EQ(read->config.verbosity, config.verbosity);
+  EXPECT_EQ(read->config.conntrack, config.conntrack);
 }
 
 }  // namespace

@@ -277,6 +277,8 @@ TEST(ProxyMetrics, ExposesKubenatsOwnMetrics) {
            "kubenat_routes 0",
            "# TYPE kubenat_route_skipped_nodes gauge",
            "kubenat_route_skipped_nodes 0",
+           "# TYPE kubenat_node_sysctls_failed gauge",
+           "kubenat_node_sysctls_failed 0",
        }) {
     EXPECT_THAT(text, HasSubstr(std::string(line) + "\n")) << line;
   }
