@@ -57,6 +57,9 @@ class BackgroundProcess {
   std::optional<int> status_;
 };
 
+// Whether `name` is an executable file in one of PATH's directories.
+bool program_in_path(std::string_view name);
+
 // The command line as one string, for messages: arguments with spaces quoted.
 std::string describe_command(const std::vector<std::string>& argv);
 

@@ -60,6 +60,7 @@ struct SyncResult {
   // Set when the proxier cleans conntrack (not with --conntrack-cleanup=false).
   std::optional<ConntrackCleanup> conntrack;
   std::vector<std::string> warnings;  // problems that did not fail the sync (conntrack, route conflicts)
+  std::vector<std::string> notes;     // other things it did worth a log line (another mode's leftovers removed)
   // Clean-ups after the sync that failed and are left for later (nftables:
   // stale session-affinity entries not deleted; kube-proxy's nftables
   // cleanup failures).

@@ -17,6 +17,7 @@ namespace kubenat {
 // Members in construction order: each part refers to the ones above it.
 struct ProxyStack::Parts {
   ProxyMode mode = ProxyMode::Iptables;
+  std::optional<IptablesMode> iptables_mode;
   std::string description;
   std::unique_ptr<ProcessConntrackCleaner> conntrack;
 
@@ -67,6 +68,7 @@ std::expected<std::unique_ptr<ProxyStack>, std::string> ProxyStack::build(const 
     case ProxyMode::Iptables: {
       // Asked only when not told: detecting runs `iptables --version`.
       const IptablesMode mode = options.iptables_mode ? *options.iptables_mode : detect_iptables_mode();
+      parts->iptables_mode = mode;
       parts->iptables_runner = std::make_unique<ProcessIptablesRunner>(mode, netns_of(options));
       parts->iptables_backend = std::make_unique<IptablesBackend>(
           *parts->iptables_runner, config.family,
@@ -117,6 +119,7 @@ Proxier* ProxyStack::service_proxier() const {
 
 Proxier* ProxyStack::route_proxier() const { return parts_->route_proxier.get(); }
 ProxyMode ProxyStack::mode() const { return parts_->mode; }
+std::optional<IptablesMode> ProxyStack::iptables_mode() const { return parts_->iptables_mode; }
 std::string ProxyStack::description() const { return parts_->description; }
 
 }  // namespace kubenat

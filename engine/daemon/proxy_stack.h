@@ -65,6 +65,8 @@ class ProxyStack {
   // The static-route proxier; null without routes.
   Proxier* route_proxier() const;
   ProxyMode mode() const;
+  // The iptables it drives in iptables mode; nullopt in the other modes.
+  std::optional<IptablesMode> iptables_mode() const;
 
   // What runs, for the start-up line: "iptables-nft", "iptables-legacy",
   // "nftables table ip kubenat" or "no service proxying", then ", static

@@ -62,6 +62,7 @@ bool SyncReporter::service_sync_done(const SyncReport& report) {
     for (const auto& [table, count] : *counts) gauge->with({table, family_label_}).set(static_cast<double>(count));
   }
   for (const std::string& warning : r.warnings) log_.warning(warning);
+  for (const std::string& note : r.notes) log_.info(0, note);
   const double ms = std::chrono::duration<double, std::milli>(report.duration).count();
   if (!r.ok) {
     log_.error("sync failed after " + std::to_string(ms) + " ms: " + r.error);
@@ -74,6 +75,7 @@ bool SyncReporter::service_sync_done(const SyncReport& report) {
 
 bool SyncReporter::other_sync_done(const SyncResult& r) {
   for (const std::string& warning : r.warnings) log_.warning(warning);
+  for (const std::string& note : r.notes) log_.info(0, note);
   if (r.routes) {
     const RouteSyncStats& s = *r.routes;
     metrics_.routes.set(static_cast<double>(s.programmed));

@@ -14,6 +14,7 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
 int apply_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int run_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int routes_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+int cleanup_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 int bench_command(std::span<const std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace kubenat

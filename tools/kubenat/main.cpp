@@ -17,6 +17,7 @@ void usage(std::ostream& out) {
          "  apply   make this node's iptables hold the rules for a snapshot\n"
          "  run     the daemon: watch the API server and keep this node's rules in sync\n"
          "  routes  print the static pod-CIDR routes a node would hold for a cluster snapshot\n"
+         "  cleanup remove what kube-proxy and kubenat left on this node (every mode and family), then exit\n"
          "  bench   measure the backends and a kube-proxy baseline on synthetic clusters of this node\n\n"
          "Run `kubenat <command> --help` for the flags of a command.\n";
 }
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (command == "apply") return kubenat::apply_command(args, std::cout, std::cerr);
   if (command == "run") return kubenat::run_command(args, std::cout, std::cerr);
   if (command == "routes") return kubenat::routes_command(args, std::cout, std::cerr);
+  if (command == "cleanup") return kubenat::cleanup_command(args, std::cout, std::cerr);
   if (command == "bench") return kubenat::bench_command(args, std::cout, std::cerr);
   if (command == "help" || command == "--help" || command == "-h") {
     usage(std::cout);

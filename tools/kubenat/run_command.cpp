@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "engine/daemon/cleanup_after_first_sync.h"
 #include "engine/daemon/health.h"
 #include "engine/daemon/http_server.h"
 #include "engine/daemon/kube_proxy_configuration.h"
@@ -173,7 +174,19 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   std::optional<ServiceHealthServer> health_checks;
   if (proxying) health_checks.emplace(health_check_listeners, health, *proxy);
   SyncReporter reporter(metrics, health, log, proxy->family, proxying, health_checks ? &*health_checks : nullptr);
-  SyncLoop loop((*stack)->service_proxier(), clock, loop_options, &reporter);
+  // What kube-proxy or another kubenat mode left goes once this mode's
+  // rules are in (engine/daemon/cleanup_after_first_sync.h).
+  Proxier* service_proxier = (*stack)->service_proxier();
+  std::optional<CleanupAfterFirstSync> switching;
+  if (service_proxier != nullptr) {
+    const Leftovers leftovers =
+        other_modes_leftovers(mode, (*stack)->iptables_mode().value_or(IptablesMode::Nft), run->nftables_table);
+    service_proxier = &switching.emplace(*service_proxier, [leftovers] {
+      KernelLeftovers kernel;
+      return remove_leftovers(leftovers, kernel);
+    });
+  }
+  SyncLoop loop(service_proxier, clock, loop_options, &reporter);
   if (Proxier* routes = (*stack)->route_proxier()) loop.add_proxier(*routes);
   if (health_checks) loop.add_proxier(*health_checks);
 
