@@ -19,7 +19,8 @@ struct IptablesCleanupResult {
 
 // One iptables-save per table of `tables` ("mangle", "nat", "filter") and one
 // iptables-restore for each table that holds something of kube-proxy's, so
-// a table is cleaned whole or not at all. The error names the table.
+// a table is cleaned whole or not at all. KUBE-FIREWALL goes only when no
+// table shows the kubelet. The error names the table.
 [[nodiscard]] std::expected<IptablesCleanupResult, std::string> remove_iptables_leftovers(
     IptablesRunner& runner, IpFamily family, const std::vector<std::string>& tables);
 

@@ -32,7 +32,13 @@ std::string_view target_of(std::string_view rule) {
 
 }  // namespace
 
-bool is_proxy_chain(std::string_view table, std::string_view chain) {
+bool kubelet_present(const std::vector<SavedTable>& tables) {
+  return std::any_of(tables.begin(), tables.end(), [](const SavedTable& table) {
+    return table.has_chain("KUBE-KUBELET-CANARY") || table.has_chain("KUBE-IPTABLES-HINT");
+  });
+}
+
+bool is_proxy_chain(std::string_view table, std::string_view chain, bool kubelet) {
   if (chain == "KUBE-PROXY-CANARY") return table == "nat" || table == "filter" || table == "mangle";
   if (table == "nat") {
     if (one_of(chain, {"KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"})) return true;
@@ -40,16 +46,17 @@ bool is_proxy_chain(std::string_view table, std::string_view chain) {
                        [&](std::string_view prefix) { return chain.starts_with(prefix); });
   }
   if (table == "filter") {
+    if (chain == "KUBE-FIREWALL") return !kubelet;
     return one_of(chain,
                   {"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"});
   }
   return false;
 }
 
-IptablesLeftovers iptables_leftovers(const SavedTable& table) {
+IptablesLeftovers iptables_leftovers(const SavedTable& table, bool kubelet) {
   IptablesLeftovers out;
   for (const std::string& chain : table.chains) {
-    if (is_proxy_chain(table.name, chain)) out.chains.push_back(chain);
+    if (is_proxy_chain(table.name, chain, kubelet)) out.chains.push_back(chain);
   }
   if (out.chains.empty()) return out;
   // Chains in iptables-save's order, then any whose rules came undeclared.
@@ -59,12 +66,12 @@ IptablesLeftovers iptables_leftovers(const SavedTable& table) {
   }
   std::vector<std::string> deletions;
   for (const std::string& chain : chains) {
-    if (is_proxy_chain(table.name, chain)) continue;
+    if (is_proxy_chain(table.name, chain, kubelet)) continue;
     auto rules = table.rules.find(chain);
     if (rules == table.rules.end()) continue;
     for (const std::string& rule : rules->second) {
       const std::string_view target = target_of(rule);
-      if (target.empty() || !is_proxy_chain(table.name, target)) continue;
+      if (target.empty() || !is_proxy_chain(table.name, target, kubelet)) continue;
       out.jumps.push_back("-A " + chain + " " + rule);
       deletions.push_back("-D " + chain + " " + rule);
     }

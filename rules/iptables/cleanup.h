@@ -5,9 +5,10 @@
 // as `kube-proxy --cleanup` does (pkg/proxy/iptables/cleanup.go): kube-proxy's
 // chains and every rule of another chain that jumps to one of them.
 //
-// The kubelet's chains stay, as kube-proxy leaves them: KUBE-FIREWALL (the
-// localnet guard kube-proxy also writes) and its jumps, KUBE-MARK-DROP,
-// KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT.
+// The kubelet's chains stay: KUBE-MARK-DROP, KUBE-KUBELET-CANARY,
+// KUBE-IPTABLES-HINT, and KUBE-FIREWALL, the localnet guard that kube-proxy's
+// iptables mode writes too, while the kubelet is there to own it (its canary
+// or hint chain exists); on a node without one it is kube-proxy's and goes.
 
 #include <string>
 #include <string_view>
@@ -17,8 +18,13 @@
 
 namespace kubenat {
 
+// Whether the kubelet keeps rules in these tables (one family, one
+// iptables flavour): its KUBE-KUBELET-CANARY or KUBE-IPTABLES-HINT chain is
+// in one of them.
+bool kubelet_present(const std::vector<SavedTable>& tables);
+
 // Whether `chain` of `table` ("nat", "filter", "mangle") is kube-proxy's.
-bool is_proxy_chain(std::string_view table, std::string_view chain);
+bool is_proxy_chain(std::string_view table, std::string_view chain, bool kubelet = true);
 
 struct IptablesLeftovers {
   std::vector<std::string> chains;  // kube-proxy's chains in the table
@@ -28,6 +34,6 @@ struct IptablesLeftovers {
   std::string payload;
 };
 
-IptablesLeftovers iptables_leftovers(const SavedTable& table);
+IptablesLeftovers iptables_leftovers(const SavedTable& table, bool kubelet = true);
 
 }  // namespace kubenat

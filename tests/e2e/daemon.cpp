@@ -51,7 +51,9 @@ std::expected<std::unique_ptr<DaemonWorld>, std::string> DaemonWorld::create(int
   if (read_file(d->directory_ / "simulator.log").find("listening on") == std::string::npos) {
     return std::unexpected("the API server simulator did not start: " + read_file(d->directory_ / "simulator.log"));
   }
-  if (auto daemon = d->start_daemon(); !daemon) return std::unexpected(daemon.error());
+  if (d->options_.start) {
+    if (auto daemon = d->start_daemon(); !daemon) return std::unexpected(daemon.error());
+  }
   return d;
 }
 
@@ -137,6 +139,12 @@ std::string DaemonWorld::daemon_log() const { return read_file(directory_ / "kub
 
 std::expected<void, std::string> DaemonWorld::restart_daemon() {
   daemon_.reset();
+  return start_daemon();
+}
+
+std::expected<void, std::string> DaemonWorld::start_daemon_with(std::vector<std::string> extra_flags) {
+  daemon_.reset();
+  options_.extra_flags = std::move(extra_flags);
   return start_daemon();
 }
 

@@ -22,6 +22,9 @@ struct DaemonOptions {
   // Shell commands run before the daemon, in its mount namespace (the one
   // `ip netns exec` makes): "mount ... && " to change what it sees.
   std::string prelude = {};
+  // Start the daemon with the world; false: the test starts it
+  // (start_daemon_with), e.g. after putting other rules in place.
+  bool start = true;
 };
 
 class DaemonWorld {
@@ -63,6 +66,9 @@ class DaemonWorld {
   std::string daemon_log() const;
   // Restarts the daemon (same flags).
   [[nodiscard]] std::expected<void, std::string> restart_daemon();
+  // Stops the daemon, if it runs, and starts it with `extra_flags` instead:
+  // the operator switching it to another mode. The log goes on.
+  [[nodiscard]] std::expected<void, std::string> start_daemon_with(std::vector<std::string> extra_flags);
 
   // iptables-save of the node namespace, normalized (tests/e2e/proxy_driver.h).
   [[nodiscard]] std::expected<std::string, std::string> node_rules();

@@ -73,16 +73,32 @@ std::vector<std::string> kube_lines(FakeIptables& iptables, IpFamily family) {
   return out;
 }
 
-TEST(RemoveIptablesLeftovers, LeavesOnlyTheKubeletsLocalnetGuardOfWhatIptablesModeWrites) {
+TEST(RemoveIptablesLeftovers, TakesAllThatIptablesModeWritesFromANodeWithoutAKubelet) {
   FakeIptables iptables;
   write_proxy_rules(iptables, IpFamily::V4);
   ASSERT_THAT(kube_lines(iptables, IpFamily::V4), Contains("nat :KUBE-SERVICES"));
+  ASSERT_THAT(kube_lines(iptables, IpFamily::V4), Contains("filter :KUBE-FIREWALL"));
   auto removed = remove_iptables_leftovers(iptables, IpFamily::V4, kTables);
   ASSERT_TRUE(removed) << removed.error();
   EXPECT_GT(removed->chains, 10u);
   EXPECT_GT(removed->jumps, 5u);
-  for (const std::string& line : kube_lines(iptables, IpFamily::V4)) {
-    EXPECT_NE(line.find("KUBE-FIREWALL"), std::string::npos) << "left: " << line;
+  EXPECT_THAT(kube_lines(iptables, IpFamily::V4), IsEmpty());
+}
+
+TEST(RemoveIptablesLeftovers, LeavesTheKubeletsChainsWhereTheKubeletIs) {
+  FakeIptables iptables;
+  iptables.seed("*mangle\n:KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n");
+  write_proxy_rules(iptables, IpFamily::V4);
+  ASSERT_TRUE(remove_iptables_leftovers(iptables, IpFamily::V4, kTables));
+  const std::vector<std::string> left = kube_lines(iptables, IpFamily::V4);
+  EXPECT_THAT(left, Contains("mangle :KUBE-IPTABLES-HINT"));
+  EXPECT_THAT(left, Contains("mangle :KUBE-KUBELET-CANARY"));
+  EXPECT_THAT(left, Contains("filter :KUBE-FIREWALL"));
+  EXPECT_THAT(left, Contains("filter -A INPUT -j KUBE-FIREWALL"));
+  for (const std::string& line : left) {
+    EXPECT_TRUE(line.find("KUBE-FIREWALL") != std::string::npos || line.find("KUBELET") != std::string::npos ||
+                line.find("HINT") != std::string::npos)
+        << "left: " << line;
   }
 }
 

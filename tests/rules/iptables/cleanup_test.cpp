@@ -33,9 +33,25 @@ TEST(IsProxyChain, KubeProxysFilterChains) {
   }
 }
 
+TEST(IsProxyChain, KubeFirewallIsKubeProxysOnlyWithoutTheKubelet) {
+  EXPECT_FALSE(is_proxy_chain("filter", "KUBE-FIREWALL", /*kubelet=*/true));
+  EXPECT_TRUE(is_proxy_chain("filter", "KUBE-FIREWALL", /*kubelet=*/false));
+}
+
+TEST(KubeletPresent, ByItsCanaryOrHintChain) {
+  const auto tables = [](const std::string& save) {
+    std::vector<SavedTable> out;
+    for (auto& [name, table] : parse_iptables_save(save)) out.push_back(table);
+    return out;
+  };
+  EXPECT_TRUE(kubelet_present(tables("*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n")));
+  EXPECT_TRUE(kubelet_present(tables("*nat\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n")));
+  EXPECT_FALSE(kubelet_present(tables("*filter\n:KUBE-FIREWALL - [0:0]\nCOMMIT\n")));
+}
+
 TEST(IsProxyChain, TheKubeletsChainsAndOthersAreNot) {
-  for (const char* chain : {"KUBE-FIREWALL", "KUBE-MARK-DROP", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT", "DOCKER",
-                            "PREROUTING", "CILIUM_PRE_nat"}) {
+  for (const char* chain :
+       {"KUBE-MARK-DROP", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT", "DOCKER", "PREROUTING", "CILIUM_PRE_nat"}) {
     EXPECT_FALSE(is_proxy_chain("nat", chain)) << chain;
     EXPECT_FALSE(is_proxy_chain("filter", chain)) << chain;
     EXPECT_FALSE(is_proxy_chain("mangle", chain)) << chain;
@@ -97,18 +113,27 @@ TEST(IptablesLeftovers, FlushesThenUnhooksThenDeletes) {
             "COMMIT\n");
 }
 
+constexpr const char* kFilterWithGuard =
+    "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n:KUBE-FORWARD - [0:0]\n"
+    "-A INPUT -j KUBE-FIREWALL\n"
+    "-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n"
+    "-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet "
+    "connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n"
+    "COMMIT\n";
+
 TEST(IptablesLeftovers, KeepsTheKubeletsLocalnetGuard) {
-  const IptablesLeftovers leftovers = iptables_leftovers(
-      table_of("filter",
-               "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n:KUBE-FORWARD - [0:0]\n"
-               "-A INPUT -j KUBE-FIREWALL\n"
-               "-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n"
-               "-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet "
-               "connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n"
-               "COMMIT\n"));
+  const IptablesLeftovers leftovers = iptables_leftovers(table_of("filter", kFilterWithGuard), /*kubelet=*/true);
   EXPECT_THAT(leftovers.chains, ElementsAre("KUBE-FORWARD"));
   EXPECT_THAT(leftovers.jumps,
               ElementsAre("-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD"));
+}
+
+TEST(IptablesLeftovers, TakesTheLocalnetGuardWhereNoKubeletOwnsIt) {
+  const IptablesLeftovers leftovers = iptables_leftovers(table_of("filter", kFilterWithGuard), /*kubelet=*/false);
+  EXPECT_THAT(leftovers.chains, ElementsAre("KUBE-FIREWALL", "KUBE-FORWARD"));
+  EXPECT_THAT(leftovers.jumps,
+              ElementsAre("-A INPUT -j KUBE-FIREWALL",
+                          "-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD"));
 }
 
 TEST(IptablesLeftovers, AJumpNamedInACommentIsNotAJump) {
