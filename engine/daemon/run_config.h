@@ -45,6 +45,16 @@ struct RunConfig {
   int masquerade_bit = 14;                      // --iptables-masquerade-bit, iptables.masqueradeBit
   bool localhost_nodeports = true;              // --iptables-localhost-nodeports, iptables.localhostNodePorts
   std::vector<std::string> nodeport_addresses;  // --nodeport-addresses, nodePortAddresses
+  // How pod traffic is told from the rest (kube-proxy's --detect-local-mode,
+  // detectLocalMode): ClusterCIDR, NodeCIDR, BridgeInterface or
+  // InterfaceNamePrefix; empty: ClusterCIDR, as kube-proxy defaults.
+  std::string detect_local_mode;
+  std::string pod_bridge_interface;       // --pod-bridge-interface, detectLocal.bridgeInterface
+  std::string pod_interface_name_prefix;  // --pod-interface-name-prefix, detectLocal.interfaceNamePrefix
+  // serviceProxyName: proxy only the Services labelled
+  // service.kubernetes.io/service-proxy-name with this value; empty: only
+  // the Services without the label, as kube-proxy.
+  std::string service_proxy_name;
   std::string iptables_mode = "auto";           // kubenat: nft, legacy or auto
   std::string nftables_table = "kubenat";       // --nftables-table: the table of --proxy-mode nftables
 
