@@ -317,11 +317,17 @@ std::string describe(std::string_view kind, const std::optional<std::string>& na
   return true;
 }
 
-// Why kube-proxy would never see an object with these labels, or empty.
-std::string ignored_reason(const std::map<std::string, std::string>& labels) {
-  if (const auto it = labels.find(std::string(kServiceProxyNameLabel)); it != labels.end()) {
+// Why the proxy named `service_proxy_name` (empty: kube-proxy) would never
+// see an object with these labels, or empty.
+std::string ignored_reason(const std::map<std::string, std::string>& labels, const std::string& service_proxy_name) {
+  const auto it = labels.find(std::string(kServiceProxyNameLabel));
+  if (it != labels.end() && it->second != service_proxy_name) {
     return "label " + std::string(kServiceProxyNameLabel) + "=" + quote(it->second) +
            ": handled by another service proxy";
+  }
+  if (it == labels.end() && !service_proxy_name.empty()) {
+    return "no label " + std::string(kServiceProxyNameLabel) + "=" + quote(service_proxy_name) +
+           ": not for this service proxy";
   }
   if (labels.contains(std::string(kHeadlessLabel))) {
     return "label " + std::string(kHeadlessLabel) + ": kube-proxy does not watch objects with it";
@@ -738,7 +744,9 @@ std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entr
 
 }  // namespace
 
-Decoded<Service> decode_service(const json& object) {
+bool is_valid_label_value(std::string_view text) { return is_label_value(text); }
+
+Decoded<Service> decode_service(const json& object, const DecodeOptions& options) {
   Decoded<Service> result;
   Reader reader("Service", result.diagnostics);
   constexpr std::string_view kSkip = "service skipped";
@@ -748,7 +756,7 @@ Decoded<Service> decode_service(const json& object) {
       !read_labels(reader, object, labels, kSkip)) {
     return result;
   }
-  result.ignored_reason = ignored_reason(labels);
+  result.ignored_reason = ignored_reason(labels, options.service_proxy_name);
   if (!result.ignored_reason.empty()) {
     return result;
   }
@@ -789,7 +797,7 @@ Decoded<Service> decode_service(const json& object) {
   return result;
 }
 
-Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
+Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOptions& options) {
   Decoded<EndpointSlice> result;
   Reader reader("EndpointSlice", result.diagnostics);
   constexpr std::string_view kSkip = "slice skipped";
@@ -799,7 +807,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
       !read_labels(reader, object, labels, kSkip)) {
     return result;
   }
-  result.ignored_reason = ignored_reason(labels);
+  result.ignored_reason = ignored_reason(labels, options.service_proxy_name);
   if (!result.ignored_reason.empty()) {
     return result;
   }
@@ -839,7 +847,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object) {
   return result;
 }
 
-Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object) {
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, const DecodeOptions& options) {
   Decoded<std::vector<EndpointSlice>> result;
   Reader reader("Endpoints", result.diagnostics);
   constexpr std::string_view kSkip = "endpoints skipped";
@@ -848,7 +856,7 @@ Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object) {
   if (!read_identity(reader, object, "Endpoints", true, id, kSkip) || !read_labels(reader, object, labels, kSkip)) {
     return result;
   }
-  result.ignored_reason = ignored_reason(labels);
+  result.ignored_reason = ignored_reason(labels, options.service_proxy_name);
   if (!result.ignored_reason.empty()) {
     return result;
   }

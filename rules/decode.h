@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -39,14 +40,27 @@ struct [[nodiscard]] Decoded {
   std::string ignored_reason;
 };
 
+struct DecodeOptions {
+  // Empty: kube-proxy's choice, objects labelled
+  // service.kubernetes.io/service-proxy-name belong to another proxy and are
+  // ignored. Set: kubenat is the service proxy of this name (serviceProxyName)
+  // and takes only the objects whose label has exactly this value; unlabelled
+  // ones are ignored. Headless ones are ignored either way.
+  std::string service_proxy_name;
+};
+
+// A Kubernetes label value: empty, or at most 63 characters, alphanumeric at
+// both ends with '-', '_' and '.' inside.
+[[nodiscard]] bool is_valid_label_value(std::string_view text);
+
 // A v1 Service. ExternalName Services come back with only id and type set:
 // kube-proxy never reads their other fields, so neither do we. Headless
 // Services (clusterIP "None" or empty) come back with cluster_ips empty.
-Decoded<Service> decode_service(const nlohmann::json& object);
+Decoded<Service> decode_service(const nlohmann::json& object, const DecodeOptions& options = {});
 
 // A discovery.k8s.io/v1 (or v1beta1) EndpointSlice. FQDN slices keep their
 // ports but no endpoints: kube-proxy ignores FQDN addresses.
-Decoded<EndpointSlice> decode_endpoint_slice(const nlohmann::json& object);
+Decoded<EndpointSlice> decode_endpoint_slice(const nlohmann::json& object, const DecodeOptions& options = {});
 
 // A v1 Endpoints object, converted to EndpointSlices (from_endpoints_v1 set),
 // one per subset and address family, named "<endpoints name>/subset-<i>-ipv4"
@@ -54,7 +68,8 @@ Decoded<EndpointSlice> decode_endpoint_slice(const nlohmann::json& object);
 // are DNS subdomains. addresses become ready endpoints, notReadyAddresses
 // endpoints with ready and serving false. Subsets without addresses produce no
 // slice, so the value may be an empty vector.
-Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const nlohmann::json& object);
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const nlohmann::json& object,
+                                                       const DecodeOptions& options = {});
 
 // A v1 Node: name, labels, status.addresses and spec.podCIDRs (or podCIDR).
 Decoded<Node> decode_node(const nlohmann::json& object);

@@ -37,6 +37,10 @@ std::expected<std::unique_ptr<ClusterWatcher>, std::string> ClusterWatcher::star
   InformerOptions services;
   services.resource = WatchedResource::Services;
   services.label_selector = options.label_selector;
+  if (!options.service_proxy_name.empty()) {
+    services.label_selector = service_proxy_label_selector(options.service_proxy_name);
+    services.decode.service_proxy_name = options.service_proxy_name;
+  }
   informers.push_back(services);
 
   InformerOptions endpoints = services;

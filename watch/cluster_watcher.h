@@ -4,7 +4,8 @@
 // per resource, each with its own connection to the API server, reporting to
 // one ClusterListener.
 //
-//   services        /api/v1/services, kube-proxy's label selector
+//   services        /api/v1/services, kube-proxy's label selector (or a
+//                   named proxy's: service_proxy_name)
 //   endpoints       /apis/discovery.k8s.io/v1/endpointslices, same selector;
 //                   v1 Endpoints when the server does not serve EndpointSlices
 //                   (synced(Endpoints) is then reported instead of
@@ -34,6 +35,10 @@ namespace kubenat {
 struct ClusterWatcherOptions {
   // Applied to Services, EndpointSlices and Endpoints; empty watches all.
   std::string label_selector = std::string(kKubeProxyLabelSelector);
+  // Non-empty: be the service proxy of this name (serviceProxyName): watch
+  // service_proxy_label_selector(name) instead of label_selector, and take
+  // exactly the objects labelled with the name (DecodeOptions).
+  std::string service_proxy_name;
   bool watch_nodes = true;
   // Watch only the Node named node_name (fieldSelector metadata.name=...).
   bool only_own_node = false;

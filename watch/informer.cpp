@@ -90,6 +90,12 @@ std::string_view kind_name(WatchedResource resource) {
 
 }  // namespace
 
+std::string service_proxy_label_selector(std::string_view service_proxy_name) {
+  if (service_proxy_name.empty()) return std::string(kKubeProxyLabelSelector);
+  return "service.kubernetes.io/service-proxy-name=" + std::string(service_proxy_name) +
+         ",!service.kubernetes.io/headless";
+}
+
 std::string_view collection_path(WatchedResource resource) {
   switch (resource) {
     case WatchedResource::Services:
@@ -495,7 +501,7 @@ Informer::Update Informer::decode(const json& object, std::string key, std::stri
   std::string ignored;
   switch (resource_) {
     case WatchedResource::Services: {
-      Decoded<Service> decoded = decode_service(object);
+      Decoded<Service> decoded = decode_service(object, options_.decode);
       update.diagnostics = std::move(decoded.diagnostics);
       ignored = std::move(decoded.ignored_reason);
       if (decoded.value) {
@@ -505,7 +511,7 @@ Informer::Update Informer::decode(const json& object, std::string key, std::stri
       break;
     }
     case WatchedResource::EndpointSlices: {
-      Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+      Decoded<EndpointSlice> decoded = decode_endpoint_slice(object, options_.decode);
       update.diagnostics = std::move(decoded.diagnostics);
       ignored = std::move(decoded.ignored_reason);
       if (decoded.value) {
@@ -515,7 +521,7 @@ Informer::Update Informer::decode(const json& object, std::string key, std::stri
       break;
     }
     case WatchedResource::Endpoints: {
-      Decoded<std::vector<EndpointSlice>> decoded = decode_endpoints_v1(object);
+      Decoded<std::vector<EndpointSlice>> decoded = decode_endpoints_v1(object, options_.decode);
       update.diagnostics = std::move(decoded.diagnostics);
       ignored = std::move(decoded.ignored_reason);
       if (decoded.value) {

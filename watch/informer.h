@@ -43,6 +43,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "rules/decode.h"
 #include "watch/api_transport.h"
 #include "watch/backoff.h"
 #include "watch/cluster_listener.h"
@@ -54,12 +55,21 @@ namespace kubenat {
 inline constexpr std::string_view kKubeProxyLabelSelector =
     "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
 
+// The selection of the service proxy named `service_proxy_name`: the objects
+// labelled service.kubernetes.io/service-proxy-name=<name> that are not
+// headless; kKubeProxyLabelSelector when the name is empty.
+[[nodiscard]] std::string service_proxy_label_selector(std::string_view service_proxy_name);
+
 struct InformerOptions {
   WatchedResource resource = WatchedResource::Services;
   // For EndpointSlices: ask /apis/discovery.k8s.io/v1 first, and watch v1
   // Endpoints instead when the server does not serve EndpointSlices.
   bool fall_back_to_endpoints = true;
   std::string label_selector;  // as written ("a,!b"); URL-encoded here. Empty: all objects.
+  // How objects are decoded; its service_proxy_name must agree with
+  // label_selector (service_proxy_label_selector()), or every object the
+  // selector lets through is ignored.
+  DecodeOptions decode;
   std::string field_selector;  // "metadata.name=worker-1"; empty: all objects
   int page_size = 500;
   int watch_timeout_seconds = 300;  // the server ends each watch after this; it is then reopened

@@ -649,6 +649,31 @@ TEST(DecodeService, ServiceProxyNameLabelIgnoresServiceWithoutDiagnostic) {
   EXPECT_THAT(decoded.ignored_reason, HasSubstr("service.kubernetes.io/service-proxy-name"));
 }
 
+TEST(DecodeService, ANamedProxyTakesServicesLabelledWithItsName) {
+  json object = service_json();
+  object["metadata"]["labels"] = {{"service.kubernetes.io/service-proxy-name", "kubenat"}};
+  const Decoded<Service> decoded = decode_service(object, DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_TRUE(decoded.value);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_TRUE(decoded.ignored_reason.empty());
+}
+
+TEST(DecodeService, ANamedProxyIgnoresServicesOfAnotherName) {
+  json object = service_json();
+  object["metadata"]["labels"] = {{"service.kubernetes.io/service-proxy-name", "cilium"}};
+  const Decoded<Service> decoded = decode_service(object, DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_FALSE(decoded.value);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_THAT(decoded.ignored_reason, HasSubstr("another service proxy"));
+}
+
+TEST(DecodeService, ANamedProxyIgnoresUnlabelledServices) {
+  const Decoded<Service> decoded = decode_service(service_json(), DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_FALSE(decoded.value);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_THAT(decoded.ignored_reason, HasSubstr("service.kubernetes.io/service-proxy-name=\"kubenat\""));
+}
+
 TEST(DecodeService, OtherLabelsDoNotIgnoreService) {
   json object = service_json();
   object["metadata"]["labels"] = {{"app", "web"}};
@@ -971,6 +996,33 @@ TEST(DecodeEndpointSlice, ServiceProxyNameLabelIgnoresSlice) {
   EXPECT_THAT(decoded.ignored_reason, Not(IsEmpty()));
 }
 
+TEST(DecodeEndpointSlice, ANamedProxyTakesSlicesLabelledWithItsName) {
+  json object = slice_json();
+  object["metadata"]["labels"]["service.kubernetes.io/service-proxy-name"] = "kubenat";
+  const Decoded<EndpointSlice> decoded =
+      decode_endpoint_slice(object, DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_TRUE(decoded.value);
+  EXPECT_TRUE(decoded.ignored_reason.empty());
+}
+
+TEST(DecodeEndpointSlice, ANamedProxyIgnoresUnlabelledSlices) {
+  const Decoded<EndpointSlice> decoded =
+      decode_endpoint_slice(slice_json(), DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_FALSE(decoded.value);
+  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_THAT(decoded.ignored_reason, Not(IsEmpty()));
+}
+
+TEST(DecodeEndpointSlice, ANamedProxyStillIgnoresHeadlessSlices) {
+  json object = slice_json();
+  object["metadata"]["labels"]["service.kubernetes.io/service-proxy-name"] = "kubenat";
+  object["metadata"]["labels"]["service.kubernetes.io/headless"] = "";
+  const Decoded<EndpointSlice> decoded =
+      decode_endpoint_slice(object, DecodeOptions{.service_proxy_name = "kubenat"});
+  EXPECT_FALSE(decoded.value);
+  EXPECT_THAT(decoded.ignored_reason, HasSubstr("service.kubernetes.io/headless"));
+}
+
 TEST(DecodeEndpointSlice, NullEndpointsAndPortsAreEmpty) {
   json object = slice_json();
   object["endpoints"] = nullptr;
@@ -1070,6 +1122,25 @@ TEST(DecodeEndpointsV1, HeadlessLabelIgnoresEndpoints) {
   EXPECT_FALSE(decoded.value);
   EXPECT_THAT(decoded.diagnostics, IsEmpty());
   EXPECT_THAT(decoded.ignored_reason, Not(IsEmpty()));
+}
+
+TEST(DecodeEndpointsV1, ANamedProxyTakesOnlyEndpointsLabelledWithItsName) {
+  json object = endpoints_json();
+  const DecodeOptions options{.service_proxy_name = "kubenat"};
+  EXPECT_FALSE(decode_endpoints_v1(object, options).value);
+  object["metadata"]["labels"] = {{"service.kubernetes.io/service-proxy-name", "kubenat"}};
+  EXPECT_TRUE(decode_endpoints_v1(object, options).value);
+}
+
+TEST(LabelValue, AcceptsKubernetesLabelValuesOnly) {
+  EXPECT_TRUE(is_valid_label_value(""));
+  EXPECT_TRUE(is_valid_label_value("kubenat"));
+  EXPECT_TRUE(is_valid_label_value("My_proxy.v-2"));
+  EXPECT_TRUE(is_valid_label_value(std::string(63, 'a')));
+  EXPECT_FALSE(is_valid_label_value(std::string(64, 'a')));
+  EXPECT_FALSE(is_valid_label_value("-kubenat"));
+  EXPECT_FALSE(is_valid_label_value("kube nat"));
+  EXPECT_FALSE(is_valid_label_value("a/b"));
 }
 
 TEST(DecodeEndpointsV1, NameWithQuoteIsRejected) {

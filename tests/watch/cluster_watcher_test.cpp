@@ -121,6 +121,19 @@ TEST(ClusterWatcher, CanWatchOnlyItsOwnNodeOrNoNodes) {
   }
 }
 
+TEST(ClusterWatcher, ANamedProxyWatchesTheServicesLabelledWithItsName) {
+  Blocking blocking;
+  RecordingListener listener;
+  ClusterWatcherOptions options;
+  options.service_proxy_name = "kubenat";
+  options.watch_nodes = false;
+  auto watcher = ClusterWatcher::start(blocking.factory(), listener, options);
+  ASSERT_TRUE(watcher) << watcher.error();
+  EXPECT_THAT(blocking.wait_for(2),
+              Contains("/api/v1/services?limit=500&labelSelector=service.kubernetes.io%2Fservice-proxy-name%3D"
+                       "kubenat%2C%21service.kubernetes.io%2Fheadless"));
+}
+
 TEST(ClusterWatcher, StartErrors) {
   Blocking blocking;
   RecordingListener listener;

@@ -128,6 +128,12 @@ TEST(InformerHelpers, UrlEncodesKubeProxySelector) {
   EXPECT_EQ(url_encode("a b~_"), "a%20b~_");
 }
 
+TEST(InformerHelpers, ANamedProxySelectsServicesLabelledWithItsName) {
+  EXPECT_EQ(service_proxy_label_selector("kubenat"),
+            "service.kubernetes.io/service-proxy-name=kubenat,!service.kubernetes.io/headless");
+  EXPECT_EQ(service_proxy_label_selector(""), kKubeProxyLabelSelector);
+}
+
 TEST(InformerHelpers, CollectionPaths) {
   EXPECT_EQ(collection_path(WatchedResource::Services), "/api/v1/services");
   EXPECT_EQ(collection_path(WatchedResource::EndpointSlices), "/apis/discovery.k8s.io/v1/endpointslices");
@@ -356,6 +362,19 @@ TEST_F(InformerTest, IgnoredServicesAreReportedGoneOnlyIfKnown) {
   run(WatchedResource::Services);
   EXPECT_THAT(listener.events(),
               ElementsAre("service a/one", "synced services", "service a/one gone", "service a/one"));
+  EXPECT_THAT(listener.diagnostics(), IsEmpty());
+}
+
+TEST_F(InformerTest, ANamedProxyReportsOnlyServicesLabelledWithItsName) {
+  const json mine = {{"service.kubernetes.io/service-proxy-name", "kubenat"}};
+  InformerOptions options = options_for(WatchedResource::Services);
+  options.label_selector = service_proxy_label_selector("kubenat");
+  options.decode.service_proxy_name = "kubenat";
+  transport.on_get("labelSelector=service.kubernetes.io%2Fservice-proxy-name%3Dkubenat", 200,
+                   list({service("a", "mine", "5", "10.96.0.10", mine), service("a", "unlabelled", "6")}, "10"))
+      .on_watch("resourceVersion=10", {event("ADDED", service("a", "later", "11", "10.96.0.11", mine))});
+  run(options);
+  EXPECT_THAT(listener.events(), ElementsAre("service a/mine", "synced services", "service a/later"));
   EXPECT_THAT(listener.diagnostics(), IsEmpty());
 }
 
