@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "rules/ip.h"
+
 namespace kubenat {
 
 // What a sync put into the kernel. A backend leaves at zero what it does
@@ -71,6 +73,11 @@ struct SyncResult {
   // in the chains the sync wrote. Set by the iptables proxier only.
   std::map<std::string, std::size_t> rules_by_table;
   std::map<std::string, std::size_t> rules_written_by_table;
+  // Set by the dual-stack proxier (engine/dual_stack_proxier.h): the family a
+  // result is for, and on the combined result each family's own, so that
+  // metrics and health stay per family as kube-proxy reports them.
+  std::optional<IpFamily> family;
+  std::vector<SyncResult> by_family;
 };
 
 }  // namespace kubenat

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/clock.h"
 #include "engine/daemon/proxy_mode.h"
@@ -27,6 +28,10 @@ struct ProxyStackOptions {
   ProxyMode mode = ProxyMode::Iptables;
   // What the rules are for (family, node, table name, ...).
   ProxyConfig config;
+  // The families to proxy, the node's own first. Empty: config.family
+  // alone. Two: dual-stack, one service proxier per family (config.family
+  // set to each) behind one DualStackProxier, as kube-proxy's metaproxier.
+  std::vector<IpFamily> families;
   // iptables mode: which iptables; nullopt: what `iptables` on this host
   // is. Ignored in the other modes, which run no iptables command.
   std::optional<IptablesMode> iptables_mode;
@@ -60,8 +65,11 @@ class ProxyStack {
   ProxyStack& operator=(const ProxyStack&) = delete;
   ~ProxyStack();
 
-  // The service proxier; null in ProxyMode::None.
+  // The service proxier (both families' on a dual-stack node); null in
+  // ProxyMode::None.
   Proxier* service_proxier() const;
+  // The families proxied, the node's own first.
+  const std::vector<IpFamily>& families() const;
   // The static-route proxier; null without routes.
   Proxier* route_proxier() const;
   ProxyMode mode() const;
@@ -69,8 +77,9 @@ class ProxyStack {
   std::optional<IptablesMode> iptables_mode() const;
 
   // What runs, for the start-up line: "iptables-nft", "iptables-legacy",
-  // "nftables table ip kubenat" or "no service proxying", then ", static
-  // routes (proto 214)" with routes.
+  // "nftables table ip kubenat" or "no service proxying", then the families
+  // when dual-stack (" for IPv4 and IPv6", "tables ip and ip6 kubenat"),
+  // then ", static routes (proto 214)" with routes.
   std::string description() const;
 
  private:

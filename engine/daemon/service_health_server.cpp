@@ -19,8 +19,12 @@ HttpReply service_health_reply(const ObjectName& service, std::size_t local_endp
                    {{"X-Load-Balancing-Endpoint-Weight", std::to_string(local_endpoints)}}};
 }
 
-ServiceHealthServer::ServiceHealthServer(HttpListeners& listeners, const ProxyHealth& health, ProxyConfig config)
-    : listeners_(listeners), config_(std::move(config)), shared_(std::make_shared<Shared>(health)) {}
+ServiceHealthServer::ServiceHealthServer(HttpListeners& listeners, const ProxyHealth& health, ProxyConfig config,
+                                         std::vector<IpFamily> families)
+    : listeners_(listeners),
+      config_(std::move(config)),
+      families_(families.empty() ? std::vector<IpFamily>{config_.family} : std::move(families)),
+      shared_(std::make_shared<Shared>(health)) {}
 
 ServiceHealthServer::~ServiceHealthServer() {
   // Closing waits for the listeners' thread, whose handlers take the lock:
@@ -73,12 +77,27 @@ void ServiceHealthServer::compile(const ClusterState& state, const std::set<Obje
 std::expected<std::vector<HttpListeners::Id>, std::string> ServiceHealthServer::open(const ObjectName& service,
                                                                                      int port) {
   std::vector<std::string> addresses;
-  if (const auto ips = nodeport_ips(config_)) {
+  bool wildcard_v4 = false;
+  bool wildcard_v6 = false;
+  for (IpFamily family : families_) {
+    ProxyConfig of_family = config_;
+    of_family.family = family;
+    const auto ips = nodeport_ips(of_family);
+    if (!ips) {
+      (family == IpFamily::V4 ? wildcard_v4 : wildcard_v6) = true;
+      continue;
+    }
     for (const IpAddress& ip : *ips) {
       addresses.push_back((ip.is_v4() ? ip.to_string() : "[" + ip.to_string() + "]") + ":" + std::to_string(port));
     }
-  } else {
-    addresses.push_back((config_.family == IpFamily::V4 ? "0.0.0.0:" : "[::]:") + std::to_string(port));
+  }
+  // "[::]" takes IPv4 too: one socket for a family without restriction, or
+  // both. Beside IPv4 addresses of their own (--nodeport-addresses
+  // restricting IPv4 alone) it would take their port, so IPv6 goes without.
+  if (wildcard_v6 && (wildcard_v4 || addresses.empty())) {
+    addresses.push_back("[::]:" + std::to_string(port));
+  } else if (wildcard_v4) {
+    addresses.push_back("0.0.0.0:" + std::to_string(port));
   }
   std::vector<HttpListeners::Id> opened;
   for (const std::string& address : addresses) {

@@ -40,9 +40,12 @@ class ServiceHealthServer final : public Proxier {
   // `listeners` serves the ports; `health` says whether the proxy is
   // healthy (serviceProxyHealthy: its syncs keep up, whatever the node's
   // eligibility). `listeners` must outlive this object, and `health` the
-  // listeners' thread. `config` gives the family,
-  // this node and the node-port addresses.
-  ServiceHealthServer(HttpListeners& listeners, const ProxyHealth& health, ProxyConfig config);
+  // listeners' thread. `config` gives the family whose endpoints are
+  // counted, this node and the node-port addresses. `families`: the
+  // families whose node-port addresses the ports open on (a dual-stack node
+  // answers load balancers of both); empty: config.family.
+  ServiceHealthServer(HttpListeners& listeners, const ProxyHealth& health, ProxyConfig config,
+                      std::vector<IpFamily> families = {});
   ~ServiceHealthServer() override;
 
   void compile(const ClusterState& state, const std::set<ObjectName>* changed) override;
@@ -83,6 +86,7 @@ class ServiceHealthServer final : public Proxier {
 
   HttpListeners& listeners_;
   ProxyConfig config_;
+  std::vector<IpFamily> families_;
   // What compile() found, for every Service with something to say.
   std::map<ObjectName, ServiceHealth> facts_;
   std::size_t no_local_internal_ = 0;

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/daemon/health.h"
 #include "engine/daemon/log.h"
@@ -19,19 +20,20 @@ namespace kubenat {
 
 class SyncReporter final : public SyncObserver {
  public:
-  // `proxying`: whether there is a service proxier (--proxy-mode none has
-  // none, and its empty result is not a sync of rules). `health_checks`,
-  // when given, is read after each sync for its gauges. Everything given
-  // must outlive the reporter. Trigger times before `started` (when the
-  // daemon started) are not measured.
-  SyncReporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, IpFamily family, bool proxying,
+  // `families`: the families proxied, the node's own first (two on a
+  // dual-stack node, whose service proxier reports each family's result in
+  // SyncResult::by_family). `proxying`: whether there is a service proxier
+  // (--proxy-mode none has none, and its empty result is not a sync of
+  // rules). `health_checks`, when given, is read after each sync for its
+  // gauges. Everything given must outlive the reporter. Trigger times before
+  // `started` (when the daemon started) are not measured.
+  SyncReporter(ProxyMetrics& metrics, ProxyHealth& health, Log& log, std::vector<IpFamily> families, bool proxying,
                const ServiceHealthServer* health_checks = nullptr,
                std::chrono::system_clock::time_point started = std::chrono::system_clock::now())
       : metrics_(metrics),
         health_(health),
         log_(log),
-        family_(family),
-        family_label_(ip_family_label(family)),
+        families_(std::move(families)),
         proxying_(proxying),
         health_checks_(health_checks),
         started_(started) {}
@@ -43,8 +45,12 @@ class SyncReporter final : public SyncObserver {
   void object_diagnostics(const Diagnostics& diagnostics) override;
 
  private:
-  // The service proxier's sync: metrics and log; whether it succeeded.
-  bool service_sync_done(const SyncReport& report);
+  // The service proxier's sync: metrics and log; the families whose rules
+  // are now in the kernel.
+  std::vector<IpFamily> service_sync_done(const SyncReport& report);
+  // One family's share of it: its metrics.
+  void family_sync_done(const SyncReport& report, const SyncResult& result, IpFamily family,
+                        std::chrono::system_clock::time_point now);
   // The other proxiers' (static routes, health checks): warnings, their
   // figures, a line when something changed. Whether it succeeded.
   bool other_sync_done(const SyncResult& result);
@@ -52,8 +58,7 @@ class SyncReporter final : public SyncObserver {
   ProxyMetrics& metrics_;
   ProxyHealth& health_;
   Log& log_;
-  IpFamily family_;
-  std::string family_label_;  // the ip_family label
+  std::vector<IpFamily> families_;
   bool proxying_;
   const ServiceHealthServer* health_checks_;
   std::size_t failed_binds_seen_ = 0;

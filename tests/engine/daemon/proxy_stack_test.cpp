@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "engine/dual_stack_proxier.h"
 #include "engine/iptables/proxier.h"
 #include "engine/nftables/proxier.h"
 #include "tests/support/fake_clock.h"
@@ -62,6 +63,48 @@ TEST(ProxyStack, IptablesModeBuildsTheIptablesProxierForTheIptablesAsked) {
   auto legacy = ProxyStack::build(options, clock);
   ASSERT_TRUE(legacy) << legacy.error();
   EXPECT_EQ((*legacy)->description(), "iptables-legacy");
+}
+
+TEST(ProxyStack, DualStackBuildsOneProxierPerFamilyBehindOne) {
+  testing::FakeClock clock;
+  for (ProxyMode mode : {ProxyMode::Iptables, ProxyMode::Nftables}) {
+    ProxyStackOptions options = options_for(mode);
+    options.families = {IpFamily::V6, IpFamily::V4};
+    auto stack = ProxyStack::build(options, clock);
+    ASSERT_TRUE(stack) << stack.error();
+    EXPECT_NE(dynamic_cast<DualStackProxier*>((*stack)->service_proxier()), nullptr);
+    EXPECT_EQ((*stack)->families(), (std::vector<IpFamily>{IpFamily::V6, IpFamily::V4}));
+  }
+}
+
+TEST(ProxyStack, DualStackDescriptionNamesBothFamilies) {
+  testing::FakeClock clock;
+  ProxyStackOptions options = options_for(ProxyMode::Nftables);
+  options.families = {IpFamily::V4, IpFamily::V6};
+  auto nft = ProxyStack::build(options, clock);
+  ASSERT_TRUE(nft) << nft.error();
+  EXPECT_EQ((*nft)->description(), "nftables tables ip and ip6 kubenat");
+  options.mode = ProxyMode::Iptables;
+  auto iptables = ProxyStack::build(options, clock);
+  ASSERT_TRUE(iptables) << iptables.error();
+  EXPECT_EQ((*iptables)->description(), "iptables-nft for IPv4 and IPv6");
+}
+
+TEST(ProxyStack, TheSameFamilyTwiceIsAnError) {
+  testing::FakeClock clock;
+  ProxyStackOptions options = options_for(ProxyMode::Iptables);
+  options.families = {IpFamily::V4, IpFamily::V4};
+  EXPECT_FALSE(ProxyStack::build(options, clock));
+}
+
+TEST(ProxyStack, WithoutFamiliesTheConfigsFamilyIsTheOnlyOne) {
+  testing::FakeClock clock;
+  ProxyStackOptions options = options_for(ProxyMode::Iptables);
+  options.config.family = IpFamily::V6;
+  auto stack = ProxyStack::build(options, clock);
+  ASSERT_TRUE(stack) << stack.error();
+  EXPECT_EQ((*stack)->families(), (std::vector<IpFamily>{IpFamily::V6}));
+  EXPECT_NE(dynamic_cast<IptablesProxier*>((*stack)->service_proxier()), nullptr);
 }
 
 TEST(ProxyStack, NoneModeHasNoServiceProxier) {

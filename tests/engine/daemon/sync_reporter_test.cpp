@@ -22,7 +22,7 @@ class SyncReporterTest : public ::testing::Test {
       : metrics_(registry_, mode, {IpFamily::V4}),
         health_(clock_, 60s),
         log_(out_, 2),
-        reporter_(metrics_, health_, log_, IpFamily::V4, true, nullptr, std::chrono::system_clock::now() - 1h) {}
+        reporter_(metrics_, health_, log_, {IpFamily::V4}, true, nullptr, std::chrono::system_clock::now() - 1h) {}
 
   static SyncReport successful() {
     SyncReport report;
@@ -117,6 +117,67 @@ TEST_F(NftablesSyncReporterTest, FailuresAndCleanupFailuresHaveTheNftablesNames)
   cleaned.result.cleanup_failures = 1;
   reporter_.sync_done(cleaned);
   EXPECT_EQ(metrics_.nftables_cleanup_failures_total->with({"IPv4"}).value(), 1);
+}
+
+class DualStackSyncReporterTest : public ::testing::Test {
+ protected:
+  DualStackSyncReporterTest()
+      : metrics_(registry_, ProxyMode::Iptables, {IpFamily::V6, IpFamily::V4}),
+        health_(clock_, 60s),
+        log_(out_, 2),
+        reporter_(metrics_, health_, log_, {IpFamily::V6, IpFamily::V4}, true, nullptr,
+                  std::chrono::system_clock::now() - 1h) {}
+
+  // What the dual-stack proxier reports: each family's result in by_family.
+  static SyncReport of(bool v6_ok, bool v4_ok) {
+    SyncReport report;
+    SyncResult v6;
+    v6.ok = v6_ok;
+    v6.family = IpFamily::V6;
+    v6.rules_by_table = {{"nat", 7}};
+    SyncResult v4;
+    v4.ok = v4_ok;
+    v4.family = IpFamily::V4;
+    v4.rules_by_table = {{"nat", 9}};
+    report.result.ok = v6_ok && v4_ok;
+    report.result.by_family = {v6, v4};
+    return report;
+  }
+
+  MetricsRegistry registry_;
+  ProxyMetrics metrics_;
+  testing::FakeClock clock_;
+  ProxyHealth health_;
+  std::ostringstream out_;
+  Log log_;
+  SyncReporter reporter_;
+};
+
+TEST_F(DualStackSyncReporterTest, EachFamilysFiguresGoUnderItsOwnLabel) {
+  reporter_.sync_done(of(true, true));
+  EXPECT_EQ(metrics_.iptables_rules_total->with({"nat", "IPv6"}).value(), 7);
+  EXPECT_EQ(metrics_.iptables_rules_total->with({"nat", "IPv4"}).value(), 9);
+  EXPECT_EQ(metrics_.sync_proxy_rules_duration.with({"IPv6"}).snapshot().count, 1u);
+  EXPECT_EQ(metrics_.sync_proxy_rules_duration.with({"IPv4"}).snapshot().count, 1u);
+}
+
+TEST_F(DualStackSyncReporterTest, AChangeIsQueuedForBothFamilies) {
+  reporter_.sync_queued(1, 0);
+  EXPECT_GT(metrics_.sync_proxy_rules_last_queued_timestamp.with({"IPv6"}).value(), 0);
+  EXPECT_GT(metrics_.sync_proxy_rules_last_queued_timestamp.with({"IPv4"}).value(), 0);
+}
+
+TEST_F(DualStackSyncReporterTest, AFamilyThatKeepsFailingMakesTheProxyUnhealthyWhileTheOtherIsUpToDate) {
+  reporter_.sync_queued(1, 0);
+  reporter_.sync_done(of(true, false));
+  EXPECT_EQ(metrics_.iptables_restore_failures_total->with({"IPv4"}).value(), 1);
+  EXPECT_EQ(metrics_.iptables_restore_failures_total->with({"IPv6"}).value(), 0);
+  clock_.advance(61s);
+  EXPECT_FALSE(health_.healthy());
+  const HealthReply reply = health_.healthz(std::chrono::system_clock::now());
+  EXPECT_THAT(reply.body, HasSubstr(R"("IPv6":{"lastUpdated")"));
+  reporter_.sync_done(of(true, true));
+  EXPECT_TRUE(health_.healthy());
 }
 
 }  // namespace
