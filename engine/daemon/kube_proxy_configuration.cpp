@@ -7,12 +7,16 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "engine/daemon/duration.h"
+#include "rules/decode.h"
 #include "rules/ip.h"
 
 namespace kubenat {
@@ -31,12 +35,17 @@ std::string child(std::string_view parent, std::string_view key) {
   return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
 }
 
+std::string index(std::string_view parent, std::size_t i) { return std::string(parent) + "[" + std::to_string(i) + "]"; }
+
 // Parser messages can span lines and echo input; errors stay one short line.
 std::string one_line(std::string_view text) {
   std::string line;
   for (const char c : text.substr(0, 300)) line += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
   return line;
 }
+
+// Field names and values quoted in errors come from the file: shown escaped.
+std::string json_quoted(std::string_view text) { return nlohmann::json(std::string(one_line(text))).dump(); }
 
 bool is_null(const YAML::Node& node) { return !node.IsDefined() || node.IsNull(); }
 
@@ -67,29 +76,42 @@ Result<std::optional<int>> read_int(const YAML::Node& node, const std::string& p
   return std::unexpected(path + ": expects an integer");
 }
 
-// Zero ("0s", "0") reads as nullopt: kube-proxy replaces a zero duration by
-// its default.
-Result<std::optional<std::chrono::milliseconds>> read_duration(const YAML::Node& node, const std::string& path) {
+Result<std::optional<double>> read_number(const YAML::Node& node, const std::string& path) {
+  if (is_null(node)) return std::nullopt;
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return value;
+  }
+  return std::unexpected(path + ": expects a number");
+}
+
+// Any duration, zero and negative ones included; nullopt when absent or "".
+Result<std::optional<std::chrono::milliseconds>> read_any_duration(const YAML::Node& node, const std::string& path) {
   auto text = read_string(node, path);
   if (!text) return std::unexpected(text.error());
   if (!*text || (*text)->empty()) return std::nullopt;
   auto duration = parse_duration(**text);
   if (!duration) return std::unexpected(path + ": " + duration.error());
-  if (duration->count() == 0) return std::nullopt;
   return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+}
+
+// Zero ("0s", "0") reads as nullopt: kube-proxy replaces a zero duration by
+// its default.
+Result<std::optional<std::chrono::milliseconds>> read_duration(const YAML::Node& node, const std::string& path) {
+  auto duration = read_any_duration(node, path);
+  if (!duration || !*duration || (*duration)->count() != 0) return duration;
+  return std::nullopt;
 }
 
 // A duration where zero means something ("leave as-is"): kept, not defaulted.
 // Negative durations are errors.
 Result<std::optional<std::chrono::milliseconds>> read_duration_or_zero(const YAML::Node& node,
                                                                        const std::string& path) {
-  auto text = read_string(node, path);
-  if (!text) return std::unexpected(text.error());
-  if (!*text || (*text)->empty()) return std::nullopt;
-  auto duration = parse_duration(**text);
-  if (!duration) return std::unexpected(path + ": " + duration.error());
-  if (duration->count() < 0) return std::unexpected(path + ": must not be negative");
-  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+  auto duration = read_any_duration(node, path);
+  if (duration && *duration && (*duration)->count() < 0) return std::unexpected(path + ": must not be negative");
+  return duration;
 }
 
 Result<std::optional<std::vector<std::string>>> read_string_list(const YAML::Node& node, const std::string& path) {
@@ -97,7 +119,7 @@ Result<std::optional<std::vector<std::string>>> read_string_list(const YAML::Nod
   if (!node.IsSequence()) return std::unexpected(path + ": expects a list of strings");
   std::vector<std::string> out;
   for (std::size_t i = 0; i < node.size(); ++i) {
-    if (!node[i].IsScalar()) return std::unexpected(path + "[" + std::to_string(i) + "]: expects a string");
+    if (!node[i].IsScalar()) return std::unexpected(index(path, i) + ": expects a string");
     out.push_back(node[i].Scalar());
   }
   return out;
@@ -118,58 +140,82 @@ std::vector<std::string> split_commas(std::string_view text) {
   return out;
 }
 
-// Walks under unsupported fields are bounded in depth and in nodes visited:
-// YAML aliases can make a small file a very large tree.
-constexpr int kMaxDepth = 16;
-constexpr std::size_t kMaxVisits = 10'000;
-constexpr std::size_t kMaxWarnedLeaves = 32;
+// The type of a field that is accepted but has no effect: checked as
+// kube-proxy's strict decoding checks it, then dropped.
+enum class Type { String, Bool, Int, Number, Duration, StringList, Quantity };
 
-struct WalkBudget {
-  std::size_t visits_left = kMaxVisits;
-  bool spend() {
-    if (visits_left == 0) return false;
-    --visits_left;
-    return true;
+Result<void> check_type(const YAML::Node& node, const std::string& path, Type type) {
+  switch (type) {
+    case Type::String:
+      if (auto value = read_string(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::Bool:
+      if (auto value = read_bool(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::Int:
+      if (auto value = read_int(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::Number:
+      if (auto value = read_number(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::Duration:
+      if (auto value = read_any_duration(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::StringList:
+      if (auto value = read_string_list(node, path); !value) return std::unexpected(value.error());
+      return {};
+    case Type::Quantity:
+      // A resource quantity ("0", "64Ki", 1024): any scalar; it is dropped.
+      if (!is_null(node) && !node.IsScalar()) return std::unexpected(path + ": expects a quantity");
+      return {};
   }
+  return {};
+}
+
+struct FieldType {
+  std::string_view name;
+  Type type;
 };
 
-// What Go's zero value would marshal to: kube-proxy treats these as unset.
-// Beyond the budget, a node counts as set.
-bool is_zero(const YAML::Node& node, WalkBudget& budget, int depth = 0) {
-  if (!budget.spend()) return false;
-  if (is_null(node)) return true;
-  if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
-    return text.empty() || text == "0" || text == "0s" || text == "false" || text == "False" || text == "FALSE";
+// Fields kube-proxy had once and dropped: still in old ConfigMaps, so the
+// error says what to do.
+std::string unknown_field(const std::string& path) {
+  static constexpr std::array<std::string_view, 3> kRemoved{"udpIdleTimeout", "resourceContainer", "conntrack.max"};
+  std::string message = "unknown field " + json_quoted(path);
+  if (std::find(kRemoved.begin(), kRemoved.end(), path) != kRemoved.end()) {
+    message += " (kube-proxy no longer has it; delete it)";
   }
-  if (node.IsSequence()) return node.size() == 0;
-  if (node.IsMap() && depth < kMaxDepth) {
-    for (const auto& entry : node) {
-      if (!is_zero(entry.second, budget, depth + 1)) return false;
-    }
-    return true;
-  }
-  return false;
+  return message;
 }
 
-// The non-zero leaves under `node`, as dotted paths, in document order (a
-// map beyond the bounds counts as one leaf).
-void non_zero_leaves(const YAML::Node& node, const std::string& path, std::vector<std::string>& out,
-                     WalkBudget& budget, int depth = 0) {
-  if (out.size() >= kMaxWarnedLeaves || is_zero(node, budget, depth)) return;
-  if (node.IsMap() && depth < kMaxDepth && budget.visits_left > 0) {
-    for (const auto& entry : node) {
-      non_zero_leaves(entry.second, child(path, entry.first.IsScalar() ? entry.first.Scalar() : "?"), out, budget,
-                      depth + 1);
-    }
-    return;
-  }
-  out.push_back(path);
-}
+// kube-proxy's feature gates that change what a proxy does, and the value
+// kubenat always behaves as: asking for that value is honoured, the other is
+// an error.
+struct FixedGate {
+  std::string_view name;
+  bool kubenat_behaves_as;
+  std::string_view because;
+};
+constexpr std::array<FixedGate, 8> kFixedGates{{
+    {"TopologyAwareHints", true, "kubenat always follows topology hints"},
+    {"ServiceTrafficDistribution", true, "kubenat always follows the hints of trafficDistribution"},
+    {"PreferSameTrafficDistribution", true, "kubenat always follows node hints"},
+    {"LoadBalancerIPMode", true, "kubenat always leaves out load-balancer IPs whose ipMode is Proxy"},
+    {"KubeProxyDrainingTerminatingNodes", true, "kubenat always fails health checks of draining nodes"},
+    {"NFTablesProxyMode", true, "kubenat always offers nftables mode"},
+    {"AllAlpha", false, "kubenat has no alpha features to enable"},
+    {"AllBeta", false, "kubenat has no beta features to switch"},
+}};
+// Gates that only change how kube-proxy logs: either value, no effect.
+constexpr std::array<std::string_view, 3> kLoggingGates{"ContextualLogging", "LoggingAlphaOptions",
+                                                        "LoggingBetaOptions"};
+
+constexpr std::array<std::string_view, 4> kDetectLocalModes{"ClusterCIDR", "NodeCIDR", "BridgeInterface",
+                                                            "InterfaceNamePrefix"};
 
 class Reader {
  public:
-  Reader(RunConfig config, std::vector<std::string>& warnings) : config_(std::move(config)), warnings_(warnings) {}
+  explicit Reader(RunConfig config) : config_(std::move(config)) {}
 
   Result<RunConfig> read(const YAML::Node& root) {
     if (!root.IsMap()) return std::unexpected("expects a KubeProxyConfiguration object");
@@ -183,95 +229,279 @@ class Reader {
     if (!kind) return std::unexpected(kind.error());
     if (*kind != kKind) return std::unexpected("kind: expects " + std::string(kKind) + ", got \"" + kind->value_or("") + "\"");
 
-    for (const auto& entry : root) {
-      const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string("?");
-      if (auto ok = top_level(key, entry.second); !ok) return std::unexpected(ok.error());
+    if (auto ok = each_field(root, "", [&](const std::string& key, const YAML::Node& value) { return top_level(key, value); });
+        !ok) {
+      return std::unexpected(ok.error());
     }
     return std::move(config_);
   }
 
  private:
+  using Visit = std::function<Result<void>(const std::string& key, const YAML::Node& value)>;
+
   Result<void> top_level(const std::string& key, const YAML::Node& value) {
     if (key == "apiVersion" || key == "kind") return {};
+    if (key == "featureGates") return feature_gates(value);
     if (key == "clientConnection") return client_connection(value);
-    if (key == "iptables") return iptables(value);
-    if (key == "conntrack") return conntrack(value);
     if (key == "logging") return logging(value);
     if (key == "hostnameOverride") return set_string(value, key, config_.hostname_override);
+    if (key == "bindAddress") return bind_ip(value, key);
+    if (key == "healthzBindAddress") return bind_address(value, key, kHealthzPort, config_.healthz_bind_address);
+    if (key == "metricsBindAddress") return bind_address(value, key, kMetricsPort, config_.metrics_bind_address);
+    // kubenat exits when it cannot bind an address: hard failure whatever
+    // the value, and false (kube-proxy's retry) is the zero value every
+    // generated file carries.
+    if (key == "bindAddressHardFail") return check_type(value, key, Type::Bool);
+    if (key == "enableProfiling") return must_be_false(value, key, "kubenat serves no /debug/pprof");
+    // kubenat hides no metric, so there is nothing to show.
+    if (key == "showHiddenMetricsForVersion") return check_type(value, key, Type::String);
+    // Checked with the flags, which may override it (run_flags.h).
+    if (key == "mode") return set_string(value, key, config_.proxy_mode);
+    if (key == "iptables") return iptables(value);
+    if (key == "ipvs") return ipvs(value);
+    if (key == "nftables") return nftables(value);
+    // Windows only (HNS); kubenat runs on Linux.
+    if (key == "winkernel") return winkernel(value);
+    if (key == "windowsRunAsService") return check_type(value, key, Type::Bool);
+    if (key == "detectLocalMode") return detect_local_mode(value);
+    if (key == "detectLocal") return detect_local(value);
     if (key == "clusterCIDR") {
       auto text = read_string(value, key);
       if (!text) return std::unexpected(text.error());
       if (*text && !(*text)->empty()) config_.cluster_cidrs = split_commas(**text);
       return {};
     }
-    if (key == "mode") return set_string(value, key, config_.proxy_mode);
     if (key == "nodePortAddresses") {
       auto list = read_string_list(value, key);
       if (!list) return std::unexpected(list.error());
       if (*list) config_.nodeport_addresses = std::move(**list);
       return {};
     }
-    if (key == "healthzBindAddress") return bind_address(value, key, kHealthzPort, config_.healthz_bind_address);
-    if (key == "metricsBindAddress") return bind_address(value, key, kMetricsPort, config_.metrics_bind_address);
-    if (key == "bindAddress") return bind_ip(value, key);
-    if (key == "detectLocalMode") {
-      auto mode = read_string(value, key);
-      if (!mode) return std::unexpected(mode.error());
-      if (*mode && !(*mode)->empty() && **mode != "ClusterCIDR") {
-        warn(key + ": \"" + **mode + "\" is not supported; kubenat detects local traffic by clusterCIDR");
+    if (key == "oomScoreAdj") return oom_score_adj(value);
+    if (key == "conntrack") return conntrack(value);
+    // The informers' resync period: kubenat's watch never replays its cache,
+    // so there is nothing to time. Validated as kube-proxy does.
+    if (key == "configSyncPeriod") {
+      auto period = read_any_duration(value, key);
+      if (!period) return std::unexpected(period.error());
+      if (*period && (*period)->count() < 0) return std::unexpected(key + ": must not be negative");
+      return {};
+    }
+    if (key == "portRange") {
+      auto range = read_string(value, key);
+      if (!range) return std::unexpected(range.error());
+      if (*range && !(*range)->empty()) {
+        return std::unexpected(key + ": configured the userspace proxy, which kube-proxy removed and kubenat does "
+                                     "not have; delete it");
       }
       return {};
     }
-    // kube-proxy settings kubenat has no use for, whatever their value.
-    static constexpr std::array kSilent{"bindAddressHardFail", "configSyncPeriod"};
-    if (std::find(kSilent.begin(), kSilent.end(), key) != kSilent.end()) return {};
-    // kube-proxy settings kubenat does not implement: worth a word when set.
-    static constexpr std::array kUnsupported{"detectLocal",    "enableProfiling",    "featureGates",
-                                             "ipvs",           "nftables",           "winkernel",
-                                             "oomScoreAdj",    "portRange",          "showHiddenMetricsForProbes",
-                                             "udpIdleTimeout", "windowsRunAsService"};
-    if (std::find(kUnsupported.begin(), kUnsupported.end(), key) != kUnsupported.end()) {
-      unsupported(value, key);
+    // kubenat's own: the named service proxy of RunConfig::service_proxy_name.
+    if (key == "serviceProxyName") {
+      auto name = read_string(value, key);
+      if (!name) return std::unexpected(name.error());
+      if (!*name || (*name)->empty()) return {};
+      if (!is_valid_label_value(**name)) {
+        return std::unexpected(key + ": " + json_quoted(**name) +
+                               " is not a label value (at most 63 characters: letters, digits, '-', '_', '.', "
+                               "a letter or digit at each end)");
+      }
+      config_.service_proxy_name = **name;
       return {};
     }
-    warn("unknown field \"" + key + "\", ignored");
-    return {};
+    return std::unexpected(unknown_field(key));
+  }
+
+  Result<void> feature_gates(const YAML::Node& node) {
+    return each_field(node, "featureGates", [&](const std::string& gate, const YAML::Node& value) -> Result<void> {
+      const std::string path = child("featureGates", gate);
+      auto enabled = read_bool(value, path);
+      if (!enabled) return std::unexpected(enabled.error());
+      if (!*enabled) return {};
+      if (std::find(kLoggingGates.begin(), kLoggingGates.end(), gate) != kLoggingGates.end()) return {};
+      const auto fixed = std::find_if(kFixedGates.begin(), kFixedGates.end(),
+                                      [&](const FixedGate& known) { return known.name == gate; });
+      if (fixed == kFixedGates.end()) {
+        return std::unexpected(path + ": not a feature gate kubenat knows; delete it");
+      }
+      if (**enabled != fixed->kubenat_behaves_as) {
+        return std::unexpected(path + ": kubenat cannot turn it " + (**enabled ? "on" : "off") + ": " +
+                               std::string(fixed->because));
+      }
+      return {};
+    });
   }
 
   Result<void> client_connection(const YAML::Node& node) {
     return each_field(node, "clientConnection", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
       const std::string path = child("clientConnection", key);
       if (key == "kubeconfig") return set_string(value, path, config_.kubeconfig);
-      if (key == "acceptContentTypes" || key == "contentType" || key == "qps" || key == "burst") return {};
-      warn("unknown field \"" + path + "\", ignored");
-      return {};
+      // kubenat speaks JSON, which every API server serves, and makes one
+      // list and one watch per resource: there is no request rate to limit.
+      if (key == "acceptContentTypes" || key == "contentType") return check_type(value, path, Type::String);
+      if (key == "qps") return check_type(value, path, Type::Number);
+      if (key == "burst") {
+        auto burst = read_int(value, path);
+        if (!burst) return std::unexpected(burst.error());
+        if (*burst && **burst < 0) return std::unexpected(path + ": must not be negative");
+        return {};
+      }
+      return std::unexpected(unknown_field(path));
     });
   }
 
+  Result<void> logging(const YAML::Node& node) {
+    return each_field(node, "logging", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
+      const std::string path = child("logging", key);
+      if (key == "verbosity") {
+        auto verbosity = read_int(value, path);
+        if (!verbosity) return std::unexpected(verbosity.error());
+        if (*verbosity) config_.verbosity = **verbosity;
+        return {};
+      }
+      // How klog formats, flushes and routes lines and per-file verbosity:
+      // kubenat writes its own log lines, so these change nothing.
+      if (key == "format") {
+        auto format = read_string(value, path);
+        if (!format) return std::unexpected(format.error());
+        if (*format && !(*format)->empty() && **format != "text" && **format != "json") {
+          return std::unexpected(path + ": expects text or json, got " + json_quoted(**format));
+        }
+        return {};
+      }
+      if (key == "flushFrequency") {
+        // Nanoseconds as a number, or a duration.
+        if (read_int(value, path)) return {};
+        return check_type(value, path, Type::Duration);
+      }
+      if (key == "vmodule") return vmodule(value, path);
+      if (key == "options") {
+        return each_field(value, path, [&](const std::string& format, const YAML::Node& options) -> Result<void> {
+          const std::string format_path = child(path, format);
+          if (format != "text" && format != "json") return std::unexpected(unknown_field(format_path));
+          return accept_section(options, format_path, {{"splitStream", Type::Bool}, {"infoBufferSize", Type::Quantity}});
+        });
+      }
+      return std::unexpected(unknown_field(path));
+    });
+  }
+
+  Result<void> vmodule(const YAML::Node& node, const std::string& path) {
+    if (is_null(node)) return {};
+    if (!node.IsSequence()) return std::unexpected(path + ": expects a list");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      if (auto ok = accept_section(node[i], index(path, i), {{"filePattern", Type::String}, {"verbosity", Type::Int}});
+          !ok) {
+        return ok;
+      }
+    }
+    return {};
+  }
+
+  // iptables.*: the iptables mode's section (ProxyModeSection), plus
+  // localhostNodePorts, which only iptables mode has.
   Result<void> iptables(const YAML::Node& node) {
     return each_field(node, "iptables", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
       const std::string path = child("iptables", key);
-      if (key == "masqueradeAll") {
-        auto flag = read_bool(value, path);
-        if (!flag) return std::unexpected(flag.error());
-        if (*flag) config_.masquerade_all = **flag;
-      } else if (key == "masqueradeBit") {
-        auto bit = read_int(value, path);
-        if (!bit) return std::unexpected(bit.error());
-        if (*bit) config_.masquerade_bit = **bit;
-      } else if (key == "localhostNodePorts") {
+      if (key == "localhostNodePorts") {
         auto flag = read_bool(value, path);
         if (!flag) return std::unexpected(flag.error());
         if (*flag) config_.localhost_nodeports = **flag;
-      } else if (key == "syncPeriod" || key == "minSyncPeriod") {
-        auto duration = read_duration(value, path);
-        if (!duration) return std::unexpected(duration.error());
-        if (*duration) (key == "syncPeriod" ? config_.sync_period : config_.min_sync_period) = **duration;
-      } else {
-        warn("unknown field \"" + path + "\", ignored");
+        return {};
       }
-      return {};
+      if (key == "snatNodeInternalIP") {
+        return must_be_false(value, path, "kubenat masquerades to the outgoing interface's address");
+      }
+      return mode_section_field(key, value, path, config_.iptables_section);
     });
+  }
+
+  Result<void> nftables(const YAML::Node& node) {
+    return each_field(node, "nftables", [&](const std::string& key, const YAML::Node& value) {
+      return mode_section_field(key, value, child("nftables", key), config_.nftables_section);
+    });
+  }
+
+  Result<void> mode_section_field(const std::string& key, const YAML::Node& value, const std::string& path,
+                                  ProxyModeSection& section) {
+    if (key == "masqueradeAll") {
+      auto flag = read_bool(value, path);
+      if (!flag) return std::unexpected(flag.error());
+      if (*flag) section.masquerade_all = **flag;
+    } else if (key == "masqueradeBit") {
+      auto bit = read_int(value, path);
+      if (!bit) return std::unexpected(bit.error());
+      if (*bit && (**bit < 0 || **bit > 31)) {
+        return std::unexpected(path + ": must be within 0..31, got " + std::to_string(**bit));
+      }
+      if (*bit) section.masquerade_bit = **bit;
+    } else if (key == "syncPeriod" || key == "minSyncPeriod") {
+      auto duration = read_duration(value, path);
+      if (!duration) return std::unexpected(duration.error());
+      if (*duration) (key == "syncPeriod" ? section.sync_period : section.min_sync_period) = **duration;
+    } else {
+      return std::unexpected(unknown_field(path));
+    }
+    return {};
+  }
+
+  // ipvs mode is rejected (run_flags.h), so its section never applies;
+  // checked for types only.
+  Result<void> ipvs(const YAML::Node& node) {
+    return accept_section(node, "ipvs",
+                          {{"syncPeriod", Type::Duration},
+                           {"minSyncPeriod", Type::Duration},
+                           {"scheduler", Type::String},
+                           {"excludeCIDRs", Type::StringList},
+                           {"strictARP", Type::Bool},
+                           {"tcpTimeout", Type::Duration},
+                           {"tcpFinTimeout", Type::Duration},
+                           {"udpTimeout", Type::Duration}});
+  }
+
+  Result<void> winkernel(const YAML::Node& node) {
+    return accept_section(node, "winkernel",
+                          {{"networkName", Type::String},
+                           {"sourceVip", Type::String},
+                           {"enableDSR", Type::Bool},
+                           {"rootHnsEndpointName", Type::String},
+                           {"forwardHealthCheckVip", Type::Bool}});
+  }
+
+  // Which mode needs which detectLocal field is checked with the flags,
+  // which may supply it.
+  Result<void> detect_local_mode(const YAML::Node& value) {
+    auto mode = read_string(value, "detectLocalMode");
+    if (!mode) return std::unexpected(mode.error());
+    if (!*mode || (*mode)->empty()) return {};
+    if (std::find(kDetectLocalModes.begin(), kDetectLocalModes.end(), **mode) == kDetectLocalModes.end()) {
+      return std::unexpected("detectLocalMode: expects ClusterCIDR, NodeCIDR, BridgeInterface or "
+                             "InterfaceNamePrefix, got " +
+                             json_quoted(**mode));
+    }
+    config_.detect_local_mode = **mode;
+    return {};
+  }
+
+  Result<void> detect_local(const YAML::Node& node) {
+    return each_field(node, "detectLocal", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
+      const std::string path = child("detectLocal", key);
+      if (key == "bridgeInterface") return set_string(value, path, config_.pod_bridge_interface);
+      if (key == "interfaceNamePrefix") return set_string(value, path, config_.pod_interface_name_prefix);
+      return std::unexpected(unknown_field(path));
+    });
+  }
+
+  // Honoured: kube-proxy writes it to /proc/self/oom_score_adj at start.
+  Result<void> oom_score_adj(const YAML::Node& value) {
+    auto score = read_int(value, "oomScoreAdj");
+    if (!score) return std::unexpected(score.error());
+    if (!*score) return {};
+    if (**score < -1000 || **score > 1000) {
+      return std::unexpected("oomScoreAdj: must be within -1000..1000, got " + std::to_string(**score));
+    }
+    config_.oom_score_adj = **score;
+    return {};
   }
 
   // kube-proxy's pointers: null or absent keeps the default, an explicit zero
@@ -301,30 +531,42 @@ class Reader {
                                                       : out.udp_stream_timeout;
         target = **duration;
       } else {
-        warn("unknown field \"" + path + "\", ignored");
+        return std::unexpected(unknown_field(path));
       }
       return {};
     });
   }
 
-  Result<void> logging(const YAML::Node& node) {
-    return each_field(node, "logging", [&](const std::string& key, const YAML::Node& value) -> Result<void> {
-      if (key != "verbosity") return {};  // format, flushFrequency, options: klog's, not ours
-      auto verbosity = read_int(value, "logging.verbosity");
-      if (!verbosity) return std::unexpected(verbosity.error());
-      if (*verbosity) config_.verbosity = **verbosity;
-      return {};
+  // Visits each field of the object at `path` (the root when empty). A field
+  // given twice is an error, as in kube-proxy's strict decoding.
+  Result<void> each_field(const YAML::Node& node, const std::string& path, const Visit& visit) {
+    if (is_null(node)) return {};
+    if (!node.IsMap()) return std::unexpected((path.empty() ? std::string("the document") : path) + ": expects an object");
+    std::set<std::string> seen;
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) return std::unexpected((path.empty() ? std::string("the document") : path) + ": a key is not a string");
+      const std::string& key = entry.first.Scalar();
+      if (!seen.insert(key).second) return std::unexpected("duplicate field " + json_quoted(child(path, key)));
+      if (auto ok = visit(key, entry.second); !ok) return ok;
+    }
+    return {};
+  }
+
+  // A section accepted without effect: known fields of the right type.
+  Result<void> accept_section(const YAML::Node& node, const std::string& path,
+                              std::initializer_list<FieldType> fields) {
+    return each_field(node, path, [&](const std::string& key, const YAML::Node& value) -> Result<void> {
+      const auto field =
+          std::find_if(fields.begin(), fields.end(), [&](const FieldType& known) { return known.name == key; });
+      if (field == fields.end()) return std::unexpected(unknown_field(child(path, key)));
+      return check_type(value, child(path, key), field->type);
     });
   }
 
-  template <class Visit>
-  Result<void> each_field(const YAML::Node& node, const std::string& path, Visit visit) {
-    if (is_null(node)) return {};
-    if (!node.IsMap()) return std::unexpected(path + ": expects an object");
-    for (const auto& entry : node) {
-      if (!entry.first.IsScalar()) return std::unexpected(path + ": a key is not a string");
-      if (auto ok = visit(entry.first.Scalar(), entry.second); !ok) return ok;
-    }
+  Result<void> must_be_false(const YAML::Node& value, const std::string& path, std::string_view because) {
+    auto flag = read_bool(value, path);
+    if (!flag) return std::unexpected(flag.error());
+    if (*flag && **flag) return std::unexpected(path + ": true is not supported: " + std::string(because));
     return {};
   }
 
@@ -352,18 +594,31 @@ class Reader {
     return {};
   }
 
-  void unsupported(const YAML::Node& value, const std::string& path) {
-    std::vector<std::string> leaves;
-    WalkBudget budget;
-    non_zero_leaves(value, path, leaves, budget);
-    for (const std::string& leaf : leaves) warn(leaf + ": not supported by kubenat, ignored");
-  }
-
-  void warn(std::string message) { warnings_.push_back(std::move(message)); }
-
   RunConfig config_;
-  std::vector<std::string>& warnings_;
 };
+
+// The four settings of a mode section, as configz and the notes name them.
+struct SectionValue {
+  std::string_view field;
+  std::function<std::string(const ProxyModeSection&)> text;
+};
+
+const std::array<SectionValue, 4>& section_values() {
+  static const std::array<SectionValue, 4> values{{
+      {"masqueradeAll", [](const ProxyModeSection& s) { return std::string(s.masquerade_all ? "true" : "false"); }},
+      {"masqueradeBit", [](const ProxyModeSection& s) { return std::to_string(s.masquerade_bit); }},
+      {"syncPeriod", [](const ProxyModeSection& s) { return format_duration(s.sync_period); }},
+      {"minSyncPeriod", [](const ProxyModeSection& s) { return format_duration(s.min_sync_period); }},
+  }};
+  return values;
+}
+
+nlohmann::json section_json(const ProxyModeSection& section) {
+  return {{"masqueradeAll", section.masquerade_all},
+          {"masqueradeBit", section.masquerade_bit},
+          {"syncPeriod", format_duration(section.sync_period)},
+          {"minSyncPeriod", format_duration(section.min_sync_period)}};
+}
 
 }  // namespace
 
@@ -371,6 +626,32 @@ std::string append_port_if_needed(const std::string& address, int port) {
   if (!IpAddress::parse(address)) return address;
   const bool v6 = address.find(':') != std::string::npos;
   return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+std::vector<std::string> select_proxy_mode_section(RunConfig& config) {
+  const bool nftables = config.proxy_mode == "nftables";
+  const ProxyModeSection& used = nftables ? config.nftables_section : config.iptables_section;
+  const ProxyModeSection& unused = nftables ? config.iptables_section : config.nftables_section;
+  config.masquerade_all = used.masquerade_all;
+  config.masquerade_bit = used.masquerade_bit;
+  config.sync_period = used.sync_period;
+  config.min_sync_period = used.min_sync_period;
+
+  // In routes-only mode neither section has anything to apply to.
+  if (config.proxy_mode == "none") return {};
+  const std::string used_name = nftables ? "nftables" : "iptables";
+  const std::string unused_name = nftables ? "iptables" : "nftables";
+  std::vector<std::string> notes;
+  for (const SectionValue& value : section_values()) {
+    if (value.text(unused) == value.text(used)) continue;
+    // Only this one can differ through a flag: the others set both sections.
+    const bool flag = nftables && value.field == "masqueradeBit";
+    notes.push_back(unused_name + "." + std::string(value.field) + (flag ? " or --iptables-masquerade-bit" : "") +
+                    " (" + value.text(unused) +
+                    ") is not used in " + used_name + " mode; " + used_name + "." + std::string(value.field) + " (" +
+                    value.text(used) + ") is");
+  }
+  return notes;
 }
 
 std::expected<KubeProxyConfigurationLoad, std::string> parse_kube_proxy_configuration(std::string_view text,
@@ -383,13 +664,14 @@ std::expected<KubeProxyConfigurationLoad, std::string> parse_kube_proxy_configur
   }
   KubeProxyConfigurationLoad load;
   try {
-    auto config = Reader(std::move(base), load.warnings).read(root);
+    auto config = Reader(std::move(base)).read(root);
     if (!config) return std::unexpected(config.error());
     load.config = std::move(*config);
   } catch (const std::exception& error) {
     // yaml-cpp throws on malformed node access; no valid file gets here.
     return std::unexpected("not a KubeProxyConfiguration: " + one_line(error.what()));
   }
+  load.warnings = select_proxy_mode_section(load.config);
   return load;
 }
 
@@ -413,6 +695,12 @@ std::expected<KubeProxyConfigurationLoad, std::string> load_kube_proxy_configura
 std::string configz(const RunConfig& config) {
   std::string cluster_cidr;
   for (const std::string& cidr : config.cluster_cidrs) cluster_cidr += (cluster_cidr.empty() ? "" : ",") + cidr;
+  // The mode's section shows the values in effect; the other one as set.
+  const ProxyModeSection in_effect{config.masquerade_all, config.masquerade_bit, config.sync_period,
+                                   config.min_sync_period};
+  const bool nftables = config.proxy_mode == "nftables";
+  nlohmann::json iptables = section_json(nftables ? config.iptables_section : in_effect);
+  iptables["localhostNodePorts"] = config.localhost_nodeports;
   nlohmann::json kube_proxy = {
       {"apiVersion", "kubeproxy.config.k8s.io/v1alpha1"},
       {"kind", "KubeProxyConfiguration"},
@@ -420,13 +708,13 @@ std::string configz(const RunConfig& config) {
       {"hostnameOverride", config.hostname_override},
       {"mode", config.proxy_mode},
       {"clusterCIDR", cluster_cidr},
+      {"detectLocalMode", config.detect_local_mode},
+      {"detectLocal",
+       {{"bridgeInterface", config.pod_bridge_interface},
+        {"interfaceNamePrefix", config.pod_interface_name_prefix}}},
       {"nodePortAddresses", config.nodeport_addresses},
-      {"iptables",
-       {{"masqueradeAll", config.masquerade_all},
-        {"masqueradeBit", config.masquerade_bit},
-        {"localhostNodePorts", config.localhost_nodeports},
-        {"syncPeriod", format_duration(config.sync_period)},
-        {"minSyncPeriod", format_duration(config.min_sync_period)}}},
+      {"iptables", std::move(iptables)},
+      {"nftables", section_json(nftables ? in_effect : config.nftables_section)},
       {"conntrack",
        {{"maxPerCore", config.conntrack.max_per_core},
         {"min", config.conntrack.min},
@@ -435,9 +723,11 @@ std::string configz(const RunConfig& config) {
         {"tcpBeLiberal", config.conntrack.tcp_be_liberal},
         {"udpTimeout", format_duration(config.conntrack.udp_timeout)},
         {"udpStreamTimeout", format_duration(config.conntrack.udp_stream_timeout)}}},
+      {"oomScoreAdj", config.oom_score_adj ? nlohmann::json(*config.oom_score_adj) : nlohmann::json(nullptr)},
       {"healthzBindAddress", config.healthz_bind_address},
       {"metricsBindAddress", config.metrics_bind_address},
       {"logging", {{"verbosity", config.verbosity}}},
+      {"serviceProxyName", config.service_proxy_name},
   };
   nlohmann::json kubenat = {{"master", config.master},
                             {"nodeIPs", config.node_ips},

@@ -27,6 +27,18 @@ struct ConntrackSettings {
   bool operator==(const ConntrackSettings&) const = default;
 };
 
+// One proxy mode's section of the config file, iptables.* or nftables.*, with
+// kube-proxy's defaults. kube-proxy's v1alpha1 keeps them apart and reads only
+// the section of the mode it runs in.
+struct ProxyModeSection {
+  bool masquerade_all = false;
+  int masquerade_bit = 14;
+  std::chrono::milliseconds sync_period = std::chrono::seconds(30);
+  std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);
+
+  bool operator==(const ProxyModeSection&) const = default;
+};
+
 struct RunConfig {
   // API server access. Neither set: in-cluster configuration.
   std::string kubeconfig;  // --kubeconfig, clientConnection.kubeconfig
@@ -68,6 +80,17 @@ struct RunConfig {
   // Sync timing.
   std::chrono::milliseconds sync_period = std::chrono::seconds(30);     // --iptables-sync-period, iptables.syncPeriod
   std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);  // --iptables-min-sync-period, iptables.minSyncPeriod
+
+  // The mode sections as the file and the flags set them. masquerade_all,
+  // masquerade_bit, sync_period and min_sync_period above are the values in
+  // effect: those of the section of proxy_mode, which
+  // select_proxy_mode_section() (engine/daemon/kube_proxy_configuration.h)
+  // copies there.
+  ProxyModeSection iptables_section;  // iptables.*
+  ProxyModeSection nftables_section;  // nftables.*
+  // oomScoreAdj: written to /proc/self/oom_score_adj at start, as kube-proxy
+  // does; unset leaves the process's score alone.
+  std::optional<int> oom_score_adj;
 
   // HTTP endpoints: "host:port"; empty disables.
   std::string healthz_bind_address = "0.0.0.0:10256";  // --healthz-bind-address, healthzBindAddress

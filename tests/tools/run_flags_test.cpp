@@ -225,12 +225,67 @@ TEST(RunFlags, AnExplicitFalseOverridesTheConfigFile) {
   EXPECT_FALSE(parsed({"--config=" + path, "--masquerade-all=false"}).masquerade_all);
 }
 
-TEST(RunFlags, PrintsConfigFileWarnings) {
-  const std::string path = write_config("run_flags_warn.yaml", "ipvs:\n  scheduler: rr\n");
+TEST(RunFlags, RejectsAnUnknownFieldInTheConfigFile) {
+  const std::string path = write_config("run_flags_unknown.yaml", "iptables:\n  turbo: true\n");
+  EXPECT_EQ(parse_error({"--config=" + path}), "kubenat run: --config: " + path + ": unknown field \"iptables.turbo\"");
+}
+
+TEST(RunFlags, ReadsTheNftablesSectionInNftablesMode) {
+  const std::string path = write_config("run_flags_nftables_section.yaml",
+                                        "mode: nftables\nnftables:\n  syncPeriod: 45s\n  masqueradeBit: 9\n");
+  const RunConfig config = parsed({"--config=" + path});
+  EXPECT_EQ(config.sync_period, 45s);
+  EXPECT_EQ(config.masquerade_bit, 9);
+}
+
+TEST(RunFlags, SyncPeriodAndMasqueradeAllFlagsApplyInNftablesModeAsInKubeProxy) {
+  const std::string path = write_config("run_flags_nftables_flags.yaml", "nftables:\n  syncPeriod: 45s\n");
+  const RunConfig config = parsed({"--config=" + path, "--proxy-mode=nftables", "--iptables-sync-period=20s",
+                                   "--iptables-min-sync-period=2s", "--masquerade-all"});
+  EXPECT_EQ(config.sync_period, 20s);
+  EXPECT_EQ(config.min_sync_period, 2s);
+  EXPECT_TRUE(config.masquerade_all);
+}
+
+TEST(RunFlags, TheMasqueradeBitFlagDoesNotApplyInNftablesModeAsInKubeProxy) {
   std::ostringstream warnings;
-  const std::vector<std::string> args = {"--config=" + path};
-  ASSERT_TRUE(parse_run_flags(args, warnings).has_value());
-  EXPECT_EQ(warnings.str(), "kubenat run: warning: " + path + ": ipvs.scheduler: not supported by kubenat, ignored\n");
+  const std::vector<std::string> args = {"--proxy-mode=nftables", "--iptables-masquerade-bit=9"};
+  auto config = parse_run_flags(args, warnings);
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->masquerade_bit, 14);
+  EXPECT_EQ(warnings.str(),
+            "kubenat run: warning: iptables.masqueradeBit or --iptables-masquerade-bit (9) is not used in nftables "
+            "mode; nftables.masqueradeBit (14) is\n");
+}
+
+TEST(RunFlags, AProxyModeFlagSelectsTheSectionOfTheConfigFile) {
+  const std::string path = write_config("run_flags_mode_section.yaml",
+                                        "iptables:\n  syncPeriod: 10s\nnftables:\n  syncPeriod: 50s\n");
+  EXPECT_EQ(parsed({"--config=" + path}).sync_period, 10s);
+  EXPECT_EQ(parsed({"--config=" + path, "--proxy-mode=nftables"}).sync_period, 50s);
+}
+
+TEST(RunFlags, NamesTheNftablesSectionInSyncPeriodErrorsInNftablesMode) {
+  const std::string path =
+      write_config("run_flags_nftables_bad.yaml", "mode: nftables\nnftables:\n  syncPeriod: 1s\n  minSyncPeriod: 5s\n");
+  EXPECT_THAT(parse_error({"--config=" + path}),
+              StartsWith("kubenat run: --iptables-sync-period (nftables.syncPeriod): must be at least"));
+}
+
+TEST(RunFlags, ReadsTheServiceProxyName) {
+  EXPECT_EQ(parsed({"--service-proxy-name=kubenat"}).service_proxy_name, "kubenat");
+  EXPECT_EQ(parsed({}).service_proxy_name, "");
+}
+
+TEST(RunFlags, TheServiceProxyNameFlagOverridesTheConfigFile) {
+  const std::string path = write_config("run_flags_proxy_name.yaml", "serviceProxyName: from-file\n");
+  EXPECT_EQ(parsed({"--config=" + path}).service_proxy_name, "from-file");
+  EXPECT_EQ(parsed({"--config=" + path, "--service-proxy-name=from-flag"}).service_proxy_name, "from-flag");
+}
+
+TEST(RunFlags, RejectsAServiceProxyNameThatIsNotALabelValue) {
+  EXPECT_THAT(parse_error({"--service-proxy-name=a b"}),
+              StartsWith("kubenat run: --service-proxy-name (serviceProxyName): \"a b\" is not a label value"));
 }
 
 TEST(RunFlags, NamesTheConfigFileInItsErrors) {

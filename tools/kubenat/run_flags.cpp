@@ -8,6 +8,7 @@
 #include "engine/daemon/duration.h"
 #include "engine/daemon/http_server.h"
 #include "engine/daemon/kube_proxy_configuration.h"
+#include "rules/decode.h"
 #include "rules/ip.h"
 #include "tools/kubenat/flags.h"
 
@@ -35,6 +36,7 @@ struct RawFlags {
   std::vector<std::string> nodeport_addresses;
   std::string sync_period;
   std::string min_sync_period;
+  std::string service_proxy_name;
   std::string healthz_bind_address;
   std::string metrics_bind_address;
   int conntrack_max_per_core = 0;
@@ -64,6 +66,7 @@ RawFlags sentinels(bool second) {
         &raw.conntrack_udp_timeout, &raw.conntrack_udp_timeout_stream}) {
     *field = text;
   }
+  raw.service_proxy_name = text;
   raw.masquerade_all = raw.localhost_nodeports = raw.routes = raw.conntrack_tcp_be_liberal = second;
   for (int* field :
        {&raw.masquerade_bit, &raw.verbosity, &raw.route_protocol, &raw.conntrack_max_per_core, &raw.conntrack_min}) {
@@ -97,6 +100,9 @@ FlagSet make_flag_set(RawFlags& raw) {
                  "accept NodePort connections to 127.0.0.1 (default true)");
   flags.add_list("nodeport-addresses", &raw.nodeport_addresses,
                  "CIDRs (or \"primary\") of the local addresses that accept NodePorts (default: all)");
+  flags.add_string("service-proxy-name", &raw.service_proxy_name,
+                   "kubenat extension: proxy only the Services labelled service.kubernetes.io/service-proxy-name "
+                   "with this name (default: only the Services without that label, as kube-proxy)");
   flags.add_string("iptables-sync-period", &raw.sync_period,
                    "the longest time between full resyncs, e.g. 30s, 1m0s (default 30s)");
   flags.add_string("iptables-min-sync-period", &raw.min_sync_period,
@@ -174,19 +180,27 @@ std::expected<void, std::string> validate(const RunConfig& config) {
   if (config.iptables_mode != "auto" && config.iptables_mode != "nft" && config.iptables_mode != "legacy") {
     return error("--iptables-mode: expects nft, legacy or auto, got \"" + config.iptables_mode + "\"");
   }
+  // The values in effect come from the mode's section of the file
+  // (select_proxy_mode_section()); the flags set it in either mode.
+  const std::string section = config.proxy_mode == "nftables" ? "nftables" : "iptables";
   if (config.masquerade_bit < 0 || config.masquerade_bit > 31) {
-    return error("--iptables-masquerade-bit (iptables.masqueradeBit): must be within 0..31, got " +
-                 std::to_string(config.masquerade_bit));
+    return error((section == "iptables" ? "--iptables-masquerade-bit (" : "(") + section +
+                 ".masqueradeBit): must be within 0..31, got " + std::to_string(config.masquerade_bit));
   }
   if (config.sync_period.count() <= 0) {
-    return error("--iptables-sync-period (iptables.syncPeriod): must be greater than 0");
+    return error("--iptables-sync-period (" + section + ".syncPeriod): must be greater than 0");
   }
   if (config.min_sync_period.count() < 0) {
-    return error("--iptables-min-sync-period (iptables.minSyncPeriod): must not be negative");
+    return error("--iptables-min-sync-period (" + section + ".minSyncPeriod): must not be negative");
   }
   if (config.min_sync_period > config.sync_period) {
-    return error("--iptables-sync-period (iptables.syncPeriod): must be at least --iptables-min-sync-period (" +
+    return error("--iptables-sync-period (" + section + ".syncPeriod): must be at least --iptables-min-sync-period (" +
                  format_duration(config.min_sync_period) + "), got " + format_duration(config.sync_period));
+  }
+  if (!is_valid_label_value(config.service_proxy_name)) {
+    return error("--service-proxy-name (serviceProxyName): \"" + config.service_proxy_name +
+                 "\" is not a label value (at most 63 characters: letters, digits, '-', '_', '.', a letter or "
+                 "digit at each end)");
   }
   if (config.verbosity < 0) return error("-v: must not be negative");
   for (const std::string& text : config.cluster_cidrs) {
@@ -228,9 +242,8 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (given(&RawFlags::config)) {
     auto load = load_kube_proxy_configuration(first.config, config);
     if (!load) return error("--config: " + load.error());
-    for (const std::string& warning : load->warnings) {
-      warnings << "kubenat run: warning: " << first.config << ": " << warning << "\n";
-    }
+    // load->warnings are about the file's mode; the flags may change it, so
+    // the notes of the merged configuration are what is reported below.
     config = std::move(load->config);
   }
 
@@ -242,19 +255,24 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (given(&RawFlags::iptables_mode)) config.iptables_mode = first.iptables_mode;
   if (given(&RawFlags::nftables_table)) config.nftables_table = first.nftables_table;
   if (!first.cluster_cidrs.empty()) config.cluster_cidrs = first.cluster_cidrs;
-  if (given(&RawFlags::masquerade_all)) config.masquerade_all = first.masquerade_all;
-  if (given(&RawFlags::masquerade_bit)) config.masquerade_bit = first.masquerade_bit;
+  // As kube-proxy maps them: --masquerade-all and the sync periods apply in
+  // iptables and nftables mode alike, --iptables-masquerade-bit to iptables
+  // (and ipvs) mode only.
+  if (given(&RawFlags::masquerade_all)) {
+    config.iptables_section.masquerade_all = config.nftables_section.masquerade_all = first.masquerade_all;
+  }
+  if (given(&RawFlags::masquerade_bit)) config.iptables_section.masquerade_bit = first.masquerade_bit;
   if (given(&RawFlags::localhost_nodeports)) config.localhost_nodeports = first.localhost_nodeports;
   if (!first.nodeport_addresses.empty()) config.nodeport_addresses = first.nodeport_addresses;
   if (given(&RawFlags::sync_period)) {
     auto period = duration_flag("iptables-sync-period", first.sync_period);
     if (!period) return std::unexpected(period.error());
-    config.sync_period = *period;
+    config.iptables_section.sync_period = config.nftables_section.sync_period = *period;
   }
   if (given(&RawFlags::min_sync_period)) {
     auto period = duration_flag("iptables-min-sync-period", first.min_sync_period);
     if (!period) return std::unexpected(period.error());
-    config.min_sync_period = *period;
+    config.iptables_section.min_sync_period = config.nftables_section.min_sync_period = *period;
   }
   // A bare IP gets the default port, as in the config file.
   if (given(&RawFlags::healthz_bind_address)) {
@@ -283,7 +301,11 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (given(&RawFlags::route_protocol)) config.route_protocol = first.route_protocol;
   if (given(&RawFlags::verbosity)) config.verbosity = first.verbosity;
 
+  if (given(&RawFlags::service_proxy_name)) config.service_proxy_name = first.service_proxy_name;
+
+  const std::vector<std::string> notes = select_proxy_mode_section(config);
   if (auto ok = validate(config); !ok) return std::unexpected(ok.error());
+  for (const std::string& note : notes) warnings << "kubenat run: warning: " << note << "\n";
   return config;
 }
 

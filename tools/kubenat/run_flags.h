@@ -8,7 +8,9 @@
 // onto kube-proxy's defaults; then every flag given explicitly on the
 // command line overrides it. kube-proxy differs slightly: with --config it
 // ignores most flags. One limit: an empty list flag ("--nodeport-addresses=")
-// cannot clear a list the file set.
+// cannot clear a list the file set. As in kube-proxy, --iptables-sync-period,
+// --iptables-min-sync-period and --masquerade-all apply in nftables mode too
+// (to the file's nftables section), --iptables-masquerade-bit does not.
 
 #include <expected>
 #include <iosfwd>
@@ -19,9 +21,10 @@
 
 namespace kubenat {
 
-// Parses and validates the arguments after "run". Warnings from the config
-// file (unknown or unsupported fields) go to `warnings`, one line each,
-// prefixed "kubenat run: warning: ". Errors are one line starting
+// Parses and validates the arguments after "run". Settings of the mode
+// section that does not apply (select_proxy_mode_section() in
+// engine/daemon/kube_proxy_configuration.h) are reported to `warnings`, one
+// line each, prefixed "kubenat run: warning: ". Errors are one line starting
 // "kubenat run: " and name the flag (and the config field, where both can
 // set the value). Positional arguments are an error. --help is accepted and
 // otherwise ignored: check run_help_requested() first.

@@ -82,7 +82,7 @@ nftables:
 nodePortAddresses: null
 oomScoreAdj: null
 portRange: ""
-showHiddenMetricsForProbes: ""
+showHiddenMetricsForVersion: ""
 winkernel:
   enableDSR: false
   forwardHealthCheckVip: false
@@ -183,7 +183,7 @@ TEST(KubeProxyConfiguration, KeepsNodeIpsTheBaseAlreadyHas) {
 TEST(KubeProxyConfiguration, LeavesAbsentFieldsAsTheBaseHasThem) {
   RunConfig base;
   base.hostname_override = "from-base";
-  base.masquerade_bit = 3;
+  base.iptables_section.masquerade_bit = 3;
   const RunConfig config = parsed("clusterCIDR: 10.0.0.0/8\n", base).config;
   EXPECT_EQ(config.hostname_override, "from-base");
   EXPECT_EQ(config.masquerade_bit, 3);
@@ -197,15 +197,185 @@ TEST(KubeProxyConfiguration, AcceptsJson) {
   EXPECT_EQ(load->config.hostname_override, "n1");
 }
 
-TEST(KubeProxyConfiguration, WarnsAboutUnknownFields) {
-  EXPECT_THAT(parsed("frobnicate: 3\niptables:\n  turbo: true\n").warnings,
-              ElementsAre("unknown field \"frobnicate\", ignored", "unknown field \"iptables.turbo\", ignored"));
+TEST(KubeProxyConfiguration, RejectsAnUnknownFieldNamingIt) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "frobnicate: 3\n"), "unknown field \"frobnicate\"");
 }
 
-TEST(KubeProxyConfiguration, WarnsAboutEachSetIpvsField) {
-  EXPECT_THAT(parsed("ipvs:\n  scheduler: rr\n  strictARP: true\n  tcpTimeout: 0s\n").warnings,
-              ElementsAre("ipvs.scheduler: not supported by kubenat, ignored",
-                          "ipvs.strictARP: not supported by kubenat, ignored"));
+TEST(KubeProxyConfiguration, RejectsAnUnknownNestedFieldNamingItsPath) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "iptables:\n  turbo: true\n"), "unknown field \"iptables.turbo\"");
+  EXPECT_EQ(parse_error(std::string(kHeader) + "ipvs:\n  turbo: true\n"), "unknown field \"ipvs.turbo\"");
+  EXPECT_EQ(parse_error(std::string(kHeader) + "logging:\n  options:\n    json:\n      turbo: 1\n"),
+            "unknown field \"logging.options.json.turbo\"");
+}
+
+TEST(KubeProxyConfiguration, SaysToDeleteAFieldKubeProxyDropped) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "udpIdleTimeout: 250ms\n"),
+            "unknown field \"udpIdleTimeout\" (kube-proxy no longer has it; delete it)");
+}
+
+TEST(KubeProxyConfiguration, RejectsAFieldGivenTwice) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "iptables:\n  syncPeriod: 1s\n  syncPeriod: 2s\n"),
+            "duplicate field \"iptables.syncPeriod\"");
+}
+
+TEST(KubeProxyConfiguration, AcceptsTheIpvsSectionWithoutEffect) {
+  const auto load = parsed("ipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 5s\n  excludeCIDRs: [10.0.0.0/8]\n");
+  EXPECT_THAT(load.warnings, IsEmpty());
+  EXPECT_EQ(load.config.sync_period, RunConfig{}.sync_period);
+}
+
+TEST(KubeProxyConfiguration, ChecksTheTypesOfFieldsWithoutEffect) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "ipvs:\n  strictARP: maybe\n"), "ipvs.strictARP: expects true or false");
+  EXPECT_EQ(parse_error(std::string(kHeader) + "clientConnection:\n  qps: fast\n"),
+            "clientConnection.qps: expects a number");
+  EXPECT_EQ(parse_error(std::string(kHeader) + "winkernel:\n  enableDSR: 2\n"),
+            "winkernel.enableDSR: expects true or false");
+}
+
+TEST(KubeProxyConfiguration, AcceptsClientTuningLoggingAndWindowsFieldsWithoutEffect) {
+  const auto load = parsed(R"(
+clientConnection:
+  qps: 7.5
+  burst: 20
+  contentType: application/vnd.kubernetes.protobuf
+  acceptContentTypes: application/json
+logging:
+  format: json
+  flushFrequency: 5s
+  vmodule:
+  - filePattern: proxier*
+    verbosity: 4
+  options:
+    text:
+      splitStream: true
+      infoBufferSize: 64Ki
+configSyncPeriod: 15m
+showHiddenMetricsForVersion: "1.30"
+bindAddressHardFail: true
+windowsRunAsService: true
+winkernel:
+  networkName: l2bridge
+  enableDSR: true
+)");
+  EXPECT_THAT(load.warnings, IsEmpty());
+  EXPECT_EQ(load.config.verbosity, 0);
+}
+
+TEST(KubeProxyConfiguration, RejectsSettingsKubenatCannotHonour) {
+  EXPECT_THAT(parse_error(std::string(kHeader) + "enableProfiling: true\n"), StartsWith("enableProfiling: "));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "portRange: 30000-32767\n"), StartsWith("portRange: "));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "iptables:\n  snatNodeInternalIP: true\n"),
+              StartsWith("iptables.snatNodeInternalIP: "));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "clientConnection:\n  burst: -1\n"),
+              StartsWith("clientConnection.burst: "));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "configSyncPeriod: -1s\n"), StartsWith("configSyncPeriod: "));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "logging:\n  format: xml\n"), StartsWith("logging.format: "));
+}
+
+TEST(KubeProxyConfiguration, AcceptsTheZeroValuesOfSettingsKubenatCannotHonour) {
+  EXPECT_THAT(parsed("enableProfiling: false\nportRange: \"\"\niptables:\n  snatNodeInternalIP: false\n").warnings,
+              IsEmpty());
+}
+
+TEST(KubeProxyConfiguration, AcceptsFeatureGatesThatAskForWhatKubenatDoes) {
+  EXPECT_THAT(parsed("featureGates:\n  TopologyAwareHints: true\n  AllAlpha: false\n  ContextualLogging: false\n").warnings,
+              IsEmpty());
+}
+
+TEST(KubeProxyConfiguration, RejectsAFeatureGateSetAgainstKubenatsBehaviour) {
+  EXPECT_THAT(parse_error(std::string(kHeader) + "featureGates:\n  TopologyAwareHints: false\n"),
+              StartsWith("featureGates.TopologyAwareHints: kubenat cannot turn it off"));
+  EXPECT_THAT(parse_error(std::string(kHeader) + "featureGates:\n  AllAlpha: true\n"),
+              StartsWith("featureGates.AllAlpha: kubenat cannot turn it on"));
+}
+
+TEST(KubeProxyConfiguration, RejectsAFeatureGateKubenatDoesNotKnow) {
+  EXPECT_THAT(parse_error(std::string(kHeader) + "featureGates:\n  SomethingNew: true\n"),
+              StartsWith("featureGates.SomethingNew: not a feature gate kubenat knows"));
+  EXPECT_EQ(parse_error(std::string(kHeader) + "featureGates:\n  TopologyAwareHints: yes please\n"),
+            "featureGates.TopologyAwareHints: expects true or false");
+}
+
+TEST(KubeProxyConfiguration, ReadsTheNftablesSectionIntoItsOwnSettings) {
+  const RunConfig config = parsed(R"(
+nftables:
+  masqueradeAll: true
+  masqueradeBit: 9
+  syncPeriod: 45s
+  minSyncPeriod: 2s
+)").config;
+  EXPECT_EQ(config.nftables_section, (ProxyModeSection{true, 9, 45s, 2s}));
+  EXPECT_EQ(config.iptables_section, ProxyModeSection{});
+}
+
+TEST(KubeProxyConfiguration, AppliesTheNftablesSectionInNftablesMode) {
+  const RunConfig config = parsed("mode: nftables\nnftables:\n  masqueradeAll: true\n  masqueradeBit: 9\n"
+                                  "  syncPeriod: 45s\n  minSyncPeriod: 2s\n")
+                               .config;
+  EXPECT_TRUE(config.masquerade_all);
+  EXPECT_EQ(config.masquerade_bit, 9);
+  EXPECT_EQ(config.sync_period, 45s);
+  EXPECT_EQ(config.min_sync_period, 2s);
+}
+
+TEST(KubeProxyConfiguration, TheIptablesSectionDoesNotApplyInNftablesMode) {
+  const auto load = parsed("mode: nftables\niptables:\n  syncPeriod: 10s\n");
+  EXPECT_EQ(load.config.sync_period, 30s);
+  EXPECT_THAT(load.warnings,
+              ElementsAre("iptables.syncPeriod (10s) is not used in nftables mode; nftables.syncPeriod (30s) is"));
+}
+
+TEST(KubeProxyConfiguration, TheNftablesSectionDoesNotApplyInIptablesMode) {
+  const auto load = parsed("nftables:\n  masqueradeBit: 9\n");
+  EXPECT_EQ(load.config.masquerade_bit, 14);
+  EXPECT_THAT(load.warnings, ElementsAre(StartsWith("nftables.masqueradeBit (9) is not used in iptables mode")));
+}
+
+TEST(KubeProxyConfiguration, RejectsAMasqueradeBitOutOfRangeInEitherSection) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "iptables:\n  masqueradeBit: 32\n"),
+            "iptables.masqueradeBit: must be within 0..31, got 32");
+  EXPECT_EQ(parse_error(std::string(kHeader) + "nftables:\n  masqueradeBit: -1\n"),
+            "nftables.masqueradeBit: must be within 0..31, got -1");
+}
+
+TEST(KubeProxyConfiguration, ReadsTheDetectLocalSettings) {
+  const RunConfig config = parsed(R"(
+detectLocalMode: BridgeInterface
+detectLocal:
+  bridgeInterface: cbr0
+  interfaceNamePrefix: veth
+)").config;
+  EXPECT_EQ(config.detect_local_mode, "BridgeInterface");
+  EXPECT_EQ(config.pod_bridge_interface, "cbr0");
+  EXPECT_EQ(config.pod_interface_name_prefix, "veth");
+}
+
+TEST(KubeProxyConfiguration, AnEmptyDetectLocalModeKeepsTheDefault) {
+  EXPECT_EQ(parsed("detectLocalMode: \"\"\n").config.detect_local_mode, RunConfig{}.detect_local_mode);
+}
+
+TEST(KubeProxyConfiguration, RejectsAnUnknownDetectLocalMode) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "detectLocalMode: PodCIDR\n"),
+            "detectLocalMode: expects ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix, got \"PodCIDR\"");
+}
+
+TEST(KubeProxyConfiguration, ReadsTheServiceProxyName) {
+  EXPECT_EQ(parsed("serviceProxyName: kubenat\n").config.service_proxy_name, "kubenat");
+}
+
+TEST(KubeProxyConfiguration, RejectsAServiceProxyNameThatIsNotALabelValue) {
+  EXPECT_THAT(parse_error(std::string(kHeader) + "serviceProxyName: kube/nat\n"),
+              StartsWith("serviceProxyName: \"kube/nat\" is not a label value"));
+}
+
+TEST(KubeProxyConfiguration, ReadsTheOomScoreAdjustment) {
+  EXPECT_EQ(parsed("oomScoreAdj: -999\n").config.oom_score_adj, -999);
+  EXPECT_EQ(parsed("oomScoreAdj: null\n").config.oom_score_adj, std::nullopt);
+}
+
+TEST(KubeProxyConfiguration, RejectsAnOomScoreAdjustmentOutOfRange) {
+  EXPECT_EQ(parse_error(std::string(kHeader) + "oomScoreAdj: 1001\n"),
+            "oomScoreAdj: must be within -1000..1000, got 1001");
 }
 
 TEST(KubeProxyConfiguration, ReadsTheConntrackSection) {
@@ -251,22 +421,14 @@ TEST(KubeProxyConfiguration, RejectsANegativeConntrackValueNamingTheField) {
   EXPECT_THAT(parse_error(std::string(kHeader) + "conntrack:\n  udpTimeout: -5s\n"), HasSubstr("conntrack.udpTimeout"));
 }
 
-TEST(KubeProxyConfiguration, WarnsAboutDetectLocalModesOtherThanClusterCidr) {
-  EXPECT_THAT(parsed("detectLocalMode: ClusterCIDR\n").warnings, IsEmpty());
-  EXPECT_THAT(parsed("detectLocalMode: NodeCIDR\n").warnings,
-              ElementsAre(StartsWith("detectLocalMode: \"NodeCIDR\" is not supported")));
-}
-
-TEST(KubeProxyConfiguration, BoundsTheWalkThroughAliasedUnsupportedFields) {
-  // Each level doubles the tree; unbounded, this would be 2^30 leaves.
-  std::string body = "x0: &a0 {k: 1, l: 1}\n";
+TEST(KubeProxyConfiguration, RejectsAnAliasBombPromptly) {
+  // Each level doubles the tree; walked naively, this would be 2^30 leaves.
+  std::string body = "featureGates:\n  x0: &a0 {k: 1, l: 1}\n";
   for (int i = 1; i <= 30; ++i) {
-    body += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " {k: *a" + std::to_string(i - 1) + ", l: *a" +
+    body += "  x" + std::to_string(i) + ": &a" + std::to_string(i) + " {k: *a" + std::to_string(i - 1) + ", l: *a" +
             std::to_string(i - 1) + "}\n";
   }
-  body += "featureGates: *a30\n";
-  // Only featureGates is walked; the x* fields are merely unknown.
-  EXPECT_LE(parsed(body).warnings.size(), 31u + 32u);
+  EXPECT_EQ(parse_error(std::string(kHeader) + body), "featureGates.x0: expects true or false");
 }
 
 TEST(KubeProxyConfiguration, RejectsAnotherApiVersion) {
@@ -348,12 +510,16 @@ RunConfig a_run_config() {
   config.hostname_override = "worker-1";
   config.proxy_mode = "nftables";
   config.cluster_cidrs = {"10.244.0.0/16", "fd00:244::/56"};
-  config.masquerade_all = true;
-  config.masquerade_bit = 15;
+  config.iptables_section = {false, 12, std::chrono::seconds(20), std::chrono::seconds(2)};
+  config.nftables_section = {true, 15, std::chrono::seconds(45), std::chrono::milliseconds(250)};
+  (void)select_proxy_mode_section(config);
   config.localhost_nodeports = false;
   config.nodeport_addresses = {"10.240.0.0/24"};
-  config.sync_period = std::chrono::seconds(45);
-  config.min_sync_period = std::chrono::milliseconds(250);
+  config.detect_local_mode = "InterfaceNamePrefix";
+  config.pod_bridge_interface = "cbr0";
+  config.pod_interface_name_prefix = "veth";
+  config.service_proxy_name = "kubenat";
+  config.oom_score_adj = -999;
   config.healthz_bind_address = "0.0.0.0:10256";
   config.metrics_bind_address = "127.0.0.1:10249";
   config.verbosity = 2;
@@ -366,16 +532,73 @@ RunConfig a_run_config() {
   return config;
 }
 
+TEST(SelectProxyModeSection, TakesTheNftablesSectionInNftablesMode) {
+  RunConfig config;
+  config.proxy_mode = "nftables";
+  config.nftables_section = {true, 9, 45s, 2s};
+  EXPECT_THAT(select_proxy_mode_section(config), ElementsAre(StartsWith("iptables.masqueradeAll (false)"),
+                                                             StartsWith("iptables.masqueradeBit or "
+                                                                        "--iptables-masquerade-bit (14)"),
+                                                             StartsWith("iptables.syncPeriod (30s)"),
+                                                             StartsWith("iptables.minSyncPeriod (1s)")));
+  EXPECT_TRUE(config.masquerade_all);
+  EXPECT_EQ(config.masquerade_bit, 9);
+  EXPECT_EQ(config.sync_period, 45s);
+  EXPECT_EQ(config.min_sync_period, 2s);
+}
+
+TEST(SelectProxyModeSection, TakesTheIptablesSectionInIptablesMode) {
+  RunConfig config;
+  config.iptables_section = {true, 9, 45s, 2s};
+  EXPECT_THAT(select_proxy_mode_section(config), ElementsAre(StartsWith("nftables.masqueradeAll (false) is not used in "
+                                                                        "iptables mode; iptables.masqueradeAll (true) is"),
+                                                             StartsWith("nftables.masqueradeBit (14)"),
+                                                             StartsWith("nftables.syncPeriod (30s)"),
+                                                             StartsWith("nftables.minSyncPeriod (1s)")));
+  EXPECT_EQ(config.sync_period, 45s);
+  EXPECT_EQ(config.masquerade_bit, 9);
+}
+
+TEST(SelectProxyModeSection, SaysNothingWhenTheSectionsAgree) {
+  RunConfig config;
+  config.proxy_mode = "nftables";
+  EXPECT_THAT(select_proxy_mode_section(config), IsEmpty());
+}
+
+TEST(SelectProxyModeSection, SaysNothingInRoutesOnlyMode) {
+  RunConfig config;
+  config.proxy_mode = "none";
+  config.nftables_section.sync_period = 1min;
+  EXPECT_THAT(select_proxy_mode_section(config), IsEmpty());
+}
+
 TEST(Configz, NamesKubeProxysGroupAndItsFieldsAsTheFileSpellsThem) {
   const nlohmann::json served = nlohmann::json::parse(configz(a_run_config()));
   const nlohmann::json& kube_proxy = served.at("kubeproxy.config.k8s.io");
   EXPECT_EQ(kube_proxy.at("mode"), "nftables");
   EXPECT_EQ(kube_proxy.at("clusterCIDR"), "10.244.0.0/16,fd00:244::/56");
-  EXPECT_EQ(kube_proxy.at("iptables").at("syncPeriod"), "45s");
-  EXPECT_EQ(kube_proxy.at("iptables").at("minSyncPeriod"), "250ms");
-  EXPECT_EQ(kube_proxy.at("iptables").at("masqueradeBit"), 15);
+  EXPECT_EQ(kube_proxy.at("nftables").at("syncPeriod"), "45s");
+  EXPECT_EQ(kube_proxy.at("nftables").at("minSyncPeriod"), "250ms");
+  EXPECT_EQ(kube_proxy.at("nftables").at("masqueradeBit"), 15);
+  EXPECT_EQ(kube_proxy.at("iptables").at("syncPeriod"), "20s");
+  EXPECT_EQ(kube_proxy.at("detectLocalMode"), "InterfaceNamePrefix");
+  EXPECT_EQ(kube_proxy.at("detectLocal").at("interfaceNamePrefix"), "veth");
+  EXPECT_EQ(kube_proxy.at("serviceProxyName"), "kubenat");
+  EXPECT_EQ(kube_proxy.at("oomScoreAdj"), -999);
   EXPECT_EQ(served.at("kubenat").at("nodeIPs"), nlohmann::json::array({"10.240.0.11"}));
   EXPECT_EQ(served.at("kubenat").at("routes"), true);
+}
+
+TEST(Configz, ShowsTheValuesInEffectInTheModesSection) {
+  RunConfig config;
+  config.sync_period = 10s;  // set directly, not through the section
+  const nlohmann::json served = nlohmann::json::parse(configz(config));
+  EXPECT_EQ(served.at("kubeproxy.config.k8s.io").at("iptables").at("syncPeriod"), "10s");
+}
+
+TEST(Configz, ShowsAnUnsetOomScoreAdjustmentAsNull) {
+  const nlohmann::json served = nlohmann::json::parse(configz(RunConfig{}));
+  EXPECT_TRUE(served.at("kubeproxy.config.k8s.io").at("oomScoreAdj").is_null());
 }
 
 TEST(Configz, ReadsBackAsTheSameConfiguration) {
@@ -383,21 +606,36 @@ TEST(Configz, ReadsBackAsTheSameConfiguration) {
   auto read = parse_kube_proxy_configuration(nlohmann::json::parse(configz(config)).at("kubeproxy.config.k8s.io").dump(),
                                              RunConfig{});
   ASSERT_TRUE(read) << read.error();
-  EXPECT_THAT(read->warnings, IsEmpty());
+  EXPECT_THAT(read->warnings, ElementsAre(StartsWith("iptables.masqueradeAll"), StartsWith("iptables.masqueradeBit"),
+                                          StartsWith("iptables.syncPeriod"), StartsWith("iptables.minSyncPeriod")));
   EXPECT_EQ(read->config.kubeconfig, config.kubeconfig);
   EXPECT_EQ(read->config.hostname_override, config.hostname_override);
   EXPECT_EQ(read->config.proxy_mode, config.proxy_mode);
   EXPECT_EQ(read->config.cluster_cidrs, config.cluster_cidrs);
+  EXPECT_EQ(read->config.iptables_section, config.iptables_section);
+  EXPECT_EQ(read->config.nftables_section, config.nftables_section);
   EXPECT_EQ(read->config.masquerade_all, config.masquerade_all);
   EXPECT_EQ(read->config.masquerade_bit, config.masquerade_bit);
-  EXPECT_EQ(read->config.localhost_nodeports, config.localhost_nodeports);
-  EXPECT_EQ(read->config.nodeport_addresses, config.nodeport_addresses);
   EXPECT_EQ(read->config.sync_period, config.sync_period);
   EXPECT_EQ(read->config.min_sync_period, config.min_sync_period);
+  EXPECT_EQ(read->config.localhost_nodeports, config.localhost_nodeports);
+  EXPECT_EQ(read->config.nodeport_addresses, config.nodeport_addresses);
+  EXPECT_EQ(read->config.detect_local_mode, config.detect_local_mode);
+  EXPECT_EQ(read->config.pod_bridge_interface, config.pod_bridge_interface);
+  EXPECT_EQ(read->config.pod_interface_name_prefix, config.pod_interface_name_prefix);
+  EXPECT_EQ(read->config.service_proxy_name, config.service_proxy_name);
+  EXPECT_EQ(read->config.oom_score_adj, config.oom_score_adj);
   EXPECT_EQ(read->config.healthz_bind_address, config.healthz_bind_address);
   EXPECT_EQ(read->config.metrics_bind_address, config.metrics_bind_address);
   EXPECT_EQ(read->config.verbosity, config.verbosity);
   EXPECT_EQ(read->config.conntrack, config.conntrack);
+}
+
+TEST(Configz, ReadsBackTheDefaultsWithoutNotes) {
+  auto read = parse_kube_proxy_configuration(
+      nlohmann::json::parse(configz(RunConfig{})).at("kubeproxy.config.k8s.io").dump(), RunConfig{});
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_THAT(read->warnings, IsEmpty());
 }
 
 }  // namespace
