@@ -2,6 +2,7 @@
 
 // glibc's netinet headers before the kernel's linux/ ones, which then leave
 // out what glibc already defined (struct in_addr and friends).
+#include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
@@ -287,6 +288,20 @@ class RuleBuilder {
     add(std::move(e));
     const std::uint32_t local = RTN_LOCAL;
     cmp(s.negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &local, 4);
+    return {};
+  }
+
+  // As nft emits it: the whole name NUL-padded to IFNAMSIZ for an exact
+  // match, only the prefix's bytes for a wildcard.
+  std::expected<void, std::string> emit(const nft::IifName& s) {
+    std::array<char, IFNAMSIZ> name{};
+    if (s.name.empty() || s.name.size() >= name.size()) {
+      return std::unexpected("interface name \"" + s.name + "\" is empty or longer than 15 bytes");
+    }
+    s.name.copy(name.data(), s.name.size());
+    meta_load(NFT_META_IIFNAME);
+    cmp(s.negate ? NFT_CMP_NEQ : NFT_CMP_EQ, name.data(),
+        s.prefix ? static_cast<std::uint32_t>(s.name.size()) : static_cast<std::uint32_t>(name.size()));
     return {};
   }
 

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "rules/iptables/chain_names.h"
+#include "rules/local_traffic_detector.h"
 
 namespace kubenat {
 namespace {
@@ -51,19 +52,25 @@ std::string rule(const Parts&... parts) {
   return out;
 }
 
-// What decides pod traffic (detect-local-mode ClusterCIDR).
+// What decides pod traffic, as iptables arguments (kube-proxy's IfLocal and
+// IfNotLocal).
 struct LocalDetector {
-  std::string if_local;      // "-s 10.0.0.0/8"
-  std::string if_not_local;  // "! -s 10.0.0.0/8"
+  std::string if_local;      // "-s 10.0.0.0/8", "-i cbr0", "-i veth+"
+  std::string if_not_local;  // "! -s 10.0.0.0/8", "! -i cbr0", "! -i veth+"
   bool implemented() const { return !if_local.empty(); }
 };
 
 LocalDetector local_detector(const ProxyConfig& config) {
-  for (const Cidr& cidr : config.cluster_cidrs) {
-    if (cidr.family() != config.family) continue;
-    return LocalDetector{"-s " + cidr.to_string(), "! -s " + cidr.to_string()};
+  using M = LocalTrafficDetector::Match;
+  const LocalTrafficDetector detector = local_traffic_detector(config);
+  std::string match;
+  switch (detector.match) {
+    case M::None: return {};
+    case M::SourceCidr: match = "-s " + detector.cidr.to_string(); break;
+    case M::Interface: match = "-i " + detector.interface; break;
+    case M::InterfacePrefix: match = "-i " + detector.interface + "+"; break;
   }
-  return {};
+  return LocalDetector{match, "! " + match};
 }
 
 struct NodePortAddresses {

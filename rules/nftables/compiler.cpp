@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "rules/endpoint_selection.h"
+#include "rules/local_traffic_detector.h"
 #include "rules/service_port_info.h"
 
 // Why this layout.
@@ -127,9 +128,16 @@ NftVerdict go(std::string chain) { return NftVerdict{NftVerdict::Kind::Goto, std
 NftVerdict jump(std::string chain) { return NftVerdict{NftVerdict::Kind::Jump, std::move(chain)}; }
 NftVerdict verdict(NftVerdict::Kind kind) { return NftVerdict{kind, {}}; }
 
-std::optional<Cidr> pod_cidr(const ProxyConfig& config) {
-  for (const Cidr& cidr : config.cluster_cidrs) {
-    if (cidr.family() == config.family) return cidr;
+// The match for traffic from the pods (`from_pods`) or for the rest, as
+// kube-proxy's IfLocalNFT and IfNotLocalNFT; nullopt without a detector.
+std::optional<NftStatement> pod_traffic_match(const ProxyConfig& config, bool from_pods) {
+  using M = LocalTrafficDetector::Match;
+  const LocalTrafficDetector detector = local_traffic_detector(config);
+  switch (detector.match) {
+    case M::None: return std::nullopt;
+    case M::SourceCidr: return nft::Match{F::IpSaddr, !from_pods, detector.cidr};
+    case M::Interface: return nft::IifName{detector.interface, false, !from_pods};
+    case M::InterfacePrefix: return nft::IifName{detector.interface, true, !from_pods};
   }
   return std::nullopt;
 }
@@ -240,7 +248,8 @@ std::vector<NftSet> fixed_sets(const ProxyConfig& config) {
 std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
   using H = NftHook;
   const std::uint32_t mark = 1u << config.masquerade_bit;
-  const std::optional<Cidr> pods = pod_cidr(config);
+  const std::optional<NftStatement> from_pods = pod_traffic_match(config, true);
+  const std::optional<NftStatement> not_from_pods = pod_traffic_match(config, false);
   std::vector<NftChain> chains;
   auto base = [&](std::string name, H::Type type, H::Point hook, int priority, std::vector<NftRule> rules) {
     chains.push_back(NftChain{std::move(name), H{type, hook, priority}, std::move(rules)});
@@ -320,10 +329,10 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
   std::vector<NftStatement> internal_masq;
   if (config.masquerade_all) {
     internal_masq = {nft::MarkOr{mark}};
-  } else if (pods) {
+  } else if (not_from_pods) {
     // Off-cluster sources reaching a cluster IP may be forwarded to another
     // node: masquerade them so that replies come back the same way.
-    internal_masq = {nft::Match{F::IpSaddr, true, *pods}, nft::MarkOr{mark}};
+    internal_masq = {*not_from_pods, nft::MarkOr{mark}};
   }
   // Picking among a kind's endpoints: a client a session-affinity service
   // remembers goes back to its endpoint, any other through the kind's pick
@@ -351,10 +360,10 @@ std::vector<NftChain> fixed_chains(const ProxyConfig& config) {
       rules.push_back(NftRule{{nft::MarkOr{mark}}, "masquerade traffic for external destinations"});
       pick({}, cluster_kind, {}, rules);
     } else {
-      if (pods) {
+      if (from_pods) {
         // Pods reaching an external address are treated as if they had gone
         // out to the load balancer and back: any endpoint, no policy.
-        pick({nft::Match{F::IpSaddr, false, *pods}}, cluster_kind, "pod traffic for external destinations", rules);
+        pick({*from_pods}, cluster_kind, "pod traffic for external destinations", rules);
       }
       // The host's own traffic has a local source the endpoint could not
       // answer: masquerade it, and let it use any endpoint.

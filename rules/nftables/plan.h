@@ -108,6 +108,15 @@ struct FibLocal {
   bool negate = false;
   auto operator<=>(const FibLocal&) const = default;
 };
+// iifname "name" (or != "name"): the interface the packet came in on, by
+// name; a prefix matches every name that starts with it (iifname "veth*").
+// A locally generated packet has no input interface: its name is empty.
+struct IifName {
+  std::string name;
+  bool prefix = false;
+  bool negate = false;
+  auto operator<=>(const IifName&) const = default;
+};
 // ct state new.
 struct CtStateNew {
   auto operator<=>(const CtStateNew&) const = default;
@@ -175,7 +184,7 @@ struct Reject {
 
 using NftStatement = std::variant<nft::Match, nft::InSet, nft::FibLocal, nft::CtStateNew, nft::CtStatusDnat,
                                   nft::MarkTest, nft::MarkOr, nft::MarkXor, nft::Vmap, nft::DnatMap, nft::Dnat,
-                                  nft::UpdateSet, nft::Masquerade, nft::Reject, NftVerdict>;
+                                  nft::UpdateSet, nft::Masquerade, nft::Reject, NftVerdict, nft::IifName>;
 
 struct NftRule {
   std::vector<NftStatement> statements;

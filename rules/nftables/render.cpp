@@ -96,6 +96,9 @@ std::string statement_text(const NftStatement& statement, IpFamily family) {
           [&](const nft::FibLocal& s) {
             return std::string("fib ") + (s.source ? "saddr" : "daddr") + " type " + (s.negate ? "!= " : "") + "local";
           },
+          [&](const nft::IifName& s) {
+            return std::string("iifname ") + (s.negate ? "!= " : "") + "\"" + s.name + (s.prefix ? "*" : "") + "\"";
+          },
           [&](const nft::CtStateNew&) { return std::string("ct state new"); },
           [&](const nft::CtStatusDnat&) { return std::string("ct status dnat"); },
           [&](const nft::MarkTest& s) {

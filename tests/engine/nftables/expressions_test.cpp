@@ -97,6 +97,22 @@ TEST(NftRules, FibConntrackAndMarkTests) {
                           "[ cmp neq reg 1 0x00000000 ]"));
 }
 
+TEST(NftRules, InputInterfaceNamesAsNftEmitsThem) {
+  // Exact: the name NUL-padded to IFNAMSIZ; a prefix: its bytes alone.
+  EXPECT_THAT(
+      expressions_of(nft::IifName{"cbr0", false, false}),
+      ElementsAre("[ meta load iifname => reg 1 ]", "[ cmp eq reg 1 0x30726263 0x00000000 0x00000000 0x00000000 ]"));
+  EXPECT_THAT(
+      expressions_of(nft::IifName{"cbr0", false, true}),
+      ElementsAre("[ meta load iifname => reg 1 ]", "[ cmp neq reg 1 0x30726263 0x00000000 0x00000000 0x00000000 ]"));
+  EXPECT_THAT(expressions_of(nft::IifName{"veth", true, false}),
+              ElementsAre("[ meta load iifname => reg 1 ]", "[ cmp eq reg 1 0x68746576 ]"));
+  EXPECT_THAT(expressions_of(nft::IifName{"tap", true, true}),
+              ElementsAre("[ meta load iifname => reg 1 ]", "[ cmp neq reg 1 0x00706174 ]"));
+  const NftRule too_long{{nft::IifName{"a-name-too-long-0", false, false}}, {}};
+  EXPECT_FALSE(rule_expressions(too_long, IpFamily::V4, {}));
+}
+
 TEST(NftRules, MarkSetThroughBitwise) {
   EXPECT_THAT(expressions_of(nft::MarkOr{0x4000}),
               ElementsAre("[ meta load mark => reg 1 ]", "[ bitwise reg 1 = ( reg 1 & 0xffffbfff ) ^ 0x00004000 ]",

@@ -70,6 +70,13 @@ TEST(NftRender, ConntrackFibAndMarks) {
   EXPECT_EQ(one(nft::MarkXor{0x4000}), "meta mark set meta mark ^ 0x00004000");
 }
 
+TEST(NftRender, InputInterfaceNames) {
+  EXPECT_EQ(one(nft::IifName{"cbr0", false, false}), "iifname \"cbr0\"");
+  EXPECT_EQ(one(nft::IifName{"cbr0", false, true}), "iifname != \"cbr0\"");
+  EXPECT_EQ(one(nft::IifName{"veth", true, false}), "iifname \"veth*\"");
+  EXPECT_EQ(one(nft::IifName{"veth", true, true}, IpFamily::V6), "iifname != \"veth*\"");
+}
+
 TEST(NftRender, NatRejectAndVerdicts) {
   EXPECT_EQ(one(nft::Dnat{ip("10.0.0.1"), 80}), "dnat ip to 10.0.0.1:80");
   EXPECT_EQ(one(nft::Dnat{ip("10.0.0.1"), 0}), "dnat ip to 10.0.0.1");
