@@ -230,6 +230,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   ClusterWatcherOptions watch_options;
   watch_options.only_own_node = !run->routes;
   watch_options.node_name = node_name;
+  watch_options.service_proxy_name = run->service_proxy_name;
   auto watcher = ClusterWatcher::start(*api, loop, watch_options);
   if (!watcher) {
     err << "kubenat run: " << watcher.error() << "\n";
