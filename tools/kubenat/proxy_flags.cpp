@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "rules/local_traffic_detector.h"
+
 namespace kubenat {
 
 void ProxyFlags::register_flags(FlagSet& flags) {
@@ -10,6 +12,14 @@ void ProxyFlags::register_flags(FlagSet& flags) {
   flags.add_alias("hostname-override", "node");
   flags.add_string("ip-family", &ip_family, "ipv4 or ipv6: the family of the plan (default ipv4)");
   flags.add_list("cluster-cidr", &cluster_cidrs, "pod CIDRs: traffic from them is pod traffic (detect-local-mode ClusterCIDR)");
+  flags.add_string("detect-local-mode", &detect_local_mode,
+                   "what tells pod traffic from the rest: ClusterCIDR (its source is in --cluster-cidr; default), "
+                   "NodeCIDR (in the Node's spec.podCIDRs), BridgeInterface (it came in on --pod-bridge-interface) "
+                   "or InterfaceNamePrefix (on an interface named --pod-interface-name-prefix*)");
+  flags.add_string("pod-bridge-interface", &pod_bridge_interface,
+                   "the pods' bridge, with --detect-local-mode BridgeInterface");
+  flags.add_string("pod-interface-name-prefix", &pod_interface_name_prefix,
+                   "the name prefix of the pods' interfaces, with --detect-local-mode InterfaceNamePrefix");
   flags.add_list("node-ip", &node_ips, "this node's IPs (default: the Node object's InternalIP)");
   flags.add_list("nodeport-addresses", &nodeport_addresses,
                  "CIDRs (or \"primary\") of the local addresses that accept NodePorts (default: all)");
@@ -58,6 +68,34 @@ std::optional<std::string> invalid_nft_table_name(const std::string& name) {
   return std::nullopt;
 }
 
+// kube-proxy's validateDetectLocalMode and validateDetectLocalConfiguration:
+// the mode by its exact name, and the interface mode's own flag. The
+// interface flags of the other modes are left unused, as kube-proxy leaves
+// them. NodeCIDR's CIDRs come from the state (with_node_ips_from_state).
+std::expected<void, std::string> detect_local_settings(const ProxyFlags& flags, ProxyConfig& config) {
+  const std::optional<DetectLocalMode> mode = parse_detect_local_mode(flags.detect_local_mode);
+  if (!mode) {
+    return std::unexpected(
+        "--detect-local-mode: expects ClusterCIDR, NodeCIDR, BridgeInterface or "
+        "InterfaceNamePrefix, got \"" +
+        flags.detect_local_mode + "\"");
+  }
+  config.detect_local_mode = *mode;
+  if (*mode == DetectLocalMode::BridgeInterface) {
+    if (auto invalid = invalid_interface_name(flags.pod_bridge_interface)) {
+      return std::unexpected("--pod-bridge-interface (with --detect-local-mode BridgeInterface): " + *invalid);
+    }
+    config.pod_bridge_interface = flags.pod_bridge_interface;
+  }
+  if (*mode == DetectLocalMode::InterfaceNamePrefix) {
+    if (auto invalid = invalid_interface_name(flags.pod_interface_name_prefix)) {
+      return std::unexpected("--pod-interface-name-prefix (with --detect-local-mode InterfaceNamePrefix): " + *invalid);
+    }
+    config.pod_interface_name_prefix = flags.pod_interface_name_prefix;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::expected<ProxyConfig, std::string> make_proxy_config(const ProxyFlags& flags, const ClusterState& state) {
@@ -76,12 +114,18 @@ std::expected<ProxyConfig, std::string> make_proxy_config(const ProxyFlags& flag
     if (!cidr) return std::unexpected("--cluster-cidr: invalid CIDR \"" + text + "\"");
     config.cluster_cidrs.push_back(*cidr);
   }
+  if (auto detect_local = detect_local_settings(flags, config); !detect_local) {
+    return std::unexpected(detect_local.error());
+  }
   for (const std::string& text : flags.node_ips) {
     auto ip = IpAddress::parse_sloppy(text);
     if (!ip) return std::unexpected("--node-ip: invalid IP \"" + text + "\"");
     config.node_ips.push_back(*ip);
   }
   if (config.node_ips.empty()) config.node_ips = node_ips_from_state(state, config.node_name, config.family);
+  if (config.detect_local_mode == DetectLocalMode::NodeCidr) {
+    config = with_node_ips_from_state(config, state);
+  }
 
   for (const std::string& text : flags.local_addresses) {
     auto ip = IpAddress::parse_sloppy(text);

@@ -17,6 +17,9 @@ struct ProxyFlags {
   std::string node;
   std::string ip_family = "ipv4";
   std::vector<std::string> cluster_cidrs;
+  std::string detect_local_mode;  // kube-proxy's names; empty: ClusterCIDR
+  std::string pod_bridge_interface;
+  std::string pod_interface_name_prefix;
   std::vector<std::string> node_ips;
   std::vector<std::string> nodeport_addresses;
   std::vector<std::string> local_addresses;

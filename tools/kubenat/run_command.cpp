@@ -50,6 +50,9 @@ std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const
   ProxyFlags flags;
   flags.node = node_name;
   flags.cluster_cidrs = run.cluster_cidrs;
+  flags.detect_local_mode = run.detect_local_mode;
+  flags.pod_bridge_interface = run.pod_bridge_interface;
+  flags.pod_interface_name_prefix = run.pod_interface_name_prefix;
   flags.node_ips = run.node_ips;
   flags.nodeport_addresses = run.nodeport_addresses;
   flags.masquerade_all = run.masquerade_all;

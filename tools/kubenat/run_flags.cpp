@@ -10,6 +10,7 @@
 #include "engine/daemon/kube_proxy_configuration.h"
 #include "rules/decode.h"
 #include "rules/ip.h"
+#include "rules/local_traffic_detector.h"
 #include "tools/kubenat/flags.h"
 
 namespace kubenat {
@@ -30,6 +31,9 @@ struct RawFlags {
   std::string iptables_mode;
   std::string nftables_table;
   std::vector<std::string> cluster_cidrs;
+  std::string detect_local_mode;
+  std::string pod_bridge_interface;
+  std::string pod_interface_name_prefix;
   bool masquerade_all = false;
   int masquerade_bit = 0;
   bool localhost_nodeports = false;
@@ -63,7 +67,8 @@ RawFlags sentinels(bool second) {
        {&raw.config, &raw.kubeconfig, &raw.master, &raw.hostname_override, &raw.proxy_mode, &raw.iptables_mode,
         &raw.nftables_table, &raw.sync_period, &raw.min_sync_period, &raw.healthz_bind_address,
         &raw.metrics_bind_address, &raw.conntrack_tcp_timeout_established, &raw.conntrack_tcp_timeout_close_wait,
-        &raw.conntrack_udp_timeout, &raw.conntrack_udp_timeout_stream}) {
+        &raw.conntrack_udp_timeout, &raw.conntrack_udp_timeout_stream, &raw.detect_local_mode,
+        &raw.pod_bridge_interface, &raw.pod_interface_name_prefix}) {
     *field = text;
   }
   raw.service_proxy_name = text;
@@ -93,6 +98,14 @@ FlagSet make_flag_set(RawFlags& raw) {
                    "the nftables table kubenat owns with --proxy-mode nftables (default kubenat)");
   flags.add_list("cluster-cidr", &raw.cluster_cidrs,
                  "pod CIDRs: traffic from them is local pod traffic (comma-separated for dual-stack)");
+  flags.add_string("detect-local-mode", &raw.detect_local_mode,
+                   "what tells pod traffic from the rest: ClusterCIDR (its source is in --cluster-cidr; default), "
+                   "NodeCIDR (in the Node's spec.podCIDRs), BridgeInterface (it came in on --pod-bridge-interface) "
+                   "or InterfaceNamePrefix (on an interface named --pod-interface-name-prefix*)");
+  flags.add_string("pod-bridge-interface", &raw.pod_bridge_interface,
+                   "the pods' bridge, with --detect-local-mode BridgeInterface");
+  flags.add_string("pod-interface-name-prefix", &raw.pod_interface_name_prefix,
+                   "the name prefix of the pods' interfaces, with --detect-local-mode InterfaceNamePrefix");
   flags.add_bool("masquerade-all", &raw.masquerade_all, "SNAT all traffic sent to cluster IPs");
   flags.add_int("iptables-masquerade-bit", &raw.masquerade_bit,
                 "the fwmark bit that marks packets for SNAT, 0..31 (default 14)");
@@ -209,6 +222,27 @@ std::expected<void, std::string> validate(const RunConfig& config) {
   for (const std::string& text : config.node_ips) {
     if (!IpAddress::parse_sloppy(text)) return error("--node-ip: invalid IP \"" + text + "\"");
   }
+  const std::optional<DetectLocalMode> detect_local = parse_detect_local_mode(config.detect_local_mode);
+  if (!detect_local) {
+    return error(
+        "--detect-local-mode (detectLocalMode): expects ClusterCIDR, NodeCIDR, BridgeInterface or "
+        "InterfaceNamePrefix, got \"" +
+        config.detect_local_mode + "\"");
+  }
+  if (*detect_local == DetectLocalMode::BridgeInterface) {
+    if (auto invalid = invalid_interface_name(config.pod_bridge_interface)) {
+      return error("--pod-bridge-interface (detectLocal.bridgeInterface), with detect-local-mode BridgeInterface: " +
+                   *invalid);
+    }
+  }
+  if (*detect_local == DetectLocalMode::InterfaceNamePrefix) {
+    if (auto invalid = invalid_interface_name(config.pod_interface_name_prefix)) {
+      return error(
+          "--pod-interface-name-prefix (detectLocal.interfaceNamePrefix), with detect-local-mode "
+          "InterfaceNamePrefix: " +
+          *invalid);
+    }
+  }
   for (const std::string& text : config.nodeport_addresses) {
     if (text != "primary" && !Cidr::parse_sloppy(text)) {
       return error("--nodeport-addresses (nodePortAddresses): invalid CIDR \"" + text + "\"");
@@ -255,6 +289,9 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   if (given(&RawFlags::iptables_mode)) config.iptables_mode = first.iptables_mode;
   if (given(&RawFlags::nftables_table)) config.nftables_table = first.nftables_table;
   if (!first.cluster_cidrs.empty()) config.cluster_cidrs = first.cluster_cidrs;
+  if (given(&RawFlags::detect_local_mode)) config.detect_local_mode = first.detect_local_mode;
+  if (given(&RawFlags::pod_bridge_interface)) config.pod_bridge_interface = first.pod_bridge_interface;
+  if (given(&RawFlags::pod_interface_name_prefix)) config.pod_interface_name_prefix = first.pod_interface_name_prefix;
   // As kube-proxy maps them: --masquerade-all and the sync periods apply in
   // iptables and nftables mode alike, --iptables-masquerade-bit to iptables
   // (and ipvs) mode only.
