@@ -35,7 +35,9 @@ std::string child(std::string_view parent, std::string_view key) {
   return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
 }
 
-std::string index(std::string_view parent, std::size_t i) { return std::string(parent) + "[" + std::to_string(i) + "]"; }
+std::string index(std::string_view parent, std::size_t i) {
+  return std::string(parent) + "[" + std::to_string(i) + "]";
+}
 
 // Parser messages can span lines and echo input; errors stay one short line.
 std::string one_line(std::string_view text) {
@@ -227,12 +229,11 @@ class Reader {
     }
     auto kind = read_string(root["kind"], "kind");
     if (!kind) return std::unexpected(kind.error());
-    if (*kind != kKind) return std::unexpected("kind: expects " + std::string(kKind) + ", got \"" + kind->value_or("") + "\"");
-
-    if (auto ok = each_field(root, "", [&](const std::string& key, const YAML::Node& value) { return top_level(key, value); });
-        !ok) {
-      return std::unexpected(ok.error());
+    if (*kind != kKind) {
+      return std::unexpected("kind: expects " + std::string(kKind) + ", got \"" + kind->value_or("") + "\"");
     }
+    const Visit visit = [&](const std::string& key, const YAML::Node& value) { return top_level(key, value); };
+    if (auto ok = each_field(root, "", visit); !ok) return std::unexpected(ok.error());
     return std::move(config_);
   }
 
@@ -379,7 +380,8 @@ class Reader {
         return each_field(value, path, [&](const std::string& format, const YAML::Node& options) -> Result<void> {
           const std::string format_path = child(path, format);
           if (format != "text" && format != "json") return std::unexpected(unknown_field(format_path));
-          return accept_section(options, format_path, {{"splitStream", Type::Bool}, {"infoBufferSize", Type::Quantity}});
+          return accept_section(options, format_path,
+                                {{"splitStream", Type::Bool}, {"infoBufferSize", Type::Quantity}});
         });
       }
       return std::unexpected(unknown_field(path));
@@ -541,10 +543,11 @@ class Reader {
   // given twice is an error, as in kube-proxy's strict decoding.
   Result<void> each_field(const YAML::Node& node, const std::string& path, const Visit& visit) {
     if (is_null(node)) return {};
-    if (!node.IsMap()) return std::unexpected((path.empty() ? std::string("the document") : path) + ": expects an object");
+    const std::string where = path.empty() ? std::string("the document") : path;
+    if (!node.IsMap()) return std::unexpected(where + ": expects an object");
     std::set<std::string> seen;
     for (const auto& entry : node) {
-      if (!entry.first.IsScalar()) return std::unexpected((path.empty() ? std::string("the document") : path) + ": a key is not a string");
+      if (!entry.first.IsScalar()) return std::unexpected(where + ": a key is not a string");
       const std::string& key = entry.first.Scalar();
       if (!seen.insert(key).second) return std::unexpected("duplicate field " + json_quoted(child(path, key)));
       if (auto ok = visit(key, entry.second); !ok) return ok;
@@ -647,9 +650,8 @@ std::vector<std::string> select_proxy_mode_section(RunConfig& config) {
     // Only this one can differ through a flag: the others set both sections.
     const bool flag = nftables && value.field == "masqueradeBit";
     notes.push_back(unused_name + "." + std::string(value.field) + (flag ? " or --iptables-masquerade-bit" : "") +
-                    " (" + value.text(unused) +
-                    ") is not used in " + used_name + " mode; " + used_name + "." + std::string(value.field) + " (" +
-                    value.text(used) + ") is");
+                    " (" + value.text(unused) + ") is not used in " + used_name + " mode; " + used_name + "." +
+                    std::string(value.field) + " (" + value.text(used) + ") is");
   }
   return notes;
 }

@@ -259,8 +259,8 @@ TEST(RunFlags, TheMasqueradeBitFlagDoesNotApplyInNftablesModeAsInKubeProxy) {
 }
 
 TEST(RunFlags, AProxyModeFlagSelectsTheSectionOfTheConfigFile) {
-  const std::string path = write_config("run_flags_mode_section.yaml",
-                                        "iptables:\n  syncPeriod: 10s\nnftables:\n  syncPeriod: 50s\n");
+  const std::string path =
+      write_config("run_flags_mode_section.yaml", "iptables:\n  syncPeriod: 10s\nnftables:\n  syncPeriod: 50s\n");
   EXPECT_EQ(parsed({"--config=" + path}).sync_period, 10s);
   EXPECT_EQ(parsed({"--config=" + path, "--proxy-mode=nftables"}).sync_period, 50s);
 }

@@ -219,7 +219,8 @@ TEST(KubeProxyConfiguration, RejectsAFieldGivenTwice) {
 }
 
 TEST(KubeProxyConfiguration, AcceptsTheIpvsSectionWithoutEffect) {
-  const auto load = parsed("ipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 5s\n  excludeCIDRs: [10.0.0.0/8]\n");
+  const auto load =
+      parsed("ipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 5s\n  excludeCIDRs: [10.0.0.0/8]\n");
   EXPECT_THAT(load.warnings, IsEmpty());
   EXPECT_EQ(load.config.sync_period, RunConfig{}.sync_period);
 }
@@ -278,8 +279,9 @@ TEST(KubeProxyConfiguration, AcceptsTheZeroValuesOfSettingsKubenatCannotHonour) 
 }
 
 TEST(KubeProxyConfiguration, AcceptsFeatureGatesThatAskForWhatKubenatDoes) {
-  EXPECT_THAT(parsed("featureGates:\n  TopologyAwareHints: true\n  AllAlpha: false\n  ContextualLogging: false\n").warnings,
-              IsEmpty());
+  const auto load =
+      parsed("featureGates:\n  TopologyAwareHints: true\n  AllAlpha: false\n  ContextualLogging: false\n");
+  EXPECT_THAT(load.warnings, IsEmpty());
 }
 
 TEST(KubeProxyConfiguration, RejectsAFeatureGateSetAgainstKubenatsBehaviour) {
@@ -550,11 +552,11 @@ TEST(SelectProxyModeSection, TakesTheNftablesSectionInNftablesMode) {
 TEST(SelectProxyModeSection, TakesTheIptablesSectionInIptablesMode) {
   RunConfig config;
   config.iptables_section = {true, 9, 45s, 2s};
-  EXPECT_THAT(select_proxy_mode_section(config), ElementsAre(StartsWith("nftables.masqueradeAll (false) is not used in "
-                                                                        "iptables mode; iptables.masqueradeAll (true) is"),
-                                                             StartsWith("nftables.masqueradeBit (14)"),
-                                                             StartsWith("nftables.syncPeriod (30s)"),
-                                                             StartsWith("nftables.minSyncPeriod (1s)")));
+  EXPECT_THAT(select_proxy_mode_section(config),
+              ElementsAre("nftables.masqueradeAll (false) is not used in iptables mode; "
+                          "iptables.masqueradeAll (true) is",
+                          StartsWith("nftables.masqueradeBit (14)"), StartsWith("nftables.syncPeriod (30s)"),
+                          StartsWith("nftables.minSyncPeriod (1s)")));
   EXPECT_EQ(config.sync_period, 45s);
   EXPECT_EQ(config.masquerade_bit, 9);
 }
