@@ -81,6 +81,15 @@ TEST(RunFlags, ReadsEveryKubeProxyFlag) {
   EXPECT_EQ(config.verbosity, 3);
 }
 
+TEST(RunFlags, OomScoreAdjIsLeftAloneUnlessGiven) {
+  EXPECT_FALSE(parsed({}).oom_score_adj);
+  EXPECT_EQ(parsed({"--oom-score-adj=-999"}).oom_score_adj, -999);
+}
+
+TEST(RunFlags, OomScoreAdjOutsideTheKernelsRangeNamesTheFlagAndField) {
+  EXPECT_THAT(parse_error({"--oom-score-adj=-1001"}), HasSubstr("--oom-score-adj (oomScoreAdj)"));
+}
+
 TEST(RunFlags, ReadsSingleDashVerbosityWithEquals) { EXPECT_EQ(parsed({"-v=2"}).verbosity, 2); }
 
 TEST(RunFlags, ReadsSingleDashVerbosityWithASpace) { EXPECT_EQ(parsed({"-v", "2"}).verbosity, 2); }

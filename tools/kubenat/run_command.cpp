@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "engine/daemon/cleanup_after_first_sync.h"
 #include "engine/daemon/health.h"
 #include "engine/daemon/http_server.h"
+#include "engine/daemon/ip_families.h"
 #include "engine/daemon/kube_proxy_configuration.h"
 #include "engine/daemon/local_addresses.h"
 #include "engine/daemon/log.h"
@@ -27,8 +29,10 @@
 #include "tools/kubenat/commands.h"
 #include "tools/kubenat/proxy_flags.h"
 #include "tools/kubenat/run_flags.h"
+#include "watch/api_client.h"
 #include "watch/api_config.h"
 #include "watch/cluster_watcher.h"
+#include "watch/node_reader.h"
 
 namespace kubenat {
 namespace {
@@ -66,6 +70,25 @@ std::expected<ProxyConfig, std::string> proxy_config(const RunConfig& run, const
   // NodePorts answer on this host's real interface addresses.
   if (auto addresses = local_addresses()) config->local_addresses = std::move(*addresses);
   return config;
+}
+
+// This node's Node object, read once before the watch starts: a few tries
+// within about ten seconds, so that an API server that is slow to answer at
+// boot does not make a dual-stack node single-stack; nullopt when the server
+// has no such Node.
+std::expected<std::optional<Node>, std::string> read_own_node(const ApiServerConfig& api, const std::string& name) {
+  ApiClientOptions options;
+  options.connect_timeout = std::chrono::seconds(2);
+  options.request_timeout = std::chrono::seconds(3);
+  auto client = ApiClient::create(api, options);
+  if (!client) return std::unexpected(client.error());
+  std::expected<std::optional<Node>, std::string> node;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+    node = read_node(**client, name);
+    if (node) break;
+  }
+  return node;
 }
 
 // /configz: the configuration in effect, the host name resolved.
@@ -107,6 +130,22 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
     return 2;
   }
 
+  // Both families when the node is dual-stack (engine/daemon/ip_families.h):
+  // the flags tell, else this node's Node object, read once as kube-proxy
+  // reads it at start-up.
+  std::optional<Node> own_node;
+  if (parse_proxy_mode(run->proxy_mode) != ProxyMode::None && !dual_stack_by_flags(proxy->node_ips, proxy->cluster_cidrs)) {
+    auto node = read_own_node(*api, node_name);
+    if (node) {
+      own_node = std::move(*node);
+    } else {
+      log.warning("cannot read this node's Node object to learn its IP families (" + node.error() +
+                  "); proxying the families the flags name");
+    }
+  }
+  const std::vector<IpFamily> families = ip_families(proxy->node_ips, proxy->cluster_cidrs, own_node);
+  proxy->family = families.front();
+
   // SIGINT and SIGTERM end the loop; every thread started from here on
   // inherits the blocked mask, so only the waiter below sees them.
   sigset_t signals;
@@ -126,7 +165,11 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   std::size_t sysctls_failed = 0;
   if (proxying) {
     KernelSysctlFiles files;
-    const bool route_localnet = mode == ProxyMode::Iptables && accepts_localhost_nodeports(*proxy);
+    ProxyConfig ipv4 = *proxy;
+    ipv4.family = IpFamily::V4;
+    const bool route_localnet = mode == ProxyMode::Iptables &&
+                                std::ranges::find(families, IpFamily::V4) != families.end() &&
+                                accepts_localhost_nodeports(ipv4);
     const auto settings = node_sysctls(run->conntrack, std::thread::hardware_concurrency(), route_localnet);
     for (const SysctlOutcome& outcome : apply_node_sysctls(settings, files)) {
       switch (outcome.result) {
@@ -142,6 +185,15 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
           break;
       }
     }
+    // kube-proxy's oomScoreAdj: a node proxy should be the last process the
+    // OOM killer picks. Like the sysctls, not worth stopping for.
+    if (run->oom_score_adj) {
+      if (auto written = files.write("/proc/self/oom_score_adj", *run->oom_score_adj); !written) {
+        log.warning(written.error() + "; going on with the present OOM score");
+      } else {
+        log.info(0, "set /proc/self/oom_score_adj = " + std::to_string(*run->oom_score_adj));
+      }
+    }
     // As kube-proxy's iptables proxier: with liberal TCP tracking nothing is
     // marked INVALID for the DROP rule to catch, so none is written.
     if (auto liberal = files.read("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal")) {
@@ -152,6 +204,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   ProxyStackOptions stack_options;
   stack_options.mode = mode;
   stack_options.config = *proxy;
+  stack_options.families = families;
   if (run->iptables_mode == "nft") stack_options.iptables_mode = IptablesMode::Nft;
   if (run->iptables_mode == "legacy") stack_options.iptables_mode = IptablesMode::Legacy;
   stack_options.integrity_check_period = run->sync_period;
@@ -167,7 +220,7 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   if (run->routes) loop_options.wait_for.insert(WatchedResource::Nodes);
 
   MetricsRegistry registry;
-  ProxyMetrics metrics(registry, mode, {proxy->family});
+  ProxyMetrics metrics(registry, mode, families);
   metrics.node_sysctls_failed.set(static_cast<double>(sysctls_failed));
   ProxyHealth health(clock, health_timeout_for(run->sync_period));
   // The health-check node ports of LoadBalancer Services with
@@ -175,8 +228,8 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   // before `health`, which their handlers read.
   HttpListeners health_check_listeners;
   std::optional<ServiceHealthServer> health_checks;
-  if (proxying) health_checks.emplace(health_check_listeners, health, *proxy);
-  SyncReporter reporter(metrics, health, log, proxy->family, proxying, health_checks ? &*health_checks : nullptr);
+  if (proxying) health_checks.emplace(health_check_listeners, health, *proxy, families);
+  SyncReporter reporter(metrics, health, log, families, proxying, health_checks ? &*health_checks : nullptr);
   // What kube-proxy or another kubenat mode left goes once this mode's
   // rules are in (engine/daemon/cleanup_after_first_sync.h).
   Proxier* service_proxier = (*stack)->service_proxier();

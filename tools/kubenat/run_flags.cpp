@@ -52,6 +52,7 @@ struct RawFlags {
   std::string conntrack_udp_timeout_stream;
   bool routes = false;
   int route_protocol = 0;
+  int oom_score_adj = 0;
   int verbosity = 0;
   bool help = false;
 };
@@ -74,7 +75,8 @@ RawFlags sentinels(bool second) {
   raw.service_proxy_name = text;
   raw.masquerade_all = raw.localhost_nodeports = raw.routes = raw.conntrack_tcp_be_liberal = second;
   for (int* field :
-       {&raw.masquerade_bit, &raw.verbosity, &raw.route_protocol, &raw.conntrack_max_per_core, &raw.conntrack_min}) {
+       {&raw.masquerade_bit, &raw.verbosity, &raw.route_protocol, &raw.conntrack_max_per_core, &raw.conntrack_min,
+        &raw.oom_score_adj}) {
     *field = second ? INT_MAX : INT_MIN;
   }
   return raw;
@@ -147,6 +149,8 @@ FlagSet make_flag_set(RawFlags& raw) {
                 "the route protocol number that marks kubenat's routes, " +
                     std::to_string(kMaxReservedRouteProtocol + 1) + "..255 (default " +
                     std::to_string(kDefaultRouteProtocol) + ")");
+  flags.add_int("oom-score-adj", &raw.oom_score_adj,
+                "the daemon's /proc/self/oom_score_adj, -1000..1000 (default: left as it is; kube-proxy's -999)");
   flags.add_int("v", &raw.verbosity, "log verbosity (default 0)");
   flags.add_bool("help", &raw.help, "show this help");
   return flags;
@@ -214,6 +218,10 @@ std::expected<void, std::string> validate(const RunConfig& config) {
     return error("--service-proxy-name (serviceProxyName): \"" + config.service_proxy_name +
                  "\" is not a label value (at most 63 characters: letters, digits, '-', '_', '.', a letter or "
                  "digit at each end)");
+  }
+  if (config.oom_score_adj && (*config.oom_score_adj < -1000 || *config.oom_score_adj > 1000)) {
+    return error("--oom-score-adj (oomScoreAdj): must be within -1000..1000, got " +
+                 std::to_string(*config.oom_score_adj));
   }
   if (config.verbosity < 0) return error("-v: must not be negative");
   for (const std::string& text : config.cluster_cidrs) {
@@ -336,6 +344,7 @@ std::expected<RunConfig, std::string> parse_run_flags(std::span<const std::strin
   }
   if (given(&RawFlags::routes)) config.routes = first.routes;
   if (given(&RawFlags::route_protocol)) config.route_protocol = first.route_protocol;
+  if (given(&RawFlags::oom_score_adj)) config.oom_score_adj = first.oom_score_adj;
   if (given(&RawFlags::verbosity)) config.verbosity = first.verbosity;
 
   if (given(&RawFlags::service_proxy_name)) config.service_proxy_name = first.service_proxy_name;
