@@ -6,7 +6,10 @@ namespace kubenat {
 
 void IptablesProxier::compile(const ClusterState& state, const std::set<ObjectName>* changed) {
   const ProxyConfig config = with_node_ips_from_state(config_, state);
-  const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips;
+  // What every rule depends on (node IPs; NodeCIDR's pod CIDRs) must not
+  // have moved since the plan was compiled, or everything is compiled anew.
+  const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips &&
+                           compiled_with_->node_pod_cidrs == config.node_pod_cidrs;
   std::optional<std::set<ServicePortName>> touched;
   if (plan_ && changed != nullptr && same_config) {
     IptablesPlan next = *plan_;  // shares every fragment

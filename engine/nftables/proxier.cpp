@@ -1,6 +1,7 @@
 #include "engine/nftables/proxier.h"
 
 #include "rules/conntrack_cleanup.h"
+#include "rules/local_traffic_detector.h"
 #include "rules/nftables/affinity_cleanup.h"
 #include "rules/nftables/compiler.h"
 #include "rules/nftables/diff.h"
@@ -60,7 +61,10 @@ void NftProxier::compile(const ClusterState& state, const std::set<ObjectName>* 
   // one's change, so the next apply is then full.
   if (compiled_) policy_.force("compiled twice without applying");
   const ProxyConfig config = with_node_ips_from_state(config_, state);
-  const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips;
+  // What every rule depends on (node IPs; NodeCIDR's pod CIDRs) must not
+  // have moved since the plan was compiled, or everything is compiled anew.
+  const bool same_config = compiled_with_ && compiled_with_->node_ips == config.node_ips &&
+                           compiled_with_->node_pod_cidrs == config.node_pod_cidrs;
   pending_change_.reset();
   before_view_.reset();
   if (plan_ && changed != nullptr && same_config) {
@@ -181,8 +185,16 @@ const NftSet* affinity_map_of(const NftPlan& plan) {
 std::vector<Cidr> NftProxier::cluster_sources() const {
   std::vector<Cidr> sources;
   const ProxyConfig& config = compiled_with_ ? *compiled_with_ : config_;
-  for (const Cidr& cidr : config.cluster_cidrs) {
-    if (cidr.family() == plan_->family) sources.push_back(cidr);
+  // The pods' range as the rules tell pod traffic: the detector's CIDR
+  // (ClusterCIDR, NodeCIDR). With the interface modes an address says
+  // nothing, so the cluster CIDRs, when given, still stand for the pods.
+  const LocalTrafficDetector detector = local_traffic_detector(config);
+  if (detector.match == LocalTrafficDetector::Match::SourceCidr) {
+    sources.push_back(detector.cidr);
+  } else {
+    for (const Cidr& cidr : config.cluster_cidrs) {
+      if (cidr.family() == plan_->family) sources.push_back(cidr);
+    }
   }
   for (const auto* addresses : {&config.node_ips, &config.local_addresses}) {
     for (const IpAddress& ip : *addresses) {

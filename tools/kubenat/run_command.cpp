@@ -218,6 +218,11 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
   SyncLoop::Options loop_options{run->min_sync_period, run->sync_period, {}, node_name, run->routes};
   if (proxying) loop_options.wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};
   if (run->routes) loop_options.wait_for.insert(WatchedResource::Nodes);
+  // NodeCIDR tells pod traffic by this Node's podCIDRs: a first sync before
+  // the Node is listed would write no detector (kube-proxy waits for them).
+  if (proxying && proxy->detect_local_mode == DetectLocalMode::NodeCidr) {
+    loop_options.wait_for.insert(WatchedResource::Nodes);
+  }
 
   MetricsRegistry registry;
   ProxyMetrics metrics(registry, mode, families);
