@@ -25,15 +25,34 @@ std::atomic<int> g_next_world{0};
 
 // The sysctls of every namespace: no reverse-path filter (after the node's
 // NAT, replies need not come back the way requests left), and no ICMP
-// rate limit (an ICMP type outside icmp_ratemask is never limited), so that a
-// probe of 1000 attempts to a closed UDP port sees 1000 refusals.
+// rate limit (an ICMP type outside icmp_ratemask is never limited, neither
+// per destination nor by the global icmp_msgs_per_sec; for ICMPv6 the
+// per-destination limit also needs ratelimit=0), so that a probe of 1000
+// attempts to a closed UDP port sees 1000 refusals.
+// IPv6 as a static network needs it: without duplicate address detection an
+// address works at once (a tentative link-local address would even stop the
+// node from sending neighbour solicitations for the packets it forwards), and
+// nothing learned from routers changes the routes under test.
 const std::vector<std::string> kCommonSysctls = {
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
     "net.ipv4.icmp_ratemask=0",
+    "net.ipv6.conf.all.disable_ipv6=0",
+    "net.ipv6.conf.default.disable_ipv6=0",
+    "net.ipv6.icmp.ratemask=",
+    "net.ipv6.icmp.ratelimit=0",
+    "net.ipv6.conf.all.accept_dad=0",
+    "net.ipv6.conf.default.accept_dad=0",
+    "net.ipv6.conf.all.accept_ra=0",
+    "net.ipv6.conf.default.accept_ra=0",
+    "net.ipv6.conf.all.router_solicitations=0",
+    "net.ipv6.conf.default.router_solicitations=0",
+    "net.ipv6.conf.all.accept_redirects=0",
+    "net.ipv6.conf.default.accept_redirects=0",
 };
 const std::vector<std::string> kNodeSysctls = {
     "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.forwarding=1",
     "net.ipv4.conf.all.route_localnet=1",
     "net.ipv4.conf.default.route_localnet=1",
     // Untranslated service traffic from the client goes back out the link it
@@ -46,15 +65,17 @@ const std::vector<std::string> kNodeSysctls = {
 // the node sends them back.
 const std::vector<std::string> kClientSysctls = {
     "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.forwarding=1",
     "net.ipv4.conf.all.accept_local=1",
 };
 // What the upstream router does with service and load-balancer traffic the
-// node did not translate: ICMP net unreachable, at once and for every packet,
-// so that "no rule matched" is fast and recognisable.
-constexpr std::string_view kUpstreamRuleset = R"(table ip kubenat_e2e_upstream {
+// node did not translate: ICMP net unreachable (ICMPv6 no route), at once and
+// for every packet, so that "no rule matched" is fast and recognisable.
+constexpr std::string_view kUpstreamRuleset = R"(table inet kubenat_e2e_upstream {
   chain forward {
     type filter hook forward priority 0; policy drop;
     ip daddr { 10.96.0.0/12, 203.0.113.0/24 } reject with icmp type net-unreachable
+    ip6 daddr { fd00:96::/108, fd00:203::/64 } reject with icmpv6 type no-route
   }
 }
 )";
@@ -160,7 +181,13 @@ std::expected<void, std::string> NetnsWorld::build() {
     if (ns == client_ns_) line += " " + join(kClientSysctls);
     root.push_back(line);
   }
-  root.push_back("link add " + client_link() + " netns " + node_ns_ + " type veth peer name eth0 netns " + client_ns_);
+  // The client's eth0 gets index 3 while its peer, the first link in the
+  // node, gets 2: the kernel passes a veth's carrier change on at once only
+  // when the two ends' indexes differ (linkwatch_urgent_event), otherwise up
+  // to a second later, and until then IPv6 on the link neither answers nor
+  // sends neighbour solicitations. (Pod ends are 2, node ends 3 and up.)
+  root.push_back("link add eth0 index 3 netns " + client_ns_ + " type veth peer name " + client_link() + " netns " +
+                 node_ns_);
   for (int i = 0; i < pods(); ++i) {
     root.push_back("link add " + pod_link(i) + " netns " + node_ns_ + " type veth peer name eth0 netns " + pod_ns(i));
   }
@@ -184,15 +211,21 @@ std::expected<void, std::string> NetnsWorld::build() {
   std::vector<std::string> node = {
       "link set lo up",
       "addr add " + std::string(kNodeIp) + "/24 dev " + client_link(),
+      "addr add " + std::string(kNodeIp6) + "/64 dev " + client_link() + " nodad",
       "link set " + client_link() + " up",
   };
   for (int i = 0; i < pods(); ++i) {
     node.push_back("addr add " + std::string(kPodGateway) + "/32 dev " + pod_link(i));
+    node.push_back("addr add " + std::string(kPodGateway6) + "/128 dev " + pod_link(i) + " nodad");
     node.push_back("link set " + pod_link(i) + " up");
     node.push_back("route add " + pod_ip(i) + "/32 dev " + pod_link(i));
+    node.push_back("route add " + pod_ip6(i) + "/128 dev " + pod_link(i));
   }
   for (const char* cidr : {kServiceCidr, kExternalCidr}) {
     node.push_back("route add " + std::string(cidr) + " via " + kClientIp);
+  }
+  for (const char* cidr : {kServiceCidr6, kExternalCidr6}) {
+    node.push_back("route add " + std::string(cidr) + " via " + kClientIp6);
   }
   if (auto done = ip_batch(node_ns_, node); !done) return done;
 
@@ -201,10 +234,14 @@ std::expected<void, std::string> NetnsWorld::build() {
   const std::vector<std::string> client = {
       "link set lo up",
       "addr add " + std::string(kClientIp) + "/24 dev eth0",
+      "addr add " + std::string(kClientIp6) + "/64 dev eth0 nodad",
       "link set eth0 up",
       "route add " + std::string(kPodCidr) + " via " + kNodeIp,
       "route add " + std::string(kServiceCidr) + " via " + kNodeIp,
       "route add " + std::string(kExternalCidr) + " via " + kNodeIp,
+      "route add " + std::string(kPodCidr6) + " via " + kNodeIp6,
+      "route add " + std::string(kServiceCidr6) + " via " + kNodeIp6,
+      "route add " + std::string(kExternalCidr6) + " via " + kNodeIp6,
   };
   if (auto done = ip_batch(client_ns_, client); !done) return done;
   const ProcessOptions ruleset{.input = std::string(kUpstreamRuleset), .timeout = std::chrono::seconds(60)};
@@ -213,12 +250,18 @@ std::expected<void, std::string> NetnsWorld::build() {
     const std::vector<std::string> pod = {
         "link set lo up",
         "addr add " + pod_ip(i) + "/32 dev eth0",
+        "addr add " + pod_ip6(i) + "/128 dev eth0 nodad",
         "link set eth0 up",
         "route add " + std::string(kPodGateway) + " dev eth0 scope link",
         "route add " + std::string(kPodCidr) + " via " + kPodGateway + " dev eth0",
         "route add " + std::string(kServiceCidr) + " via " + kPodGateway + " dev eth0",
         "route add " + std::string(kClientCidr) + " via " + kPodGateway + " dev eth0",
         "route add " + std::string(kExternalCidr) + " via " + kPodGateway + " dev eth0",
+        "route add " + std::string(kPodGateway6) + " dev eth0",
+        "route add " + std::string(kPodCidr6) + " via " + kPodGateway6 + " dev eth0",
+        "route add " + std::string(kServiceCidr6) + " via " + kPodGateway6 + " dev eth0",
+        "route add " + std::string(kClientCidr6) + " via " + kPodGateway6 + " dev eth0",
+        "route add " + std::string(kExternalCidr6) + " via " + kPodGateway6 + " dev eth0",
     };
     if (auto done = ip_batch(pod_ns(i), pod); !done) return done;
   }
@@ -238,6 +281,12 @@ NetnsWorld::~NetnsWorld() {
 }
 
 std::string NetnsWorld::pod_ip(int pod) const { return "10.200.1." + std::to_string(10 + pod); }
+
+std::string NetnsWorld::pod_ip6(int pod) const { return "fd00:200:0:1::" + std::to_string(10 + pod); }
+
+std::string NetnsWorld::pod_ip(int pod, IpFamily family) const {
+  return family == IpFamily::V4 ? pod_ip(pod) : pod_ip6(pod);
+}
 
 std::string NetnsWorld::pod_name(int pod) const { return "pod-" + std::to_string(pod); }
 

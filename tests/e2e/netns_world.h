@@ -2,50 +2,70 @@
 
 // A small routed cluster in network namespaces, in which real packets prove
 // kubenat's NAT rules. One NetnsWorld is one worker node with its pods and an
-// outside client:
+// outside client, dual-stack: every namespace has IPv4 and IPv6 addresses and
+// routes, the same shape in both families.
 //
 //        client ns                    node ns                     pod ns (i = 0..N-1)
 //   eth0 192.168.50.2/24 ── client0 192.168.50.1/24
+//        fd00:50::2/64                fd00:50::1/64
 //                                     veth<i> 10.200.1.1/32 ──── eth0 10.200.1.(10+i)/32
+//                                             fd00:200:0:1::1/128     fd00:200:0:1::(10+i)/128
+//
+// The node's pods take fd00:200:0:1::/64 of the cluster's fd00:200::/48, as a
+// node gets a /64 of the cluster CIDR; a pod's IPv6 address ends in the same
+// decimal digits as its IPv4 one (pod 2 is 10.200.1.12 and fd00:200:0:1::12,
+// read as hex by the kernel): easy to read, and still canonical text (RFC
+// 5952), as the kernel and the rule listings print it.
 //
 // Routed, Calico style, no bridge: every packet between client, pods and
 // services crosses the node namespace's netfilter hooks, where the rules under
-// test go (`exec(node_ns(), {"iptables-restore", ...})`).
+// test go (`exec(node_ns(), {"iptables-restore", ...})`, ip6tables-restore
+// for IPv6).
 //
-// Routes (no default route anywhere):
+// Routes (no default route anywhere), IPv4 / IPv6:
 // - pod i: 10.200.1.1 dev eth0 scope link; 10.200.0.0/16, 10.96.0.0/12,
 //   192.168.50.0/24 and 203.0.113.0/24 via 10.200.1.1.
-// - client: 10.200.0.0/16, 10.96.0.0/12 and 203.0.113.0/24 via 192.168.50.1.
-// - node: 10.200.1.(10+i)/32 dev veth<i>; 192.168.50.0/24 on client0;
-//   10.96.0.0/12 and 203.0.113.0/24 via 192.168.50.2, standing in for a real
-//   node's default route.
+//   fd00:200:0:1::1 dev eth0; fd00:200::/48, fd00:96::/108, fd00:50::/64 and
+//   fd00:203::/64 via fd00:200:0:1::1.
+// - client: 10.200.0.0/16, 10.96.0.0/12 and 203.0.113.0/24 via 192.168.50.1;
+//   fd00:200::/48, fd00:96::/108 and fd00:203::/64 via fd00:50::1.
+// - node: 10.200.1.(10+i)/32 and fd00:200:0:1::(10+i)/128 dev veth<i>;
+//   192.168.50.0/24 and fd00:50::/64 on client0; 10.96.0.0/12 and
+//   203.0.113.0/24 via 192.168.50.2, fd00:96::/108 and fd00:203::/64 via
+//   fd00:50::2, standing in for a real node's default route.
 // The node's service routes must be ordinary unicast routes: only a packet
 // that gets past the routing decision reaches the FORWARD and OUTPUT hooks,
 // where kube-proxy's filter rules sit (an "unreachable" route there would
 // answer before kube-proxy's REJECT for a service without endpoints could).
 // The client plays the node's upstream router too: it forwards nothing
-// (policy drop) but rejects packets for 10.96.0.0/12 and 203.0.113.0/24 with ICMP net
-// unreachable (nft table "kubenat_e2e_upstream" in the client namespace). So
-// traffic that no rule translates is "unreachable", at once, for every
-// attempt and from everywhere (client, pods, node); "refused" means a REJECT
-// rule or a closed port; "timeout" means dropped.
+// (policy drop) but rejects packets for 10.96.0.0/12 and 203.0.113.0/24 with
+// ICMP net unreachable, and packets for fd00:96::/108 and fd00:203::/64 with
+// ICMPv6 no route (nft table "inet kubenat_e2e_upstream" in the client
+// namespace). So traffic that no rule translates is "unreachable", at once,
+// for every attempt and from everywhere (client, pods, node); "refused" means
+// a REJECT rule or a closed port; "timeout" means dropped.
 //
-// Sysctls: in every namespace rp_filter 0 (all and default) and no ICMP rate
-// limit (net.ipv4.icmp_ratemask=0), so that 1000 attempts at a closed port,
-// a REJECT rule or an untranslated address get 1000 ICMP answers; in the node
-// ip_forward=1, route_localnet=1 (kube-proxy sets it for localhost
-// NodePorts) and send_redirects=0; in the client ip_forward=1 and
+// Sysctls: in every namespace rp_filter 0 (all and default), no ICMP rate
+// limit (net.ipv4.icmp_ratemask=0, net.ipv6.icmp.ratemask empty and
+// net.ipv6.icmp.ratelimit=0), so that 1000 attempts at a closed port, a
+// REJECT rule or an untranslated address get 1000 ICMP answers; no IPv6
+// duplicate address detection (accept_dad=0, and `nodad` on every address),
+// so addresses work at once; no router advertisements, solicitations or
+// redirects taken. In the node ip_forward=1 and IPv6 forwarding=1,
+// route_localnet=1 (kube-proxy sets it for localhost NodePorts) and
+// send_redirects=0; in the client ip_forward=1, IPv6 forwarding=1 and
 // accept_local=1 (for its upstream role). One limit remains that no namespace
-// can lift: ICMP errors for packets that hit an "unreachable" route come at
-// most 5 at once per source address, then 1 per second
+// can lift: ICMP errors for packets that hit an IPv4 "unreachable" route come
+// at most 5 at once per source address, then 1 per second
 // (net.ipv4.route.error_burst/error_cost, global), so tests should not add
-// such routes and count on "unreachable" beyond 5 attempts.
+// such routes and count on "unreachable" beyond 5 attempts. (IPv6
+// "unreachable" routes answer through the ICMPv6 limits above, lifted.)
 //
 // Names: every namespace is "kn<pid>w<k>-<role>" (k counts worlds within the
 // process), so worlds of one process or of several coexist, and
 // cleanup_stale_namespaces.sh can find those of dead processes. Links are
 // created directly inside the namespaces and never exist in the caller's
-// namespace, so their names need not be unique. IPv4 only for now.
+// namespace, so their names need not be unique.
 
 #include <gtest/gtest.h>
 
@@ -58,6 +78,7 @@
 #include <vector>
 
 #include "engine/process.h"
+#include "rules/ip.h"
 
 namespace kubenat::e2e {
 
@@ -94,6 +115,23 @@ class NetnsWorld {
   static constexpr const char* kServiceCidr = "10.96.0.0/12";  // where ClusterIPs go
   static constexpr const char* kExternalCidr = "203.0.113.0/24";  // for load-balancer and external IPs
   static constexpr int kMaxPods = 245;                             // pod IPs end at 10.200.1.254
+  // The same roles in IPv6.
+  static constexpr const char* kNodeIp6 = "fd00:50::1";
+  static constexpr const char* kClientIp6 = "fd00:50::2";
+  static constexpr const char* kClientCidr6 = "fd00:50::/64";
+  static constexpr const char* kPodGateway6 = "fd00:200:0:1::1";
+  static constexpr const char* kPodCidr6 = "fd00:200::/48";
+  static constexpr const char* kServiceCidr6 = "fd00:96::/108";
+  static constexpr const char* kExternalCidr6 = "fd00:203::/64";
+
+  // The role's address (or range) in `family`: kNodeIp or kNodeIp6, ...
+  static const char* node_ip(IpFamily family) { return family == IpFamily::V4 ? kNodeIp : kNodeIp6; }
+  static const char* client_ip(IpFamily family) { return family == IpFamily::V4 ? kClientIp : kClientIp6; }
+  static const char* pod_cidr(IpFamily family) { return family == IpFamily::V4 ? kPodCidr : kPodCidr6; }
+  static const char* service_cidr(IpFamily family) { return family == IpFamily::V4 ? kServiceCidr : kServiceCidr6; }
+  static const char* external_cidr(IpFamily family) {
+    return family == IpFamily::V4 ? kExternalCidr : kExternalCidr6;
+  }
 
   // Builds a world with `pods` pod namespaces (0..kMaxPods). The node
   // namespace starts without any netfilter rule: all of them are the test's.
@@ -118,14 +156,17 @@ class NetnsWorld {
   const std::string& prefix() const { return prefix_; }
 
   std::string pod_ip(int pod) const;    // "10.200.1.<10+pod>"
+  std::string pod_ip6(int pod) const;   // "fd00:200:0:1::<10+pod>", the same digits
+  std::string pod_ip(int pod, IpFamily family) const;
   std::string pod_name(int pod) const;  // "pod-<pod>": what pod's echo server answers
   // The node-side link names, for rules that match interfaces.
   std::string pod_link(int pod) const;        // "veth<pod>"
   std::string client_link() const { return "client0"; }
 
   // Starts the echo server (kubenat_e2e_echo) in namespace `ns`, answering
-  // `name` on TCP and UDP `port`, and returns once it answers on 127.0.0.1
-  // there (within 5 s). Fails when a server of this world already has that
+  // `name` on TCP and UDP `port` of every address, IPv4 and IPv6 (it binds
+  // both wildcards at once), and returns once it answers on 127.0.0.1 there
+  // (within 5 s). Fails when a server of this world already has that
   // namespace and port, or the server does not come up (the port is taken).
   // The world owns the server until stop_echo() or its destruction; it also
   // ends when the thread that started it exits (PR_SET_PDEATHSIG), so a

@@ -261,6 +261,177 @@ TEST_F(NetnsWorldTest, NoLinkOfTheWorldAppearsInTheCallersNamespace) {
   EXPECT_EQ(links->out.find("link-netns " + world_->prefix()), std::string::npos) << links->out;
 }
 
+// ---------------------------------------------------------------------------
+// The same world in IPv6: every namespace is dual-stack.
+
+TEST_F(NetnsWorldTest, PodIpv6AddressesEndInTheDigitsOfTheirIpv4Ones) {
+  EXPECT_EQ(world_->pod_ip(2), "10.200.1.12");
+  EXPECT_EQ(world_->pod_ip6(2), "fd00:200:0:1::12");
+  EXPECT_EQ(world_->pod_ip(2, IpFamily::V6), world_->pod_ip6(2));
+  EXPECT_EQ(world_->pod_ip(2, IpFamily::V4), world_->pod_ip(2));
+  // As the kernel prints it: the same text tests compare with rule listings.
+  auto addresses = world_->exec_checked(world_->pod_ns(2), {"ip", "-6", "-o", "addr", "show", "dev", "eth0"});
+  ASSERT_TRUE(addresses) << addresses.error();
+  EXPECT_NE(addresses->find(" " + world_->pod_ip6(2) + "/128 "), std::string::npos) << *addresses;
+}
+
+TEST_F(NetnsWorldTest, Ipv6CarriesTheFirstPacketsOnceTheWorldIsBuilt) {
+  // Closed ports: the answers come from the far ends' kernels, through the
+  // node, with no time to settle.
+  auto to_pod = world_->tcp(world_->client_ns(), world_->pod_ip6(0), 8080, {.count = 1, .timeout_ms = 300});
+  auto to_client = world_->tcp(world_->pod_ns(1), NetnsWorld::kClientIp6, 8080, {.count = 1, .timeout_ms = 300});
+  ASSERT_TRUE(to_pod && to_client);
+  EXPECT_EQ(to_pod->refused, 1) << *to_pod;
+  EXPECT_EQ(to_client->refused, 1) << *to_client;
+}
+
+TEST_F(NetnsWorldTest, EveryPodAnswersTcpOnItsIpv6FromTheClient) {
+  for (int i = 0; i < world_->pods(); ++i) ASSERT_TRUE(world_->start_echo(i));
+  for (int i = 0; i < world_->pods(); ++i) {
+    auto result = world_->tcp(world_->client_ns(), world_->pod_ip6(i), 8080, {.count = 5});
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->answers, (std::map<std::string, int>{{world_->pod_name(i), 5}})) << *result;
+  }
+}
+
+TEST_F(NetnsWorldTest, EveryPodAnswersUdpOnItsIpv6FromTheClient) {
+  for (int i = 0; i < world_->pods(); ++i) ASSERT_TRUE(world_->start_echo(i));
+  for (int i = 0; i < world_->pods(); ++i) {
+    auto result = world_->udp(world_->client_ns(), world_->pod_ip6(i), 8080, {.count = 5});
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->answers, (std::map<std::string, int>{{world_->pod_name(i), 5}})) << *result;
+  }
+}
+
+TEST_F(NetnsWorldTest, PodsReachEachOtherByPodIpv6) {
+  ASSERT_TRUE(world_->start_echo(1));
+  auto result = world_->tcp(world_->pod_ns(0), world_->pod_ip6(1), 8080, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answers["pod-1"], 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, PodReachesTheClientOverIpv6) {
+  ASSERT_TRUE(world_->start_echo(world_->client_ns(), "client", 8080));
+  auto result = world_->tcp(world_->pod_ns(0), NetnsWorld::kClientIp6, 8080, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answers["client"], 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, NodeReachesEveryPodOverIpv6) {
+  for (int i = 0; i < world_->pods(); ++i) ASSERT_TRUE(world_->start_echo(i));
+  for (int i = 0; i < world_->pods(); ++i) {
+    auto result = world_->tcp(world_->node_ns(), world_->pod_ip6(i), 8080, {.count = 2});
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->answers[world_->pod_name(i)], 2) << *result;
+  }
+}
+
+TEST_F(NetnsWorldTest, Ipv6PodToPodTrafficCrossesTheNodesForwardHook) {
+  ASSERT_TRUE(world_->start_echo(1));
+  on_node({"ip6tables", "-I", "FORWARD", "-d", world_->pod_ip6(1), "-j", "DROP"});
+  auto result = world_->tcp(world_->pod_ns(0), world_->pod_ip6(1), 8080, {.count = 2, .timeout_ms = 200});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->timeouts, 2) << *result;
+}
+
+TEST_F(NetnsWorldTest, ClientReachesAnIpv6ServiceAddressThatTheNodeTranslates) {
+  ASSERT_TRUE(world_->start_echo(2));
+  on_node({"ip6tables", "-t", "nat", "-A", "PREROUTING", "-d", "fd00:96::10", "-p", "tcp", "--dport", "80", "-j",
+           "DNAT", "--to-destination", "[" + world_->pod_ip6(2) + "]:8080"});
+  auto result = world_->tcp(world_->client_ns(), "fd00:96::10", 80, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answers["pod-2"], 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, NodeReachesAnIpv6ServiceAddressThatItsOutputHookTranslates) {
+  ASSERT_TRUE(world_->start_echo(0));
+  on_node({"ip6tables", "-t", "nat", "-A", "OUTPUT", "-d", "fd00:96::10", "-p", "tcp", "--dport", "80", "-j", "DNAT",
+           "--to-destination", "[" + world_->pod_ip6(0) + "]:8080"});
+  auto result = world_->tcp(world_->node_ns(), "fd00:96::10", 80, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answers["pod-0"], 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, UntranslatedIpv6ServiceTrafficFromTheClientIsUnreachableEveryTime) {
+  auto result = world_->tcp(world_->client_ns(), "fd00:96::10", 80, {.count = 100});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 100) << *result;
+}
+
+TEST_F(NetnsWorldTest, UntranslatedIpv6ServiceTrafficFromAPodIsUnreachable) {
+  auto result = world_->tcp(world_->pod_ns(0), "fd00:96::10", 80, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, UntranslatedIpv6LoadBalancerTrafficFromAPodIsUnreachable) {
+  auto result = world_->udp(world_->pod_ns(0), "fd00:203::7", 53, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, UntranslatedIpv6ServiceTrafficFromTheNodeIsUnreachable) {
+  auto result = world_->tcp(world_->node_ns(), "fd00:96::10", 80, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, ForwardedIpv6ServiceTrafficReachesTheNodesFilterRules) {
+  // 100 attempts: more than the default ICMPv6 rate limits would let through.
+  on_node({"ip6tables", "-A", "FORWARD", "-d", "fd00:96::10", "-j", "REJECT"});
+  auto result = world_->tcp(world_->client_ns(), "fd00:96::10", 80, {.count = 100});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->refused, 100) << *result;
+}
+
+TEST_F(NetnsWorldTest, NodesOwnIpv6ServiceTrafficReachesItsFilterRules) {
+  on_node({"ip6tables", "-A", "OUTPUT", "-d", "fd00:96::10", "-j", "REJECT"});
+  auto result = world_->tcp(world_->node_ns(), "fd00:96::10", 80, {.count = 3});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->refused, 3) << *result;
+}
+
+TEST_F(NetnsWorldTest, UnreachableIpv6RouteOnTheNodeIsUnreachableEveryTime) {
+  // Unlike IPv4's (at most 5 at once), see netns_world.h.
+  on_node({"ip", "-6", "route", "add", "unreachable", "fd00:96::7:7/128"});
+  auto result = world_->tcp(world_->client_ns(), "fd00:96::7:7", 80, {.count = 100});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 100) << *result;
+}
+
+TEST_F(NetnsWorldTest, Ipv6AddressWithoutARouteInTheProbesNamespaceIsUnreachable) {
+  auto result = world_->tcp(world_->client_ns(), "2001:db8::1", 80, {.count = 2});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->unreachable, 2) << *result;
+}
+
+TEST_F(NetnsWorldTest, UdpToAnIpv6PortNobodyListensOnIsRefusedEveryTime) {
+  auto result = world_->udp(world_->client_ns(), world_->pod_ip6(0), 8080, {.count = 200});
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->refused, 200) << *result;
+}
+
+TEST_F(NetnsWorldTest, Ipv6UdpFromAFixedSourcePortIsOneConntrackFlow) {
+  ASSERT_TRUE(world_->start_echo(0));
+  on_node({"ip6tables", "-t", "nat", "-A", "PREROUTING", "-d", "fd00:96::53", "-p", "udp", "--dport", "53", "-j",
+           "DNAT", "--to-destination", "[" + world_->pod_ip6(0) + "]:8080"});
+  auto fixed = world_->udp(world_->client_ns(), "fd00:96::53", 53, {.count = 5, .source_port = 40053});
+  ASSERT_TRUE(fixed) << fixed.error();
+  EXPECT_EQ(fixed->answers["pod-0"], 5) << *fixed;
+  auto flows = world_->exec_checked(world_->node_ns(),
+                                    {"conntrack", "-L", "-f", "ipv6", "-p", "udp", "--orig-dst", "fd00:96::53"});
+  ASSERT_TRUE(flows) << flows.error();
+  EXPECT_EQ(std::count(flows->begin(), flows->end(), '\n'), 1) << *flows;
+}
+
+TEST_F(NetnsWorldTest, NoAddressOfTheWorldAppearsInTheCallersNamespace) {
+  auto addresses = run_process({"ip", "-o", "addr", "show"});
+  ASSERT_TRUE(addresses && addresses->ok());
+  for (const char* address : {NetnsWorld::kNodeIp, NetnsWorld::kNodeIp6, NetnsWorld::kPodGateway6}) {
+    EXPECT_EQ(addresses->out.find(std::string(" ") + address + "/"), std::string::npos) << addresses->out;
+  }
+}
+
 TEST(NetnsWorldLifetime, DestroyedWorldLeavesNoNamespaceBehind) {
   KUBENAT_REQUIRE_NETNS();
   auto world = NetnsWorld::create(2);

@@ -151,6 +151,16 @@ std::string tcp_attempt(const Options& options) {
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(options.timeout_ms);
   Socket socket(::socket(options.destination.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (socket.get() < 0) return classify(errno);
+  // An ICMP error that comes back while connect() still holds the socket
+  // (always, between namespaces: the SYN's whole round trip runs in the
+  // sender's softirq) is kept only as a soft error, and poll() learns of it
+  // only when the error is queued. IPv4 queues a SYN's ICMP error anyway;
+  // IPv6 only with IPV6_RECVERR. Without it every "unreachable" would wait
+  // for the SYN's retransmission, a second later.
+  if (options.destination.ss_family == AF_INET6) {
+    const int one = 1;
+    ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+  }
   if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&options.destination), options.destination_len) != 0) {
     if (errno != EINPROGRESS) return classify(errno);
     if (!wait_for(socket.get(), POLLOUT, deadline)) return "timeout";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <set>
 #include <unistd.h>
@@ -27,11 +28,13 @@ constexpr int kNodePort = 30080;
 constexpr int kBackendPort = 8080;
 constexpr int kPods = 4;
 
-ProxyConfig node_config() {
+// The node of the world, as a proxier of `family` sees it.
+ProxyConfig node_config(IpFamily family = IpFamily::V4) {
   ProxyConfig config;
   config.node_name = kNode;
-  config.node_ips = {ip(NetnsWorld::kNodeIp)};
-  config.cluster_cidrs = {cidr(NetnsWorld::kPodCidr)};
+  config.family = family;
+  config.node_ips = {ip(NetnsWorld::node_ip(family))};
+  config.cluster_cidrs = {cidr(NetnsWorld::pod_cidr(family))};
   return config;
 }
 
@@ -262,10 +265,18 @@ std::expected<ScopedNetworkNamespace, std::string> bare_namespace(const std::str
 }
 
 // A seeded random walk over cluster states: services of every kind come and
-// go, endpoints are added, removed, become terminating or not ready.
+// go, endpoints are added, removed, become terminating or not ready. Every
+// address is of `family`; both families take the same walk (the same draws,
+// each address written in the family's own ranges).
 class RandomCluster {
  public:
-  explicit RandomCluster(std::uint64_t seed) : rng_(seed) {}
+  RandomCluster(std::uint64_t seed, IpFamily family) : rng_(seed), family_(family) {}
+
+  // Where the walk's ClusterIPs and endpoints go: every final state holds some.
+  static std::string cluster_ip_prefix(IpFamily family) {
+    return family == IpFamily::V4 ? "10.96.1." : "fd00:96::1:";
+  }
+  static std::string endpoint_prefix(IpFamily family) { return family == IpFamily::V4 ? "10.200." : "fd00:200:0:"; }
 
   ClusterState step() {
     const int action = pick(0, 9);
@@ -299,18 +310,32 @@ class RandomCluster {
 
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(int percent) { return pick(0, 99) < percent; }
+  bool v4() const { return family_ == IpFamily::V4; }
+  // The address numbered `n` (1..254) in a /24 (IPv4) or a /64 (IPv6).
+  std::string address(const std::string& v4_prefix, const std::string& v6_prefix, int n) const {
+    return (v4() ? v4_prefix : v6_prefix) + std::to_string(n);
+  }
 
   Service random_service(const std::string& name, int index) {
     ServiceBuilder b("ns" + std::to_string(index % 3), name);
-    b.cluster_ip("10.96.1." + std::to_string(index % 250 + 1));
+    b.cluster_ip(cluster_ip_prefix(family_) + std::to_string(index % 250 + 1));
     const Protocol protocol = chance(25) ? Protocol::Udp : (chance(10) ? Protocol::Sctp : Protocol::Tcp);
     const int kind = pick(0, 3);
     if (kind == 1) b.type(ServiceType::NodePort);
-    if (kind == 2) b.type(ServiceType::LoadBalancer).load_balancer_ip("203.0.113." + std::to_string(index % 250 + 1));
+    if (kind == 2) {
+      b.type(ServiceType::LoadBalancer).load_balancer_ip(address("203.0.113.", "fd00:203::", index % 250 + 1));
+    }
     const int node_port = kind == 0 ? 0 : 30000 + index;
     b.port("p" + std::to_string(pick(0, 1)), 80 + pick(0, 2), protocol, node_port);
-    if (chance(20)) b.external_ip("198.51.100." + std::to_string(index % 250 + 1));
-    if (kind == 2 && chance(40)) b.source_range(chance(50) ? "192.168.50.0/24" : "198.18.0.0/15");
+    if (chance(20)) b.external_ip(address("198.51.100.", "2001:db8:100::", index % 250 + 1));
+    if (kind == 2 && chance(40)) {
+      const bool client = chance(50);
+      if (v4()) {
+        b.source_range(client ? "192.168.50.0/24" : "198.18.0.0/15");
+      } else {
+        b.source_range(client ? "fd00:50::/64" : "2001:db8:18::/48");
+      }
+    }
     if (kind != 0 && chance(40)) b.external_local();
     if (chance(20)) b.internal_local();
     if (chance(20)) b.affinity(pick(60, 600));
@@ -327,6 +352,7 @@ class RandomCluster {
     Entry e{index, random_service("svc" + std::to_string(index), index), {}};
     e.slice.id = {e.service.id.namespace_, e.service.id.name + "-x"};
     e.slice.service_name = e.service.id.name;
+    e.slice.address_type = v4() ? AddressType::IPv4 : AddressType::IPv6;
     fix_slice(e);
     const int endpoints = pick(0, 4);
     for (int i = 0; i < endpoints; ++i) mutate_endpoints(e);
@@ -338,7 +364,8 @@ class RandomCluster {
     const int action = pick(0, 4);
     if (eps.empty() || action <= 1) {
       Endpoint ep;
-      ep.address = ip("10.200." + std::to_string(pick(1, 3)) + "." + std::to_string(pick(2, 250)));
+      const std::string subnet = std::to_string(pick(1, 3));
+      ep.address = ip(address("10.200." + subnet + ".", "fd00:200:0:" + subnet + "::", pick(2, 250)));
       ep.node_name = chance(50) ? kNode : "other-node";
       eps.push_back(ep);
     } else if (action == 2) {
@@ -352,21 +379,37 @@ class RandomCluster {
   }
 
   std::mt19937_64 rng_;
+  IpFamily family_;
   std::vector<Entry> services_;
   int next_index_ = 0;
 };
 
-class DiffEquivalenceTest : public ::testing::TestWithParam<DriverKind> {};
+// By backend and IP family: a node's proxier of each family walks the same
+// way in its own addresses.
+struct DiffCase {
+  DriverKind kind;
+  IpFamily family;
+};
+void PrintTo(const DiffCase& c, std::ostream* out) { *out << c.kind.name << " " << ip_family_name(c.family); }
+
+std::vector<DiffCase> diff_cases(IpFamily family) {
+  std::vector<DiffCase> cases;
+  for (const DriverKind& kind : sync_loop_driver_kinds()) cases.push_back({kind, family});
+  return cases;
+}
+
+class DiffEquivalenceTest : public ::testing::TestWithParam<DiffCase> {};
 
 TEST_P(DiffEquivalenceTest, TwoHundredRandomChangesAsDiffsEqualAFreshFullApply) {
   KUBENAT_REQUIRE_NETNS();
+  const auto& [kind, family] = GetParam();
   auto incremental = bare_namespace("diff");
   auto fresh = bare_namespace("full");
   ASSERT_TRUE(incremental && fresh);
-  std::unique_ptr<ProxyDriver> a = GetParam().make(incremental->name(), node_config());
-  std::unique_ptr<ProxyDriver> b = GetParam().make(fresh->name(), node_config());
+  std::unique_ptr<ProxyDriver> a = kind.make(incremental->name(), node_config(family));
+  std::unique_ptr<ProxyDriver> b = kind.make(fresh->name(), node_config(family));
 
-  RandomCluster cluster(20261125);
+  RandomCluster cluster(20261125, family);
   ClusterState state;
   int full_syncs = 0;
   for (int change = 0; change < 200; ++change) {
@@ -382,12 +425,17 @@ TEST_P(DiffEquivalenceTest, TwoHundredRandomChangesAsDiffsEqualAFreshFullApply) 
   auto after_diffs = a->normalized_rules();
   auto after_full = b->normalized_rules();
   ASSERT_TRUE(after_diffs && after_full);
-  EXPECT_NE(after_full->find("10.96.1."), std::string::npos) << "the final state should have services";
+  EXPECT_NE(after_full->find(RandomCluster::cluster_ip_prefix(family)), std::string::npos)
+      << "the final state should have services:\n" << *after_full;
+  EXPECT_NE(after_full->find(RandomCluster::endpoint_prefix(family)), std::string::npos)
+      << "the final state should have endpoints:\n" << *after_full;
   EXPECT_EQ(*after_diffs, *after_full);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DiffEquivalenceTest, ::testing::ValuesIn(sync_loop_driver_kinds()),
-                         [](const ::testing::TestParamInfo<DriverKind>& param) { return param.param.name; });
+std::string diff_case_name(const ::testing::TestParamInfo<DiffCase>& param) { return param.param.kind.name; }
+INSTANTIATE_TEST_SUITE_P(Backends, DiffEquivalenceTest, ::testing::ValuesIn(diff_cases(IpFamily::V4)), diff_case_name);
+INSTANTIATE_TEST_SUITE_P(Ipv6Backends, DiffEquivalenceTest, ::testing::ValuesIn(diff_cases(IpFamily::V6)),
+                         diff_case_name);
 
 }  // namespace
 }  // namespace kubenat::e2e
