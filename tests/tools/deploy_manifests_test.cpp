@@ -1,7 +1,8 @@
 // The Kubernetes manifests in tools/deploy: every DaemonSet's command line,
 // with the config.conf its ConfigMap is generated from (byte for byte, which
 // tools/deploy/validate checks on the rendered output), is accepted by
-// `kubenat run` unchanged and says what the overlay promises.
+// `kubenat run` unchanged and says what the overlay promises; the
+// kubeconfig.conf beside it is one kubenat reads.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 
 #include "rules/json_or_yaml.h"
 #include "tools/kubenat/run_flags.h"
+#include "watch/api_config.h"
 
 namespace kubenat {
 namespace {
@@ -129,6 +131,27 @@ TEST(DeployManifests, ProbesAskTheHealthzPortOfTheConfig) {
     EXPECT_EQ(container["livenessProbe"]["httpGet"]["port"], healthz) << each.daemonset;
     EXPECT_EQ(container["readinessProbe"]["httpGet"]["port"], healthz) << each.daemonset;
   }
+}
+
+// kubeconfig.conf names the service account's files, as kubeadm's kube-proxy
+// ConfigMap does; here they are put under a temporary directory instead.
+TEST(DeployManifests, KubeconfigUsesTheServiceAccountsCredentials) {
+  const std::string mounted = "/var/run/secrets/kubernetes.io/serviceaccount/";
+  const fs::path secrets = fs::path(::testing::TempDir()) / "deploy_manifests_serviceaccount";
+  fs::create_directories(secrets);
+  std::ofstream(secrets / "ca.crt") << "the cluster's CA";
+  std::ofstream(secrets / "token") << "a token";
+  std::string kubeconfig = read_file(kDeployDir / "base/kubeconfig.conf");
+  for (auto at = kubeconfig.find(mounted); at != std::string::npos; at = kubeconfig.find(mounted)) {
+    kubeconfig.replace(at, mounted.size(), secrets.string() + "/");
+  }
+  std::ofstream(secrets / "kubeconfig.conf") << kubeconfig;
+
+  auto config = load_kubeconfig((secrets / "kubeconfig.conf").string());
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->server, "https://control-plane.example:6443");
+  EXPECT_EQ(config->ca_pem, "the cluster's CA");
+  EXPECT_EQ(config->token_file, (secrets / "token").string());
 }
 
 }  // namespace
