@@ -19,7 +19,7 @@ void usage(std::ostream& out) {
          "  routes  print the static pod-CIDR routes a node would hold for a cluster snapshot\n"
          "  cleanup remove what kube-proxy and kubenat left on this node (every mode and family), then exit\n"
          "  bench   measure the backends and a kube-proxy baseline on synthetic clusters of this node\n\n"
-         "Run `kubenat <command> --help` for the flags of a command.\n";
+         "Run `kubenat <command> --help` for the flags of a command, `kubenat --version` for the version.\n";
 }
 
 }  // namespace
@@ -37,6 +37,11 @@ int main(int argc, char** argv) {
   if (command == "routes") return kubenat::routes_command(args, std::cout, std::cerr);
   if (command == "cleanup") return kubenat::cleanup_command(args, std::cout, std::cerr);
   if (command == "bench") return kubenat::bench_command(args, std::cout, std::cerr);
+  if (command == "--version" || command == "version") {
+    // KUBENAT_VERSION is the project(VERSION) of the top CMakeLists.txt; tools/image/build labels the image with it.
+    std::cout << "kubenat " << KUBENAT_VERSION << "\n";
+    return 0;
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     usage(std::cout);
     return 0;
