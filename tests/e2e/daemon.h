@@ -112,3 +112,15 @@ std::string slice_manifest(const std::string& service, const std::vector<std::st
                            const std::string& node = DaemonWorld::kNodeName);
 
 }  // namespace kubenat::e2e
+
+// The first statements of a test that runs the daemon against the simulator:
+// KUBENAT_REQUIRE_NETNS(), and kubectl, which the tests drive the simulator
+// with (skipped without it, failed in CI).
+#define KUBENAT_REQUIRE_DAEMON_WORLD()                                                             \
+  do {                                                                                             \
+    KUBENAT_REQUIRE_NETNS();                                                                       \
+    if (!::kubenat::run_process({"kubectl", "version", "--client"})) {                             \
+      if (::kubenat::e2e::running_in_ci()) FAIL() << "kubectl is needed and CI must run this test"; \
+      GTEST_SKIP() << "needs kubectl";                                                             \
+    }                                                                                              \
+  } while (false)

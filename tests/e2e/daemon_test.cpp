@@ -47,11 +47,7 @@ std::vector<std::string> pod_ips(NetnsWorld& world, std::vector<int> pods) {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    KUBENAT_REQUIRE_NETNS();
-    if (!run_process({"kubectl", "version", "--client"})) {
-      if (running_in_ci()) FAIL() << "kubectl is needed and CI must run this test";
-      GTEST_SKIP() << "needs kubectl";
-    }
+    KUBENAT_REQUIRE_DAEMON_WORLD();
     auto d = DaemonWorld::create(4, options());
     ASSERT_TRUE(d) << d.error();
     d_ = std::move(*d);

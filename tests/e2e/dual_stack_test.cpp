@@ -22,18 +22,8 @@ namespace kubenat::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-using steady = std::chrono::steady_clock;
 
 constexpr int kNodePort = 30080;
-
-bool wait_for(const std::function<bool()>& done, steady::duration limit) {
-  const auto start = steady::now();
-  while (steady::now() - start < limit) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 // A Service of the given families, in order (the first is its primary):
 // port "http" 80 -> 8080, with `node_port` a NodePort Service.
@@ -79,11 +69,7 @@ std::string dual_stack_node() {
 class DualStackDaemonTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    KUBENAT_REQUIRE_NETNS();
-    if (!run_process({"kubectl", "version", "--client"})) {
-      if (running_in_ci()) FAIL() << "kubectl is needed and CI must run this test";
-      GTEST_SKIP() << "needs kubectl";
-    }
+    KUBENAT_REQUIRE_DAEMON_WORLD();
     auto d = DaemonWorld::create(4, DaemonOptions{.start = false});
     ASSERT_TRUE(d) << d.error();
     d_ = std::move(*d);
@@ -118,7 +104,7 @@ class DualStackDaemonTest : public ::testing::TestWithParam<const char*> {
 
 TEST_P(DualStackDaemonTest, ADualStackServiceAnswersOnBothClusterIps) {
   create("web", {"10.96.0.80", "fd00:96::80"}, {0, 1, 2, 3});
-  ASSERT_TRUE(wait_for([&] { return answers("10.96.0.80") && answers("fd00:96::80"); }, 3s))
+  ASSERT_TRUE(wait_until([&] { return answers("10.96.0.80") && answers("fd00:96::80"); }, 3s))
       << probe("10.96.0.80") << probe("fd00:96::80");
   for (const char* ip : {"10.96.0.80", "fd00:96::80"}) {
     const ProbeResult result = probe(ip, 80, 60);
@@ -129,25 +115,25 @@ TEST_P(DualStackDaemonTest, ADualStackServiceAnswersOnBothClusterIps) {
 
 TEST_P(DualStackDaemonTest, ANodePortAnswersOnBothNodeAddresses) {
   create("web", {"10.96.0.81", "fd00:96::81"}, {0, 1}, kNodePort);
-  EXPECT_TRUE(wait_for([&] { return answers(NetnsWorld::kNodeIp, kNodePort); }, 3s))
+  EXPECT_TRUE(wait_until([&] { return answers(NetnsWorld::kNodeIp, kNodePort); }, 3s))
       << probe(NetnsWorld::kNodeIp, kNodePort);
-  EXPECT_TRUE(wait_for([&] { return answers(NetnsWorld::kNodeIp6, kNodePort); }, 3s))
+  EXPECT_TRUE(wait_until([&] { return answers(NetnsWorld::kNodeIp6, kNodePort); }, 3s))
       << probe(NetnsWorld::kNodeIp6, kNodePort);
 }
 
 TEST_P(DualStackDaemonTest, AnIpv6OnlyServiceAnswersOnItsOneClusterIp) {
   create("six", {"fd00:96::82"}, {2});
-  ASSERT_TRUE(wait_for([&] { return answers("fd00:96::82"); }, 3s)) << probe("fd00:96::82");
+  ASSERT_TRUE(wait_until([&] { return answers("fd00:96::82"); }, 3s)) << probe("fd00:96::82");
   EXPECT_EQ(probe("fd00:96::82", 80, 10).answers["pod-2"], 10);
 }
 
 TEST_P(DualStackDaemonTest, ScalingMovesTrafficOnBothFamilies) {
   create("web", {"10.96.0.83", "fd00:96::83"}, {0, 1});
-  ASSERT_TRUE(wait_for([&] { return answers("10.96.0.83") && answers("fd00:96::83"); }, 3s));
+  ASSERT_TRUE(wait_until([&] { return answers("10.96.0.83") && answers("fd00:96::83"); }, 3s));
   ASSERT_TRUE(d_->kubectl_apply(slice_of("web", IpFamily::V4, pod_ips(IpFamily::V4, {2, 3}))));
   ASSERT_TRUE(d_->kubectl_apply(slice_of("web", IpFamily::V6, pod_ips(IpFamily::V6, {2, 3}))));
   for (const char* ip : {"10.96.0.83", "fd00:96::83"}) {
-    const bool moved = wait_for(
+    const bool moved = wait_until(
         [&] {
           ProbeResult r = probe(ip, 80, 30);
           return r.answered() == 30 && r.answers.count("pod-0") == 0 && r.answers.count("pod-1") == 0;
@@ -159,17 +145,17 @@ TEST_P(DualStackDaemonTest, ScalingMovesTrafficOnBothFamilies) {
 
 TEST_P(DualStackDaemonTest, DeletingTheServiceTakesItOffBothFamilies) {
   create("web", {"10.96.0.84", "fd00:96::84"}, {0});
-  ASSERT_TRUE(wait_for([&] { return answers("10.96.0.84") && answers("fd00:96::84"); }, 3s));
+  ASSERT_TRUE(wait_until([&] { return answers("10.96.0.84") && answers("fd00:96::84"); }, 3s));
   ASSERT_TRUE(d_->kubectl({"delete", "service", "web", "-n", "default"}));
   // No rule translates the addresses any more: the client's upstream role
   // answers "unreachable" for the service ranges.
-  EXPECT_TRUE(wait_for([&] { return probe("10.96.0.84").unreachable == 1; }, 3s)) << probe("10.96.0.84");
-  EXPECT_TRUE(wait_for([&] { return probe("fd00:96::84").unreachable == 1; }, 3s)) << probe("fd00:96::84");
+  EXPECT_TRUE(wait_until([&] { return probe("10.96.0.84").unreachable == 1; }, 3s)) << probe("10.96.0.84");
+  EXPECT_TRUE(wait_until([&] { return probe("fd00:96::84").unreachable == 1; }, 3s)) << probe("fd00:96::84");
 }
 
 TEST_P(DualStackDaemonTest, HealthzAndTheMetricsSpeakOfBothFamilies) {
   create("web", {"10.96.0.85", "fd00:96::85"}, {0});
-  ASSERT_TRUE(wait_for([&] { return answers("10.96.0.85") && answers("fd00:96::85"); }, 3s));
+  ASSERT_TRUE(wait_until([&] { return answers("10.96.0.85") && answers("fd00:96::85"); }, 3s));
   auto health = d_->http(DaemonWorld::kHealthzPort, "/healthz");
   ASSERT_TRUE(health) << health.error();
   EXPECT_NE(health->find("\"IPv4\":{"), std::string::npos) << *health;

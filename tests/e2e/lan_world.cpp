@@ -47,15 +47,6 @@ std::string pod_cidr(int n) { return "10.200." + std::to_string(n) + ".0/24"; }
 std::string pod_ip(int n) { return "10.200." + std::to_string(n) + ".10"; }
 std::string pod_name(int n) { return "pod-" + std::to_string(n); }
 
-bool wait_until(const std::function<bool()>& done, steady::duration limit) {
-  const auto deadline = steady::now() + limit;
-  while (steady::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
 std::expected<std::unique_ptr<LanWorld>, std::string> LanWorld::create() {
   std::unique_ptr<LanWorld> world(new LanWorld(g_next_world++));
   if (auto built = world->build(); !built) return std::unexpected("building the LAN world: " + built.error());

@@ -40,9 +40,6 @@ std::string pod_cidr(int n);     // "10.200.N.0/24"
 std::string pod_ip(int n);       // "10.200.N.10"
 std::string pod_name(int n);     // "pod-N": what pod N's echo server answers
 
-// Polls `done` every 100 ms until it holds or `limit` passes; its last
-// answer.
-bool wait_until(const std::function<bool()>& done, std::chrono::steady_clock::duration limit);
 
 class LanWorld {
  public:

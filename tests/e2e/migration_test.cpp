@@ -18,18 +18,8 @@ namespace kubenat::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-using steady = std::chrono::steady_clock;
 
 constexpr const char* kClusterIp = "10.96.0.50";
-
-bool wait_until(const std::function<bool()>& done, steady::duration limit) {
-  const auto start = steady::now();
-  while (steady::now() - start < limit) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 // Connections to the cluster IP, one after another, from a thread of its own
 // until stopped: every one must be answered.
@@ -61,11 +51,7 @@ class Prober {
 class MigrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    KUBENAT_REQUIRE_NETNS();
-    if (!run_process({"kubectl", "version", "--client"})) {
-      if (running_in_ci()) FAIL() << "kubectl is needed and CI must run this test";
-      GTEST_SKIP() << "needs kubectl";
-    }
+    KUBENAT_REQUIRE_DAEMON_WORLD();
     auto d = DaemonWorld::create(4, {.start = false});
     ASSERT_TRUE(d) << d.error();
     d_ = std::move(*d);

@@ -402,6 +402,15 @@ std::expected<void, std::string> ip_batch(const std::string& ns, const std::vect
   return std::unexpected("ip" + where + " " + failed + ": " + result->err);
 }
 
+bool wait_until(const std::function<bool()>& done, std::chrono::steady_clock::duration limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
 bool can_build_worlds() {
   static const bool can = [] {
     if (::geteuid() != 0) return false;

@@ -69,7 +69,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -217,6 +219,10 @@ class NetnsWorld {
 // the first failing line (unless `force`), and the error names that line.
 std::expected<void, std::string> ip_batch(const std::string& ns, const std::vector<std::string>& lines,
                                           bool force = false);
+
+// Polls `done` every 50 ms until it holds or `limit` passes; its last
+// answer. For the changes a test waits to see take effect.
+bool wait_until(const std::function<bool()>& done, std::chrono::steady_clock::duration limit);
 
 // Whether this process can build worlds: it is root and `ip netns` works.
 bool can_build_worlds();

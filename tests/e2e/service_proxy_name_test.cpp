@@ -50,11 +50,7 @@ std::string labelled_slice(const std::string& service, const std::string& ip, co
 class ServiceProxyNameTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    KUBENAT_REQUIRE_NETNS();
-    if (!run_process({"kubectl", "version", "--client"})) {
-      if (running_in_ci()) FAIL() << "kubectl is needed and CI must run this test";
-      GTEST_SKIP() << "needs kubectl";
-    }
+    KUBENAT_REQUIRE_DAEMON_WORLD();
     auto d = DaemonWorld::create(3, DaemonOptions{.extra_flags = {"--service-proxy-name=foo"}});
     ASSERT_TRUE(d) << d.error();
     d_ = std::move(*d);
