@@ -240,6 +240,8 @@ class Reader {
     for (const auto& [key, value] : field.value->items()) {
       if (value.is_string()) {
         out[key] = value.get<std::string>();
+      } else if (value.is_null()) {
+        out[key] = "";  // as Go reads null into a map of strings
       } else {
         (void)wrong_type(field.key(key), "a string", "entry skipped");
       }
@@ -249,7 +251,8 @@ class Reader {
 
  private:
   bool wrong_type(const Field& field, std::string_view expected, std::string_view consequence) {
-    report(field, with("expected " + std::string(expected) + ", got " + quote_json(*field.value), consequence));
+    const std::string got = field.present() ? quote_json(*field.value) : std::string("null");
+    report(field, with("expected " + std::string(expected) + ", got " + got, consequence));
     return false;
   }
 

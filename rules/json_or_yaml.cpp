@@ -117,16 +117,61 @@ bool looks_like_json(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Whether arrays and objects nest deeper than `limit` outside strings.
+bool nests_deeper_than(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::expected<json, std::string> parse_json(std::string_view text) {
+  if (nests_deeper_than(text, kMaxJsonDepth)) {
+    return std::unexpected("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::exception& error) {
+    return std::unexpected(one_line(error.what()));
+  }
+}
+
 // Null documents (an empty one after a trailing "---") are dropped.
 std::expected<std::vector<json>, std::string> parse_json_or_yaml(std::string_view text) {
   std::optional<std::string> json_error;
   if (looks_like_json(text)) {
-    try {
-      return std::vector<json>{json::parse(text)};
-    } catch (const json::exception& error) {
-      // Could still be YAML flow style ("{kind: List, items: []}").
-      json_error = error.what();
+    auto document = parse_json(text);
+    if (document) {
+      std::vector<json> documents;
+      documents.push_back(std::move(*document));
+      return documents;
     }
+    // Could still be YAML flow style ("{kind: List, items: []}"); YAML
+    // bounds its own nesting.
+    json_error = document.error();
   }
   try {
     std::vector<json> documents;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rules/decode.h"
+#include "rules/json_or_yaml.h"
 
 namespace kubenat {
 namespace {
@@ -64,7 +65,7 @@ std::optional<std::string> object_key(const json& object) {
 // The message of a Kubernetes Status body, or an excerpt of whatever it is.
 std::string status_message(int status, const std::string& body) {
   std::string text = "HTTP " + std::to_string(status);
-  const json parsed = json::parse(body, nullptr, false);
+  const json parsed = parse_json(body).value_or(json());
   if (const std::string message = string_member(parsed, "message"); !message.empty()) {
     return text + ": " + excerpt(message);
   }
@@ -243,7 +244,7 @@ bool Informer::discover() {
     } else if (response->status == 200) {
       // A discovery document that lists resources without endpointslices is
       // as good as a 404; one we cannot read is taken to be the usual case.
-      const json document = json::parse(response->body, nullptr, false);
+      const json document = parse_json(response->body).value_or(json());
       const json* resources = member(document, "resources");
       if (resources != nullptr && resources->is_array() &&
           std::ranges::none_of(*resources,
@@ -320,11 +321,13 @@ bool Informer::list() {
                       "list " + path + ": " + status_message(response->status, response->body));
       return false;
     }
-    json page = json::parse(response->body, nullptr, false);
+    auto parsed = parse_json(response->body);
+    json page = parsed ? std::move(*parsed) : json(json::value_t::discarded);
     const json* items = member(page, "items");
     if (page.is_discarded() || !page.is_object() || (items != nullptr && !items->is_array() && !items->is_null())) {
-      report_incident(WatchIncident::DecodeError,
-                      "list " + path + ": the response is not a list: " + excerpt(response->body));
+      report_incident(WatchIncident::DecodeError, "list " + path + ": the response is not a list" +
+                                                      (parsed ? std::string() : " (" + parsed.error() + ")") + ": " +
+                                                      excerpt(response->body));
       return false;
     }
     list_version = metadata_string(page, "resourceVersion");
@@ -434,13 +437,14 @@ Informer::WatchEnd Informer::handle_event(std::string_view line, bool& any_event
     return WatchEnd::Continue;  // keep-alive padding, if a proxy adds any
   }
   const std::string path(collection_path(resource_));
-  const json event = json::parse(line, nullptr, false);
+  auto parsed = parse_json(line);
+  const json event = parsed ? std::move(*parsed) : json(json::value_t::discarded);
   const json* object = member(event, "object");
   const std::string type = string_member(event, "type");
   if (event.is_discarded() || type.empty() || object == nullptr || !object->is_object()) {
     report_incident(WatchIncident::DecodeError,
-                    "watch " + path + ": not a watch event, resuming from resourceVersion " + resource_version_ +
-                        ": " + excerpt(line));
+                    "watch " + path + ": not a watch event" + (parsed ? std::string() : " (" + parsed.error() + ")") +
+                        ", resuming from resourceVersion " + resource_version_ + ": " + excerpt(line));
     return WatchEnd::Retry;
   }
 

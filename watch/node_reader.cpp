@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rules/decode.h"
+#include "rules/json_or_yaml.h"
 
 namespace kubenat {
 namespace {
@@ -27,9 +28,9 @@ std::expected<std::optional<Node>, std::string> read_node(ApiTransport& api, con
   if (response->status != 200) {
     return std::unexpected("Node " + name + ": the API server answered " + std::to_string(response->status));
   }
-  const nlohmann::json object = nlohmann::json::parse(response->body, nullptr, false);
-  if (object.is_discarded()) return std::unexpected("Node " + name + ": the answer is not JSON");
-  Decoded<Node> node = decode_node(object);
+  const auto object = parse_json(response->body);
+  if (!object) return std::unexpected("Node " + name + ": the answer is not JSON: " + object.error());
+  Decoded<Node> node = decode_node(*object);
   if (!node.value) {
     return std::unexpected("Node " + name + ": " +
                            (node.diagnostics.empty() ? std::string("not decodable") : node.diagnostics.front().to_string()));

@@ -729,6 +729,24 @@ TEST(DecodeEndpointSlice, DecodesPortsEndpointsAndConditions) {
   EXPECT_EQ(slice.endpoints[1].node_name, "worker-2");
 }
 
+// Found by a user: a null label value crashed `kubenat plan` (issue 16).
+TEST(DecodeEndpointSlice, ANullServiceNameLabelIsMissingNotACrash) {
+  json object = slice_json();
+  object["metadata"]["labels"]["kubernetes.io/service-name"] = nullptr;
+  const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+  EXPECT_FALSE(decoded.value);
+  ASSERT_EQ(decoded.diagnostics.size(), 1u);
+  EXPECT_THAT(decoded.diagnostics[0].to_string(), HasSubstr("kubernetes.io/service-name"));
+}
+
+TEST(DecodeEndpointSlice, ANullLabelValueReadsAsEmptyAsInGo) {
+  json object = slice_json();
+  object["metadata"]["labels"]["team"] = nullptr;
+  const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+  ASSERT_TRUE(decoded.value);
+  EXPECT_TRUE(decoded.diagnostics.empty());
+}
+
 TEST(DecodeEndpointSlice, NilConditionsDefaultToReadyServingNotTerminating) {
   json object = slice_json();
   object["endpoints"][0].erase("conditions");

@@ -202,6 +202,16 @@ TEST_F(InformerTest, GarbageLineIsSkippedAndTheWatchResumesFromTheLastGoodVersio
   EXPECT_THAT(sleeper.delays, ElementsAre(100ms));
 }
 
+// Found by a user: a deeply nested document crashed the decoder (issue 16).
+TEST_F(InformerTest, AnEventNestedTooDeepIsADecodeErrorThatSaysSo) {
+  const std::string deep = R"({"type": "ADDED", "object": {"spec": )" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}}";
+  transport.on_get("services", 200, list({}, "10")).on_watch("resourceVersion=10", {deep});
+  run(WatchedResource::Services);
+  EXPECT_EQ(listener.count("incident services DecodeError"), 1u);
+  EXPECT_THAT(listener.incident_details().at(0), HasSubstr("nested deeper than 1000 levels"));
+}
+
 TEST_F(InformerTest, LinesWithoutTypeOrObjectAreDecodeErrors) {
   transport.on_get("services", 200, list({}, "10"))
       .on_watch("resourceVersion=10", {R"({"object": {}})"})
