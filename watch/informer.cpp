@@ -46,6 +46,21 @@ std::string string_member(const json& object, std::string_view key) {
   return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
 }
 
+// The API server has no history up to the resourceVersion asked for: after a
+// restore from an etcd backup its versions went backwards (504, "Too large
+// resource version", cause ResourceVersionTooLarge). Watching again from the
+// same version would fail for ever; client-go lists afresh, and so do we.
+bool resource_version_too_large(const json& status) {
+  const json* code = member(status, "code");
+  if (code == nullptr || !code->is_number_integer() || code->get<std::int64_t>() != 504) return false;
+  if (string_member(status, "message").find("Too large resource version") != std::string::npos) return true;
+  const json* details = member(status, "details");
+  const json* causes = details != nullptr ? member(*details, "causes") : nullptr;
+  if (causes == nullptr || !causes->is_array()) return false;
+  return std::ranges::any_of(
+      *causes, [](const json& cause) { return string_member(cause, "reason") == "ResourceVersionTooLarge"; });
+}
+
 std::string metadata_string(const json& object, std::string_view key) {
   const json* metadata = member(object, "metadata");
   return metadata != nullptr ? string_member(*metadata, key) : std::string();
@@ -401,7 +416,8 @@ Informer::WatchEnd Informer::watch() {
   if (result->stopped) {
     return end;
   }
-  if (result->status == 410) {
+  if (result->status == 410 ||
+      (result->status == 504 && resource_version_too_large(parse_json(result->body).value_or(json())))) {
     report_incident(WatchIncident::Relist, "watch " + path + ": " + status_message(result->status, result->body));
     return relist_now_or_later();
   }
@@ -451,9 +467,8 @@ Informer::WatchEnd Informer::handle_event(std::string_view line, bool& any_event
   if (type == "ERROR") {
     const json* code = member(*object, "code");
     const std::string reason = string_member(*object, "reason");
-    const bool expired =
-        (code != nullptr && code->is_number_integer() && code->get<std::int64_t>() == 410) || reason == "Expired" ||
-        reason == "Gone";
+    const bool expired = (code != nullptr && code->is_number_integer() && code->get<std::int64_t>() == 410) ||
+                         reason == "Expired" || reason == "Gone" || resource_version_too_large(*object);
     std::string detail = "watch " + path + ": ERROR event";
     if (!reason.empty()) {
       detail += " " + excerpt(reason);

@@ -264,6 +264,33 @@ TEST_F(InformerTest, GoneReasonAndHttp410AlsoRelist) {
   EXPECT_THAT(sleeper.delays, IsEmpty());
 }
 
+// After an etcd restore the server's versions went backwards: watching from
+// ours again would fail for ever, so the informer lists afresh.
+TEST_F(InformerTest, ResourceVersionTooLargeRelists) {
+  const std::string too_large =
+      R"({"kind":"Status","code":504,"reason":"Timeout","message":"Too large resource version: 31, current: 12",)"
+      R"("details":{"causes":[{"reason":"ResourceVersionTooLarge","message":"Too large resource version"}]}})";
+  transport.on_get("services", 200, list({}, "10"))
+      .on_watch("resourceVersion=10", {bookmark("31")})
+      .on_watch_status("resourceVersion=31", 504, too_large)
+      .on_get("services?limit=500", 200, list({}, "12"))
+      .on_watch("resourceVersion=12", {R"({"type":"ERROR","object":)" + too_large + "}"})
+      .on_get("services?limit=500", 200, list({}, "13"));
+  run(WatchedResource::Services);
+  EXPECT_EQ(listener.count("incident services Relist"), 2u);
+  EXPECT_EQ(listener.count("synced services"), 3u);
+  EXPECT_THAT(listener.incident_details().at(0), HasSubstr("Too large resource version"));
+}
+
+TEST_F(InformerTest, AnyOther504IsAReconnectFromTheSameVersion) {
+  transport.on_get("services", 200, list({}, "10"))
+      .on_watch_status("resourceVersion=10", 504, R"({"kind":"Status","code":504,"message":"gateway timeout"})")
+      .on_watch("resourceVersion=10", {});
+  run(WatchedResource::Services);
+  EXPECT_EQ(listener.count("incident services Reconnect"), 1u);
+  EXPECT_EQ(listener.count("incident services Relist"), 0u);
+}
+
 TEST_F(InformerTest, ExpiredRightAfterAListWaitsBeforeListingAgain) {
   transport.on_get("services", 200, list({}, "10"))
       .on_watch("resourceVersion=10", {error_event(410, "Expired", "expired")})
