@@ -673,6 +673,28 @@ void read_hints(Reader& reader, const Field& hints, std::string_view list_name, 
   }
 }
 
+// What the API server refuses as an endpoint address (ValidateEndpointIP),
+// or empty: a DNAT to a loopback address would hand service traffic to the
+// node itself, and the others lead nowhere. Refused here too, in case the
+// objects come from somewhere less strict (a snapshot, an older server).
+std::string refused_endpoint_address(const IpAddress& address) {
+  if (address.is_unspecified()) return "an unspecified address";
+  if (address.is_loopback()) return "a loopback address";
+  if (address.is_link_local_unicast()) return "a link-local address";
+  if (address.is_link_local_multicast()) return "a link-local multicast address";
+  return {};
+}
+
+// The endpoint address in `field`, unless the API server would refuse it.
+[[nodiscard]] bool acceptable_endpoint_address(Reader& reader, const Field& field, const IpAddress& address,
+                                               std::string_view consequence) {
+  const std::string refused = refused_endpoint_address(address);
+  if (refused.empty()) return true;
+  reader.report(field, with(quote(address.to_string()) + " is " + refused + ", which the API server refuses for an endpoint",
+                            consequence));
+  return false;
+}
+
 std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, AddressType address_type) {
   constexpr std::string_view kSkip = "endpoint skipped";
   std::vector<Field> addresses;
@@ -695,6 +717,9 @@ std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, 
                   with(std::string(ip_family_name(address->family())) + " address " + quote(address->to_string()) +
                            " in an " + std::string(ip_family_name(expected)) + " slice",
                        kSkip));
+    return std::nullopt;
+  }
+  if (!acceptable_endpoint_address(reader, addresses.front(), *address, kSkip)) {
     return std::nullopt;
   }
   endpoint.address = *address;
@@ -734,7 +759,7 @@ std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entr
     return std::nullopt;
   }
   const std::optional<IpAddress> address = read_ip(reader, entry["ip"], kSkip);
-  if (!address) {
+  if (!address || !acceptable_endpoint_address(reader, entry["ip"], *address, kSkip)) {
     return std::nullopt;
   }
   Endpoint endpoint;

@@ -247,6 +247,16 @@ bool IpAddress::is_unspecified() const {
                      [](std::uint8_t b) { return b == 0; });
 }
 
+bool IpAddress::is_link_local_unicast() const {
+  if (is_v4()) return bytes_[0] == 169 && bytes_[1] == 254;
+  return bytes_[0] == 0xfe && (bytes_[1] & 0xc0) == 0x80;
+}
+
+bool IpAddress::is_link_local_multicast() const {
+  if (is_v4()) return bytes_[0] == 224 && bytes_[1] == 0 && bytes_[2] == 0;
+  return bytes_[0] == 0xff && (bytes_[1] & 0x0f) == 0x02;
+}
+
 std::string IpAddress::to_string() const {
   std::string out;
   if (is_v4()) {

@@ -38,6 +38,10 @@ class IpAddress {
   bool is_v4() const { return family_ == IpFamily::V4; }
   bool is_loopback() const;
   bool is_unspecified() const;
+  // 169.254.0.0/16 and fe80::/10, as Go's IsLinkLocalUnicast.
+  bool is_link_local_unicast() const;
+  // 224.0.0.0/24 and ff02::/16 (any flags), as Go's IsLinkLocalMulticast.
+  bool is_link_local_multicast() const;
 
   // Canonical text as Go's net.IP.String() prints it: dotted quad for V4,
   // RFC 5952 (lower case, longest zero run compressed) for V6.

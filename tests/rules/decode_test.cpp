@@ -747,6 +747,42 @@ TEST(DecodeEndpointSlice, ANullLabelValueReadsAsEmptyAsInGo) {
   EXPECT_TRUE(decoded.diagnostics.empty());
 }
 
+// What the API server refuses as an endpoint address is refused here too:
+// a DNAT to 127.0.0.1 would hand service traffic to the node itself.
+TEST(DecodeEndpointSlice, AddressesTheApiServerRefusesAreSkippedNamingTheField) {
+  for (const char* refused : {"127.0.0.1", "0.0.0.0", "169.254.169.254", "224.0.0.5"}) {
+    json object = slice_json();
+    object["endpoints"][0]["addresses"][0] = refused;
+    const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+    ASSERT_TRUE(decoded.value) << refused;
+    ASSERT_EQ(decoded.value->endpoints.size(), 1u) << refused << ": the other endpoint stays";
+    EXPECT_EQ(decoded.value->endpoints[0].address.to_string(), "10.1.0.2");
+    ASSERT_EQ(decoded.diagnostics.size(), 1u) << refused;
+    EXPECT_THAT(decoded.diagnostics[0].to_string(), HasSubstr("endpoints[0].addresses[0]"));
+    EXPECT_THAT(decoded.diagnostics[0].to_string(), HasSubstr("refuses"));
+  }
+}
+
+TEST(DecodeEndpointSlice, Ipv6AddressesTheApiServerRefusesAreSkipped) {
+  for (const char* refused : {"::1", "::", "fe80::1", "ff02::1"}) {
+    json object = slice_json();
+    object["addressType"] = "IPv6";
+    object["endpoints"][0]["addresses"][0] = refused;
+    object["endpoints"][1]["addresses"][0] = "fd00::2";
+    const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+    ASSERT_TRUE(decoded.value) << refused;
+    EXPECT_EQ(decoded.value->endpoints.size(), 1u) << refused;
+  }
+}
+
+TEST(DecodeEndpointSlice, LegacyLeadingZerosStayDecimal) {
+  json object = slice_json();
+  object["endpoints"][0]["addresses"][0] = "010.001.000.011";
+  const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
+  ASSERT_TRUE(decoded.value);
+  EXPECT_EQ(decoded.value->endpoints[0].address.to_string(), "10.1.0.11");
+}
+
 TEST(DecodeEndpointSlice, NilConditionsDefaultToReadyServingNotTerminating) {
   json object = slice_json();
   object["endpoints"][0].erase("conditions");
@@ -1069,6 +1105,14 @@ TEST(DecodeEndpointsV1, OneSlicePerSubsetWithUniqueNames) {
   }
   EXPECT_EQ(slices[0].ports, (std::vector<EndpointPort>{{"p80", Protocol::Tcp, 8080}, {"", Protocol::Udp, 53}}));
   EXPECT_EQ(slices[1].ports, (std::vector<EndpointPort>{{"", Protocol::Tcp, 9090}}));
+}
+
+TEST(DecodeEndpointsV1, ALoopbackAddressIsSkippedNamingTheField) {
+  json object = endpoints_json();
+  object["subsets"][0]["addresses"][0]["ip"] = "127.0.0.1";
+  const Decoded<std::vector<EndpointSlice>> decoded = decode_endpoints_v1(object);
+  ASSERT_EQ(decoded.diagnostics.size(), 1u);
+  EXPECT_THAT(decoded.diagnostics[0].to_string(), HasSubstr("a loopback address"));
 }
 
 TEST(DecodeEndpointsV1, AddressesAreReadyAndNotReadyAddressesAreNotServing) {

@@ -46,6 +46,21 @@ TEST(IpAddress, ParsesDottedQuad) {
   EXPECT_EQ(address->to_string(), "192.168.1.254");
 }
 
+TEST(IpAddress, LinkLocalRangesAreGos) {
+  for (const char* text : {"169.254.0.1", "169.254.255.255", "fe80::1", "febf::1"}) {
+    EXPECT_TRUE(IpAddress::parse(text)->is_link_local_unicast()) << text;
+  }
+  for (const char* text : {"169.253.0.1", "10.0.0.1", "fec0::1", "fd00::1"}) {
+    EXPECT_FALSE(IpAddress::parse(text)->is_link_local_unicast()) << text;
+  }
+  for (const char* text : {"224.0.0.5", "ff02::1", "ff12::2"}) {
+    EXPECT_TRUE(IpAddress::parse(text)->is_link_local_multicast()) << text;
+  }
+  for (const char* text : {"224.0.1.1", "ff05::1", "10.0.0.1"}) {
+    EXPECT_FALSE(IpAddress::parse(text)->is_link_local_multicast()) << text;
+  }
+}
+
 TEST(IpAddress, ParsesIpv4Extremes) {
   EXPECT_EQ(roundtrip("0.0.0.0"), "0.0.0.0");
   EXPECT_EQ(roundtrip("255.255.255.255"), "255.255.255.255");
