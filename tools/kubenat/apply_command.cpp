@@ -31,20 +31,15 @@ int apply_command(std::span<const std::string> args, std::ostream& out, std::ost
   bool help = false;
   flags.add_bool("help", &help, "show this help");
 
-  auto positional = flags.parse(args);
-  if (!positional) {
-    err << positional.error() << "\n";
-    return 2;
-  }
-  if (help) {
-    out << "usage: kubenat apply --snapshot FILE --node NAME [--proxy-mode iptables|nftables] [flags]\n\n"
-           "Makes this node's kernel hold exactly the rules `kubenat plan` prints for FILE.\n"
-           "iptables: kubenat's chains rewritten, stale KUBE-SVC/SEP/... chains (from an earlier run\n"
-           "or kube-proxy) removed, the jumps from the built-in chains ensured. nftables: kubenat's\n"
-           "table (--nftables-table) replaced. Nothing else is touched.\n\n"
-        << flags.usage();
-    return 0;
-  }
+  auto positional = parse_command_line(
+      flags, args, help,
+      "usage: kubenat apply --snapshot FILE --node NAME [--proxy-mode iptables|nftables] [flags]\n\n"
+      "Makes this node's kernel hold exactly the rules `kubenat plan` prints for FILE.\n"
+      "iptables: kubenat's chains rewritten, stale KUBE-SVC/SEP/... chains (from an earlier run\n"
+      "or kube-proxy) removed, the jumps from the built-in chains ensured. nftables: kubenat's\n"
+      "table (--nftables-table) replaced. Nothing else is touched.\n\n",
+      out, err);
+  if (!positional) return positional.error();
   if (!positional->empty() || snapshot_path.empty()) {
     err << "kubenat apply: --snapshot FILE is required (and nothing else positional)\n";
     return 2;

@@ -21,21 +21,16 @@ int cleanup_command(std::span<const std::string> args, std::ostream& out, std::o
                 "the protocol number of kubenat's static routes, as given to run (default " +
                     std::to_string(kDefaultRouteProtocol) + ")");
   flags.add_bool("help", &help, "show this help");
-  auto positional = flags.parse(args);
-  if (!positional) {
-    err << positional.error() << "\n";
-    return 2;
-  }
-  if (help) {
-    out << "usage: kubenat cleanup [--nftables-table NAME] [--route-protocol N]\n\n"
-           "Removes from this node what kube-proxy and kubenat leave, in every mode and IP family:\n"
-           "kube-proxy's KUBE-* chains and the rules jumping to them in iptables and ip6tables (nft and\n"
-           "legacy; the kubelet's KUBE-FIREWALL, KUBE-MARK-DROP and canaries stay), the nftables tables\n"
-           "ip/ip6 kube-proxy and ip/ip6 NAME, and the routes of protocol N. Nothing else. Stop the\n"
-           "daemon first: a running one puts its rules back.\n\n"
-        << flags.usage();
-    return 0;
-  }
+  auto positional = parse_command_line(
+      flags, args, help,
+      "usage: kubenat cleanup [--nftables-table NAME] [--route-protocol N]\n\n"
+      "Removes from this node what kube-proxy and kubenat leave, in every mode and IP family:\n"
+      "kube-proxy's KUBE-* chains and the rules jumping to them in iptables and ip6tables (nft and\n"
+      "legacy; the kubelet's KUBE-FIREWALL, KUBE-MARK-DROP and canaries stay), the nftables tables\n"
+      "ip/ip6 kube-proxy and ip/ip6 NAME, and the routes of protocol N. Nothing else. Stop the\n"
+      "daemon first: a running one puts its rules back.\n\n",
+      out, err);
+  if (!positional) return positional.error();
   if (!positional->empty()) {
     err << "kubenat cleanup: unexpected argument \"" << positional->front() << "\"\n";
     return 2;

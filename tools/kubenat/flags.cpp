@@ -117,4 +117,20 @@ std::string FlagSet::usage() const {
   return out;
 }
 
+std::expected<std::vector<std::string>, int> parse_command_line(const FlagSet& flags,
+                                                              std::span<const std::string> args, const bool& help,
+                                                              std::string_view help_text, std::ostream& out,
+                                                              std::ostream& err) {
+  auto positional = flags.parse(args);
+  if (!positional) {
+    err << positional.error() << "\n";
+    return std::unexpected(2);
+  }
+  if (help) {
+    out << help_text << flags.usage();
+    return std::unexpected(0);
+  }
+  return std::move(*positional);
+}
+
 }  // namespace kubenat

@@ -6,8 +6,10 @@
 
 #include <expected>
 #include <functional>
+#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kubenat {
@@ -45,5 +47,15 @@ class FlagSet {
   std::vector<Flag> flags_;
   std::vector<std::pair<std::string, std::string>> aliases_;
 };
+
+// A command's arguments parsed by `flags`: the positional ones, or the exit
+// status when the command ends here: 2 after a parse error (said on `err`),
+// 0 when `help` (a flag of `flags`) was given (`help_text`, then the flags'
+// usage, on `out`).
+[[nodiscard]] std::expected<std::vector<std::string>, int> parse_command_line(const FlagSet& flags,
+                                                                             std::span<const std::string> args,
+                                                                             const bool& help,
+                                                                             std::string_view help_text,
+                                                                             std::ostream& out, std::ostream& err);
 
 }  // namespace kubenat

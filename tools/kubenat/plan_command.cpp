@@ -47,20 +47,15 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
   bool help = false;
   flags.add_bool("help", &help, "show this help");
 
-  auto positional = flags.parse(args);
-  if (!positional) {
-    err << positional.error() << "\n";
-    return 2;
-  }
-  if (help) {
-    out << "usage: kubenat plan --snapshot FILE --node NAME [flags]\n"
-           "       kubenat plan --diff OLD NEW --node NAME [flags]\n\n"
-           "Prints the rules kubenat would apply on node NAME for the cluster in FILE, or\n"
-           "with --diff the iptables-restore --noflush input that turns OLD's rules into NEW's.\n"
-           "The static pod-CIDR routes of `kubenat routes` follow as comment lines.\n\n"
-        << flags.usage();
-    return 0;
-  }
+  auto positional = parse_command_line(
+      flags, args, help,
+      "usage: kubenat plan --snapshot FILE --node NAME [flags]\n"
+      "       kubenat plan --diff OLD NEW --node NAME [flags]\n\n"
+      "Prints the rules kubenat would apply on node NAME for the cluster in FILE, or\n"
+      "with --diff the iptables-restore --noflush input that turns OLD's rules into NEW's.\n"
+      "The static pod-CIDR routes of `kubenat routes` follow as comment lines.\n\n",
+      out, err);
+  if (!positional) return positional.error();
   if (format != "iptables" && format != "json" && format != "nft") {
     err << "kubenat plan: --format: expects iptables, nft or json, got \"" << format << "\"\n";
     return 2;

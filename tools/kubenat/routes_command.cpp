@@ -24,19 +24,14 @@ int routes_command(std::span<const std::string> args, std::ostream& out, std::os
   route_flags.register_flags(flags);
   flags.add_bool("help", &help, "show this help");
 
-  auto positional = flags.parse(args);
-  if (!positional) {
-    err << positional.error() << "\n";
-    return 2;
-  }
-  if (help) {
-    out << "usage: kubenat routes --snapshot FILE --node NAME [--local-subnet CIDR ...]\n\n"
-           "Prints the routes node NAME would hold in static-route mode (kubenat run --routes): for\n"
-           "every other Node, each of its pod CIDRs via its InternalIP, one `ip route` line each.\n"
-           "Nodes that get no route are named on stderr.\n\n"
-        << flags.usage();
-    return 0;
-  }
+  auto positional = parse_command_line(
+      flags, args, help,
+      "usage: kubenat routes --snapshot FILE --node NAME [--local-subnet CIDR ...]\n\n"
+      "Prints the routes node NAME would hold in static-route mode (kubenat run --routes): for\n"
+      "every other Node, each of its pod CIDRs via its InternalIP, one `ip route` line each.\n"
+      "Nodes that get no route are named on stderr.\n\n",
+      out, err);
+  if (!positional) return positional.error();
   if (!positional->empty()) {
     err << "kubenat routes: unexpected argument \"" << positional->front() << "\"\n";
     return 2;
