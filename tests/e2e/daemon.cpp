@@ -1,8 +1,11 @@
 #include "tests/e2e/daemon.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -140,6 +143,21 @@ std::string DaemonWorld::daemon_log() const { return read_file(directory_ / "kub
 std::expected<void, std::string> DaemonWorld::restart_daemon() {
   daemon_.reset();
   return start_daemon();
+}
+
+std::expected<int, std::string> DaemonWorld::stop_daemon(int signal) {
+  if (!daemon_running()) return std::unexpected("kubenat run is not running: " + daemon_log());
+  // `ip netns exec` and `sh -c "exec ..."` both exec: the pid is kubenat's.
+  if (::kill(daemon_->pid(), signal) != 0) {
+    return std::unexpected("kill " + std::to_string(daemon_->pid()) + ": " + std::strerror(errno));
+  }
+  for (int i = 0; i < 1000 && daemon_->running(); ++i) std::this_thread::sleep_for(10ms);
+  if (daemon_->running()) {
+    return std::unexpected("kubenat run did not exit within 10 s of signal " + std::to_string(signal));
+  }
+  const int status = daemon_->stop();
+  daemon_.reset();
+  return status;
 }
 
 std::expected<void, std::string> DaemonWorld::start_daemon_with(std::vector<std::string> extra_flags) {

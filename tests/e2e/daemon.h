@@ -66,6 +66,12 @@ class DaemonWorld {
   std::string daemon_log() const;
   // Restarts the daemon (same flags).
   [[nodiscard]] std::expected<void, std::string> restart_daemon();
+  // Sends `signal` to the daemon and waits up to 10 s for it to exit; its
+  // exit status (128+N when signal N ended it). SIGKILL stands for a crash,
+  // SIGTERM for the stop of a rollout; start_daemon() starts it again.
+  [[nodiscard]] std::expected<int, std::string> stop_daemon(int signal);
+  // Starts the daemon (same flags) and returns once it serves /livez.
+  [[nodiscard]] std::expected<void, std::string> start_daemon();
   // Stops the daemon, if it runs, and starts it with `extra_flags` instead:
   // the operator switching it to another mode. The log goes on.
   [[nodiscard]] std::expected<void, std::string> start_daemon_with(std::vector<std::string> extra_flags);
@@ -78,7 +84,6 @@ class DaemonWorld {
 
  private:
   DaemonWorld() = default;
-  std::expected<void, std::string> start_daemon();
 
   std::unique_ptr<NetnsWorld> world_;
   DaemonOptions options_;
