@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "rules/yaml_documents.h"
+
 namespace kubenat {
 
 using nlohmann::json;
@@ -177,7 +179,7 @@ std::expected<std::vector<json>, std::string> parse_json_or_yaml(std::string_vie
     std::vector<json> documents;
     // Without aliases every node takes at least one character of text.
     YamlToJson converter(2 * text.size() + 16);
-    for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
+    for (const YAML::Node& node : load_yaml_documents(text)) {
       json document = converter.convert(node);
       if (!document.is_null()) {
         documents.push_back(std::move(document));

@@ -12,6 +12,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "rules/yaml_documents.h"
+
 namespace kubenat {
 namespace {
 
@@ -350,8 +352,13 @@ std::expected<ApiServerConfig, std::string> load_kubeconfig(const std::string& p
   if (!text) {
     return std::unexpected("kubeconfig " + text.error());
   }
+  return parse_kubeconfig_text(*text, path, context);
+}
+
+std::expected<ApiServerConfig, std::string> parse_kubeconfig_text(std::string_view text, const std::string& path,
+                                                                  const std::string& context) {
   try {
-    const YAML::Node root = YAML::Load(*text);
+    const YAML::Node root = load_yaml_document(text);
     const std::filesystem::path base = std::filesystem::path(path).parent_path();
     auto config = parse_kubeconfig(root, base.empty() ? std::filesystem::path(".") : base, context);
     if (!config) {

@@ -9,6 +9,7 @@
 #include <expected>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace kubenat {
 
@@ -33,6 +34,11 @@ struct ApiServerConfig {
 // are not supported and are errors, rather than a silent anonymous client.
 [[nodiscard]] std::expected<ApiServerConfig, std::string> load_kubeconfig(const std::string& path,
                                                                           const std::string& context = "");
+// The same for a kubeconfig's text, read from `path`: errors start with the
+// path, and file references in it are relative to the path's directory.
+[[nodiscard]] std::expected<ApiServerConfig, std::string> parse_kubeconfig_text(std::string_view text,
+                                                                               const std::string& path,
+                                                                               const std::string& context = "");
 
 // What in-cluster configuration is read from: the environment Kubernetes gives
 // every pod, and the service-account files under `root`.

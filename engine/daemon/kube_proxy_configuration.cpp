@@ -18,6 +18,7 @@
 #include "engine/daemon/duration.h"
 #include "rules/decode.h"
 #include "rules/ip.h"
+#include "rules/yaml_documents.h"
 
 namespace kubenat {
 namespace {
@@ -47,7 +48,11 @@ std::string one_line(std::string_view text) {
 }
 
 // Field names and values quoted in errors come from the file: shown escaped.
-std::string json_quoted(std::string_view text) { return nlohmann::json(std::string(one_line(text))).dump(); }
+// Bytes that are not UTF-8 become U+FFFD: the text is the user's, and a
+// message about it must not throw.
+std::string json_quoted(std::string_view text) {
+  return nlohmann::json(std::string(one_line(text))).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 bool is_null(const YAML::Node& node) { return !node.IsDefined() || node.IsNull(); }
 
@@ -660,7 +665,7 @@ std::expected<KubeProxyConfigurationLoad, std::string> parse_kube_proxy_configur
                                                                                      RunConfig base) {
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    root = load_yaml_document(text);
   } catch (const std::exception& error) {
     return std::unexpected("not YAML or JSON: " + one_line(error.what()));
   }
@@ -739,7 +744,8 @@ std::string configz(const RunConfig& config) {
                             {"routeProtocol", config.route_protocol},
                             {"configFile", config.config_file}};
   const nlohmann::json served = {{"kubeproxy.config.k8s.io", std::move(kube_proxy)}, {"kubenat", std::move(kubenat)}};
-  return served.dump();
+  // Strings from the file need not be UTF-8 (YAML reads bytes).
+  return served.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace kubenat

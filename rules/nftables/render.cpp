@@ -16,6 +16,10 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang before 17 does not deduce an aggregate's template arguments (the
+// fuzz and sanitizer builds use Clang 16).
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::string hex32(std::uint32_t value) {
   char buffer[16];

@@ -85,6 +85,13 @@ TEST(DecodeBase64, RejectsInvalidInput) {
   EXPECT_THAT(decode_base64("aGVsb").error(), HasSubstr("truncated"));
 }
 
+TEST(ParseKubeconfigText, TextThatMakesTheYamlParserLoopIsAnErrorNamingTheFile) {
+  auto config = parse_kubeconfig_text("{clusters: []},", "/etc/kubenat/kubeconfig");
+  ASSERT_FALSE(config);
+  EXPECT_THAT(config.error(), HasSubstr("kubeconfig /etc/kubenat/kubeconfig: "));
+  EXPECT_THAT(config.error(), HasSubstr("loop"));
+}
+
 TEST(LoadKubeconfig, ReadsInlineDataFields) {
   TempDir dir;
   const std::string path = dir.write("config", R"(apiVersion: v1

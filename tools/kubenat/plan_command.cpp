@@ -119,7 +119,7 @@ int plan_command(std::span<const std::string> args, std::ostream& out, std::ostr
   } else if (diff) {
     for (const std::string& payload : render_iptables_change(diff_iptables(plans[0], plans[1]))) out << payload;
   } else if (format == "json") {
-    out << plan_to_json(plans[0]).dump(2) << "\n";
+    out << plan_to_json(plans[0]).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     out << render_iptables_restore(plans[0]) << route_comments;
   }

@@ -598,6 +598,22 @@ TEST(Configz, ShowsTheValuesInEffectInTheModesSection) {
   EXPECT_EQ(served.at("kubeproxy.config.k8s.io").at("iptables").at("syncPeriod"), "10s");
 }
 
+TEST(Configz, ReplacesBytesThatAreNotUtf8InsteadOfThrowing) {
+  // Found by the kube_proxy_configuration fuzz target: YAML reads bytes,
+  // and the JSON writer threw on them.
+  RunConfig config;
+  config.hostname_override = "node\xff";
+  const nlohmann::json served = nlohmann::json::parse(configz(config));
+  EXPECT_EQ(served.at("kubeproxy.config.k8s.io").at("hostnameOverride"), "node\xef\xbf\xbd");
+}
+
+TEST(KubeProxyConfiguration, TextThatMakesTheYamlParserLoopIsAnError) {
+  // yaml-cpp 0.7 never returns from a top-level flow collection followed by ','.
+  auto read = parse_kube_proxy_configuration("{mode: iptables},", RunConfig{});
+  ASSERT_FALSE(read);
+  EXPECT_THAT(read.error(), HasSubstr("loop"));
+}
+
 TEST(Configz, ShowsAnUnsetOomScoreAdjustmentAsNull) {
   const nlohmann::json served = nlohmann::json::parse(configz(RunConfig{}));
   EXPECT_TRUE(served.at("kubeproxy.config.k8s.io").at("oomScoreAdj").is_null());
