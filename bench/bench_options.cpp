@@ -25,4 +25,21 @@ std::optional<BenchBackend> backend_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view scenario_name(BenchScenario scenario) {
+  switch (scenario) {
+    case BenchScenario::Compare:
+      return "compare";
+    case BenchScenario::Soak:
+      return "soak";
+  }
+  return "?";
+}
+
+std::optional<BenchScenario> scenario_from_name(std::string_view name) {
+  for (BenchScenario scenario : {BenchScenario::Compare, BenchScenario::Soak}) {
+    if (scenario_name(scenario) == name) return scenario;
+  }
+  return std::nullopt;
+}
+
 }  // namespace kubenat::bench

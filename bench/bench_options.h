@@ -24,7 +24,30 @@ inline constexpr BenchBackend kAllBenchBackends[] = {BenchBackend::Iptables, Ben
 std::string_view backend_name(BenchBackend backend);
 std::optional<BenchBackend> backend_from_name(std::string_view name);
 
+// What `kubenat bench` runs: the backends side by side on synthetic clusters
+// of several sizes (bench/bench_suite.h), or `kubenat run` under continuous
+// changes for a while (bench/soak_scenario.h).
+enum class BenchScenario { Compare, Soak };
+
+// "compare", "soak": the names the --scenario flag takes.
+std::string_view scenario_name(BenchScenario scenario);
+std::optional<BenchScenario> scenario_from_name(std::string_view name);
+
+// The churn soak: `kubenat run` against the API server simulator holding a
+// synthetic cluster of `services`, changed at random `changes_per_second`
+// for `duration`, its memory and syncs sampled every `sample_interval`.
+struct SoakOptions {
+  int services = 10000;
+  std::chrono::milliseconds duration = std::chrono::minutes(30);
+  double changes_per_second = 20;
+  std::chrono::milliseconds sample_interval = std::chrono::seconds(10);
+  // Memory drift is measured from the first sample at or after this point:
+  // the daemon's caches and allocator arenas grow to their working size first.
+  std::chrono::milliseconds warm_up = std::chrono::minutes(3);
+};
+
 struct BenchOptions {
+  BenchScenario scenario = BenchScenario::Compare;
   std::vector<int> sizes = {1000, 10000, 50000};  // services, ascending, no duplicates
   int endpoints = 10;                             // per service
   std::vector<BenchBackend> backends = {BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy};
@@ -40,6 +63,7 @@ struct BenchOptions {
   bool plots = true;
   // The baseline's one-call full restore is killed after this long.
   std::chrono::milliseconds baseline_full_sync_timeout = std::chrono::seconds(60);
+  SoakOptions soak;  // --scenario soak
   bool help = false;
 };
 

@@ -1,5 +1,6 @@
 #include "bench/report_files.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -27,6 +28,25 @@ std::string single_quoted(const std::string& text) {
     quoted += c;
   }
   return quoted + "'";
+}
+
+// Runs gnuplot on `script` in `root` (so that the script works there as it
+// is); on success the PNGs it drew join the
+// files written, else why not is the plot error.
+void draw_plots(const std::filesystem::path& root, const std::string& script, const std::vector<std::string>& pngs,
+                WrittenReport& written) {
+  const std::string absolute = std::filesystem::absolute(root).string();
+  auto drawn = run_process({"gnuplot", "-e", "cd " + single_quoted(absolute), script},
+                           ProcessOptions{.input = {}, .timeout = std::chrono::seconds(60)});
+  if (!drawn) {
+    written.plot_error = drawn.error();
+  } else if (!drawn->ok()) {
+    written.plot_error = "gnuplot exited with status " + std::to_string(drawn->exit_status) + ": " + drawn->err;
+  } else {
+    for (const std::string& png : pngs) {
+      if (std::filesystem::exists(png)) written.files.push_back(png);
+    }
+  }
 }
 
 }  // namespace
@@ -58,19 +78,34 @@ std::expected<WrittenReport, std::string> write_report_files(const BenchReport& 
   if (auto ok = write_file(root / "plots.gp", render_gnuplot_script(report), written); !ok) {
     return std::unexpected(ok.error());
   }
-  // gnuplot runs in the directory, so that the script works there as it is.
-  const std::string absolute = std::filesystem::absolute(root).string();
-  auto drawn = run_process({"gnuplot", "-e", "cd " + single_quoted(absolute), "plots.gp"},
-                           ProcessOptions{.input = {}, .timeout = std::chrono::seconds(60)});
-  if (!drawn) {
-    written.plot_error = drawn.error();
-  } else if (!drawn->ok()) {
-    written.plot_error = "gnuplot exited with status " + std::to_string(drawn->exit_status) + ": " + drawn->err;
-  } else {
-    for (const std::string& png : pngs) {
-      if (std::filesystem::exists(png)) written.files.push_back(png);
-    }
+  draw_plots(root, "plots.gp", pngs, written);
+  return written;
+}
+
+std::expected<WrittenReport, std::string> write_soak_report_files(const SoakReport& report, const std::string& dir,
+                                                                  bool plots) {
+  const std::filesystem::path root(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return std::unexpected("cannot create " + dir + ": " + ec.message());
+
+  WrittenReport written;
+  if (auto ok = write_file(root / "soak.json", soak_report_to_json(report).dump(2) + "\n", written); !ok) {
+    return std::unexpected(ok.error());
   }
+  if (auto ok = write_file(root / "soak.md", render_soak_table(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const bool sampled = std::any_of(report.soaks.begin(), report.soaks.end(),
+                                   [](const SoakResult& soak) { return !soak.samples.empty(); });
+  if (!plots || !sampled) return written;
+  if (auto ok = write_file(root / "soak_memory.dat", render_soak_plot_data(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = write_file(root / "soak.gp", render_soak_gnuplot_script(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  draw_plots(root, "soak.gp", {(root / "soak_memory.png").string()}, written);
   return written;
 }
 

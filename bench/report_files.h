@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/bench_report.h"
+#include "bench/soak_report.h"
 
 namespace kubenat::bench {
 
@@ -24,5 +25,10 @@ struct WrittenReport {
 // written.
 [[nodiscard]] std::expected<WrittenReport, std::string> write_report_files(const BenchReport& report,
                                                                            const std::string& dir, bool plots);
+
+// The churn soak's report: soak.json, soak.md, and unless plots are off
+// soak_memory.dat, soak.gp and the soak_memory.png gnuplot draws.
+[[nodiscard]] std::expected<WrittenReport, std::string> write_soak_report_files(const SoakReport& report,
+                                                                                const std::string& dir, bool plots);
 
 }  // namespace kubenat::bench

@@ -1,11 +1,14 @@
 // kubenat bench: synthetic clusters of the sizes asked for, applied by each
 // backend into network namespaces of this machine, measured and reported
-// side by side (the scenarios are bench/'s).
+// side by side; or, with --scenario soak, kubenat run under continuous
+// changes (the scenarios are bench/'s).
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "bench/bench_report.h"
@@ -13,6 +16,7 @@
 #include "bench/machine_info.h"
 #include "bench/progress_bar.h"
 #include "bench/report_files.h"
+#include "bench/soak_scenario.h"
 #include "tools/kubenat/bench_flags.h"
 #include "tools/kubenat/commands.h"
 
@@ -38,6 +42,75 @@ std::string cell_label(const bench::CellSpec& spec) {
   return std::string(bench::backend_name(spec.backend)) + ", " + std::to_string(spec.services) + " services";
 }
 
+std::string mib(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", value);
+  return text;
+}
+
+std::string minutes_seconds(double seconds) {
+  char text[32];
+  const long total = static_cast<long>(seconds);
+  std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
+  return text;
+}
+
+// One soak per backend asked for, one after the other; a line per phase and
+// per sample on standard error, the report at the end.
+int soak_command(const bench::BenchOptions& options, std::ostream& out, std::ostream& err) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    err << "kubenat bench: cannot find this program (/proc/self/exe): " << ec.message() << "\n";
+    return 1;
+  }
+  bench::SoakReport report;
+  report.options = options;
+  report.machine = bench::describe_machine();
+  catch_interrupts();
+  // "kn<pid>b<i>-<role>" as the suite's cells, so that a killed bench's
+  // namespaces are swept like theirs (tests/e2e/cleanup_stale_namespaces.sh).
+  const std::string prefix = "kn" + std::to_string(::getpid()) + "b";
+  const double total = std::chrono::duration<double>(options.soak.duration).count();
+  for (std::size_t i = 0; i < options.backends.size() && !interrupted; ++i) {
+    const std::string backend(bench::backend_name(options.backends[i]));
+    bench::SoakSettings settings;
+    settings.kubenat_binary = self.string();
+    settings.namespace_prefix = prefix + std::to_string(i);
+    settings.work_dir = (std::filesystem::path(options.out_dir) / ("soak-" + backend)).string();
+    bench::SoakObserver observer;
+    observer.phase = [&](std::string_view phase) { err << "soak " << backend << ": " << phase << "\n"; };
+    observer.sampled = [&](const bench::SoakSample& s) {
+      err << "soak " << backend << " " << minutes_seconds(s.seconds) << "/" << minutes_seconds(total) << ": RSS "
+          << mib(s.daemon.rss_mib) << ", VmHWM " << mib(s.daemon.hwm_mib) << ", " << s.changes << " changes, "
+          << s.counters.syncs << " syncs, " << s.counters.failed_syncs << " failed\n";
+    };
+    observer.cancelled = [] { return interrupted != 0; };
+    bench::SoakResult result = bench::run_soak(options, options.backends[i], settings, observer);
+    err << "soak " << backend << ": " << (result.error ? "FAILED: " + *result.error : "done") << "\n";
+    report.soaks.push_back(std::move(result));
+  }
+  if (interrupted) err << "kubenat bench: interrupted; reporting what was measured\n";
+
+  out << bench::render_soak_table(report);
+  out.flush();
+  auto written = bench::write_soak_report_files(report, options.out_dir, options.plots);
+  if (!written) {
+    err << "kubenat bench: " << written.error() << "\n";
+    return 1;
+  }
+  out << "\nwritten:";
+  for (const std::string& file : written->files) out << " " << file;
+  out << "\n";
+  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+
+  if (interrupted) return 130;
+  for (const bench::SoakResult& soak : report.soaks) {
+    if (soak.error || (soak.final_state.compared && !soak.final_state.equal)) return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int bench_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -47,10 +120,20 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
     return 2;
   }
   if (options->help) {
-    out << "usage: kubenat bench [flags]\n\n"
+    out << "usage: kubenat bench [flags]\n"
+           "       kubenat bench --scenario soak [--services N] [--soak-duration D] [--soak-rate R] [flags]\n\n"
            "Measures kubenat's iptables and nftables backends and a kube-proxy baseline on synthetic\n"
            "clusters, in network namespaces of this machine (root needed). Writes a table to standard\n"
            "output and bench.json, table.md and PNG plots to --out.\n\n"
+           "--scenario soak runs `kubenat run` (this program) in a network namespace against the API\n"
+           "server simulator holding a synthetic cluster of --services, and changes Services,\n"
+           "EndpointSlices and Nodes at random, --soak-rate per second for --soak-duration. It samples\n"
+           "the daemon's memory (VmRSS, VmHWM) and /metrics (syncs, failed syncs) every\n"
+           "--soak-sample-interval, reports the memory's drift after --soak-warm-up, and at the end\n"
+           "compares the daemon's rules with those a fresh `kubenat run` writes for the same final\n"
+           "objects. Writes a table to standard output and soak.json, soak.md and soak_memory.png to\n"
+           "--out (the daemons' logs in --out/soak-<backend>/). Exit status 1 when a soak failed or the\n"
+           "final rules differ.\n\n"
         << bench_usage();
     return 0;
   }
@@ -58,6 +141,7 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
     err << "kubenat bench: needs root: every cell makes network namespaces and writes rules into them\n";
     return 1;
   }
+  if (options->scenario == bench::BenchScenario::Soak) return soak_command(*options, out, err);
 
   bench::BenchReport report;
   report.options = *options;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <span>
+#include <utility>
 
 #include "engine/daemon/duration.h"
 #include "tools/kubenat/flags.h"
@@ -22,6 +24,7 @@ constexpr int kMaxServices = 200000;
 constexpr int kMaxRuns = 1000;
 // One address per service is left for the endpoint a run adds.
 constexpr int kMaxEndpoints = 60;
+constexpr double kMaxChangesPerSecond = 10000;
 
 std::string quoted(std::string_view value) { return "\"" + std::string(value) + "\""; }
 
@@ -62,12 +65,15 @@ std::expected<int, std::string> parse_bounded(std::string_view flag, const std::
   return *value;
 }
 
+// Flags left empty were not given: the scenario-specific ones are refused
+// by the other scenario rather than silently ignored.
 struct RawFlags {
+  std::string scenario;
   std::vector<std::string> sizes;
   std::string endpoints = "10";
   std::vector<std::string> backends;
-  std::string runs = "5";
-  std::string connections = "1000";
+  std::string runs;
+  std::string connections;
   std::string node_port_share = "0.1";
   std::string load_balancer_share = "0.05";
   std::string affinity_share = "0.05";
@@ -76,15 +82,24 @@ struct RawFlags {
   std::string out = "bench-results";
   bool no_dataplane = false;
   bool no_plots = false;
-  std::string baseline_timeout = "60s";
+  std::string baseline_timeout;
+  std::string services;
+  std::string soak_duration;
+  std::string soak_rate;
+  std::string soak_sample_interval;
+  std::string soak_warm_up;
   bool help = false;
 };
 
 FlagSet make_flags(RawFlags& raw) {
   FlagSet flags("kubenat bench");
+  flags.add_string("scenario", &raw.scenario,
+                   "compare (default): the backends side by side at --sizes; soak: kubenat run under continuous "
+                   "changes for --soak-duration, its memory and syncs over time");
   flags.add_list("sizes", &raw.sizes, "numbers of services to measure (default 1000,10000,50000)");
   flags.add_string("endpoints", &raw.endpoints, "endpoints per service (default 10)");
-  flags.add_list("backends", &raw.backends, "iptables, nftables, kube-proxy (default: all three)");
+  flags.add_list("backends", &raw.backends,
+                 "iptables, nftables, kube-proxy (default: all three; soak: iptables or nftables, default nftables)");
   flags.add_string("runs", &raw.runs, "samples per figure (default 5; full syncs take at most 3)");
   flags.add_string("connections", &raw.connections, "new connections per data-plane run (default 1000)");
   flags.add_string("node-port-share", &raw.node_port_share, "share of NodePort services (default 0.1)");
@@ -99,13 +114,102 @@ FlagSet make_flags(RawFlags& raw) {
   flags.add_bool("no-plots", &raw.no_plots, "write no PNG plots");
   flags.add_string("baseline-full-sync-timeout", &raw.baseline_timeout,
                    "kill the baseline's one-call full restore after this long (default 60s)");
+  flags.add_string("services", &raw.services, "soak: services in the cluster (default 10000)");
+  flags.add_string("soak-duration", &raw.soak_duration, "soak: how long to make changes, e.g. 30m, 1h (default 30m)");
+  flags.add_string("soak-rate", &raw.soak_rate,
+                   "soak: changes per second to Services, EndpointSlices and Nodes (default 20)");
+  flags.add_string("soak-sample-interval", &raw.soak_sample_interval,
+                   "soak: how often to sample the daemon's memory and /metrics (default 10s)");
+  flags.add_string("soak-warm-up", &raw.soak_warm_up,
+                   "soak: memory drift is measured from the first sample after this (default 3m, or a quarter of "
+                   "--soak-duration when that is shorter)");
   flags.add_bool("help", &raw.help, "show this help");
   return flags;
+}
+
+std::expected<std::chrono::milliseconds, std::string> parse_positive_duration(std::string_view flag,
+                                                                              const std::string& text) {
+  auto value = parse_duration(text);
+  if (!value || *value < std::chrono::milliseconds(1)) {
+    return std::unexpected(flag_error(flag, "a positive duration such as 10s, 30m or 1h", text));
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*value);
+}
+
+// The flags of the scenario not chosen: an error naming the first given.
+std::expected<void, std::string> refuse_other_scenario_flags(const RawFlags& raw, bench::BenchScenario scenario) {
+  using bench::BenchScenario;
+  const std::pair<std::string_view, bool> compare_only[] = {
+      {"sizes", !raw.sizes.empty()},
+      {"runs", !raw.runs.empty()},
+      {"connections", !raw.connections.empty()},
+      {"no-dataplane", raw.no_dataplane},
+      {"baseline-full-sync-timeout", !raw.baseline_timeout.empty()}};
+  const std::pair<std::string_view, bool> soak_only[] = {{"services", !raw.services.empty()},
+                                                         {"soak-duration", !raw.soak_duration.empty()},
+                                                         {"soak-rate", !raw.soak_rate.empty()},
+                                                         {"soak-sample-interval", !raw.soak_sample_interval.empty()},
+                                                         {"soak-warm-up", !raw.soak_warm_up.empty()}};
+  const bool soak = scenario == BenchScenario::Soak;
+  for (const auto& [flag, given] : soak ? std::span(compare_only) : std::span(soak_only)) {
+    if (given) {
+      return std::unexpected("kubenat bench: flag --" + std::string(flag) + ": applies to --scenario " +
+                             (soak ? "compare" : "soak") + " only" +
+                             (flag == "sizes" ? " (the soak takes --services)" : ""));
+    }
+  }
+  return {};
+}
+
+std::expected<bench::SoakOptions, std::string> validate_soak(const RawFlags& raw) {
+  bench::SoakOptions soak;
+  auto services = parse_bounded("services", raw.services.empty() ? "10000" : raw.services, 2, kMaxServices);
+  if (!services) return std::unexpected(services.error());
+  soak.services = *services;
+  auto duration = parse_positive_duration("soak-duration", raw.soak_duration.empty() ? "30m" : raw.soak_duration);
+  if (!duration) return std::unexpected(duration.error());
+  soak.duration = *duration;
+  if (!raw.soak_rate.empty()) {
+    auto rate = parse_double(raw.soak_rate);
+    if (!rate || *rate <= 0 || *rate > kMaxChangesPerSecond) {
+      return std::unexpected(flag_error("soak-rate", "changes per second, above 0 and at most 10000", raw.soak_rate));
+    }
+    soak.changes_per_second = *rate;
+  }
+  if (!raw.soak_sample_interval.empty()) {
+    auto interval = parse_positive_duration("soak-sample-interval", raw.soak_sample_interval);
+    if (!interval) return std::unexpected(interval.error());
+    soak.sample_interval = *interval;
+  }
+  soak.warm_up = std::min<std::chrono::milliseconds>(std::chrono::minutes(3), soak.duration / 4);
+  if (!raw.soak_warm_up.empty()) {
+    auto warm_up = parse_duration(raw.soak_warm_up);
+    if (!warm_up || *warm_up < std::chrono::nanoseconds(0) || *warm_up >= soak.duration) {
+      return std::unexpected(
+          flag_error("soak-warm-up", "a duration from 0 to less than --soak-duration", raw.soak_warm_up));
+    }
+    soak.warm_up = std::chrono::duration_cast<std::chrono::milliseconds>(*warm_up);
+  }
+  return soak;
 }
 
 std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
   BenchOptions options;
   options.help = raw.help;
+  if (!raw.scenario.empty()) {
+    const std::optional<bench::BenchScenario> scenario = bench::scenario_from_name(raw.scenario);
+    if (!scenario) return std::unexpected(flag_error("scenario", "compare or soak", raw.scenario));
+    options.scenario = *scenario;
+  }
+  if (auto refused = refuse_other_scenario_flags(raw, options.scenario); !refused) {
+    return std::unexpected(refused.error());
+  }
+  if (options.scenario == bench::BenchScenario::Soak) {
+    auto soak = validate_soak(raw);
+    if (!soak) return std::unexpected(soak.error());
+    options.soak = *soak;
+    options.backends = {BenchBackend::Nftables};
+  }
   if (!raw.sizes.empty()) {
     options.sizes.clear();
     for (const std::string& size : raw.sizes) {
@@ -121,14 +225,18 @@ std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
     for (const std::string& name : raw.backends) {
       const std::optional<BenchBackend> backend = backend_from_name(name);
       if (!backend) return std::unexpected(flag_error("backends", "iptables, nftables or kube-proxy", name));
+      if (*backend == BenchBackend::KubeProxy && options.scenario == bench::BenchScenario::Soak) {
+        return std::unexpected(
+            flag_error("backends", "iptables or nftables for the soak, which runs kubenat run", name));
+      }
       if (std::find(options.backends.begin(), options.backends.end(), *backend) == options.backends.end()) {
         options.backends.push_back(*backend);
       }
     }
   }
   auto endpoints = parse_bounded("endpoints", raw.endpoints, 1, kMaxEndpoints);
-  auto runs = parse_bounded("runs", raw.runs, 1, kMaxRuns);
-  auto connections = parse_bounded("connections", raw.connections, 1, 1000000);
+  auto runs = parse_bounded("runs", raw.runs.empty() ? "5" : raw.runs, 1, kMaxRuns);
+  auto connections = parse_bounded("connections", raw.connections.empty() ? "1000" : raw.connections, 1, 1000000);
   for (const auto* result : {&endpoints, &runs, &connections}) {
     if (!*result) return std::unexpected(result->error());
   }
@@ -164,10 +272,11 @@ std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
   options.dataplane = !raw.no_dataplane;
   options.plots = !raw.no_plots;
 
-  auto timeout = parse_duration(raw.baseline_timeout);
+  const std::string baseline_timeout = raw.baseline_timeout.empty() ? "60s" : raw.baseline_timeout;
+  auto timeout = parse_duration(baseline_timeout);
   if (!timeout || *timeout < std::chrono::milliseconds(1)) {
-    return std::unexpected(flag_error("baseline-full-sync-timeout", "a positive duration such as 60s or 10m",
-                                      raw.baseline_timeout));
+    return std::unexpected(
+        flag_error("baseline-full-sync-timeout", "a positive duration such as 60s or 10m", baseline_timeout));
   }
   options.baseline_full_sync_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
   return options;
