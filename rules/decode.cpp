@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "rules/kubernetes_validation.h"
 #include "rules/rfc3339.h"
 
 namespace kubenat {
@@ -80,57 +81,6 @@ std::optional<std::int64_t> integer_of(const json& value) {
     return value.get<std::int64_t>();
   }
   return std::nullopt;
-}
-
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
-
-// RFC 1123 label, as Kubernetes requires of namespaces.
-bool is_dns_label(std::string_view text) {
-  if (text.empty() || text.size() > 63 || !is_lower_alnum(text.front()) || !is_lower_alnum(text.back())) {
-    return false;
-  }
-  return std::ranges::all_of(text, [](char c) { return is_lower_alnum(c) || c == '-'; });
-}
-
-// RFC 1123 subdomain, as Kubernetes requires of object and node names.
-bool is_dns_subdomain(std::string_view text) {
-  if (text.empty() || text.size() > 253) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = text.find('.', start);
-    const std::string_view part =
-        text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back()) ||
-        !std::ranges::all_of(part, [](char c) { return is_lower_alnum(c) || c == '-'; })) {
-      return false;
-    }
-    if (dot == std::string_view::npos) {
-      return true;
-    }
-    start = dot + 1;
-  }
-}
-
-// Port names are IANA service names in the API; we accept a little more
-// ('.', '_') but nothing that could break out of a rule comment.
-bool is_port_name(std::string_view text) {
-  return text.size() <= 63 &&
-         std::ranges::all_of(text, [](char c) { return is_lower_alnum(c) || c == '-' || c == '.' || c == '_'; });
-}
-
-// A label value (zones): empty, or alphanumeric at both ends with '-', '_'
-// and '.' inside.
-bool is_label_value(std::string_view text) {
-  if (text.empty()) {
-    return true;
-  }
-  if (text.size() > 63 || !is_alnum(text.front()) || !is_alnum(text.back())) {
-    return false;
-  }
-  return std::ranges::all_of(text, [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 std::string_view trim_space(std::string_view text) {
@@ -353,12 +303,17 @@ std::string ignored_reason(const std::map<std::string, std::string>& labels, con
   return true;
 }
 
+// Empty (unnamed) or a DNS label, as the API server requires of the port
+// names of Services, EndpointSlices and Endpoints alike.
 [[nodiscard]] bool read_port_name(Reader& reader, const Field& field, std::string& out, std::string_view consequence) {
   if (!reader.get_string(field, out, consequence)) {
     return false;
   }
-  if (!is_port_name(out)) {
-    reader.report(field, with("invalid port name " + quote(out), consequence));
+  if (!out.empty() && !is_dns_label(out)) {
+    reader.report(field, with("invalid port name " + quote(out) +
+                                  " (must be a DNS label: at most 63 characters, a-z, 0-9 and '-', "
+                                  "alphanumeric at both ends)",
+                              consequence));
     return false;
   }
   return true;
@@ -378,6 +333,22 @@ std::string ignored_reason(const std::map<std::string, std::string>& labels, con
     reader.report(field, with("invalid IP " + quote(text), consequence));
   }
   return address;
+}
+
+// Whether the API server would take `address` (read from `field`) as `role`
+// ("an endpoint", "an external IP"); if not, says so and returns false. A
+// DNAT to a loopback address would hand service traffic to the node itself,
+// a loopback external IP would capture the node's own traffic, and the other
+// special addresses lead nowhere. Refused here too, in case the objects come
+// from somewhere less strict (a snapshot, an older server).
+[[nodiscard]] bool acceptable_address(Reader& reader, const Field& field, const IpAddress& address,
+                                      std::string_view role, std::string_view consequence) {
+  const std::string_view kind = special_address_kind(address);
+  if (kind.empty()) return true;
+  reader.report(field, with(quote(address.to_string()) + " is " + std::string(kind) +
+                                ", which the API server refuses for " + std::string(role),
+                            consequence));
+  return false;
 }
 
 // Only "Local" changes anything; kube-proxy treats every other value as
@@ -443,36 +414,120 @@ std::optional<ServiceType> parse_service_type(std::string_view text) {
   return true;
 }
 
-// Ports with the same name and protocol collide in kube-proxy's port map,
-// where the later one wins; we keep that and say so.
-[[nodiscard]] bool read_service_ports(Reader& reader, const Field& spec, std::vector<ServicePort>& out) {
+// spec.ports[].targetPort: kube-proxy never reads it (the rules take the
+// endpoints' ports), but the API server refuses a Service whose targetPort
+// is neither a port number nor an IANA service name. 0 and "" are what the
+// API server replaces by the port.
+[[nodiscard]] bool check_target_port(Reader& reader, const Field& field, std::string_view consequence) {
+  if (!field.present()) {
+    return true;
+  }
+  if (field.value->is_string()) {
+    const auto& name = field.value->get_ref<const std::string&>();
+    if (name.empty() || is_iana_service_name(name)) {
+      return true;
+    }
+    reader.report(field, with("invalid target port name " + quote(name) +
+                                  " (must be an IANA service name: at most 15 characters, a-z, 0-9 and '-', "
+                                  "with a letter, no '-' at either end or twice in a row)",
+                              consequence));
+    return false;
+  }
+  if (!field.value->is_number_integer()) {
+    reader.report(field, with("expected a port number or name, got " + quote_json(*field.value), consequence));
+    return false;
+  }
+  int number = 0;
+  return reader.get_int(field, number, 0, kMaxPort, consequence);
+}
+
+// One spec.ports entry, with what the API server checks of each port on its
+// own (validateServicePort). nodePort is held to 0..65535 only: the range of
+// --service-node-port-range is the server's allocator's, not a rule of the
+// API. A nodePort on a ClusterIP Service is refused as the API refuses it,
+// since kubenat (like kube-proxy) would open any nodePort it is given.
+std::optional<ServicePort> read_service_port(Reader& reader, const Field& entry, ServiceType type,
+                                             bool service_has_several_ports) {
   constexpr std::string_view kSkip = "port skipped";
+  ServicePort port;
+  if (!reader.check_object(entry, kSkip) || !read_port_name(reader, entry["name"], port.name, kSkip) ||
+      !read_protocol(reader, entry["protocol"], port.protocol, kSkip) ||
+      !reader.get_int(entry["port"], port.port, 1, kMaxPort, kSkip) ||
+      !reader.get_int(entry["nodePort"], port.node_port, 0, kMaxPort, kSkip) ||
+      !check_target_port(reader, entry["targetPort"], kSkip)) {
+    return std::nullopt;
+  }
+  if (!entry["port"].present()) {
+    reader.report_missing(entry["port"], kSkip);
+    return std::nullopt;
+  }
+  if (service_has_several_ports && port.name.empty()) {
+    reader.report(entry["name"], with("a name is required when the Service has more than one port", kSkip));
+    return std::nullopt;
+  }
+  if (port.node_port != 0 && type == ServiceType::ClusterIP) {
+    reader.report(
+        entry["nodePort"],
+        with(std::to_string(port.node_port) + " on a ClusterIP Service, which the API server refuses", kSkip));
+    return std::nullopt;
+  }
+  return port;
+}
+
+// spec.ports, with what the API server checks across ports. Names are
+// unique: of two ports with one name the later wins, as it does in
+// kube-proxy's port map when the protocol is the same too. No two ports
+// share a protocol and port, or a protocol and nodePort: both would claim
+// one destination, so the later is skipped.
+[[nodiscard]] bool read_service_ports(Reader& reader, const Field& spec, ServiceType type,
+                                      std::vector<ServicePort>& out) {
   std::vector<Field> entries;
   if (!reader.get_list(spec["ports"], entries, "service skipped")) {
     return false;
   }
-  std::map<std::pair<std::string, Protocol>, std::pair<std::size_t, std::string>> seen;  // -> index in out, path
-  for (const Field& entry : entries) {
+  struct ReadPort {
     ServicePort port;
-    if (!reader.check_object(entry, kSkip) || !read_port_name(reader, entry["name"], port.name, kSkip) ||
-        !read_protocol(reader, entry["protocol"], port.protocol, kSkip) ||
-        !reader.get_int(entry["port"], port.port, 1, kMaxPort, kSkip) ||
-        !reader.get_int(entry["nodePort"], port.node_port, 0, kMaxPort, kSkip)) {
+    Field entry;
+  };
+  std::vector<ReadPort> named;
+  std::map<std::string, std::size_t> by_name;  // -> index in named
+  for (const Field& entry : entries) {
+    std::optional<ServicePort> port = read_service_port(reader, entry, type, entries.size() > 1);
+    if (!port) {
       continue;
     }
-    if (!entry["port"].present()) {
-      reader.report_missing(entry["port"], kSkip);
+    const auto [it, added] = by_name.try_emplace(port->name, named.size());
+    if (added) {
+      named.push_back({std::move(*port), entry});
       continue;
     }
-    const auto key = std::pair(port.name, port.protocol);
-    if (const auto it = seen.find(key); it != seen.end()) {
-      reader.report(entry, "same name " + quote(port.name) + " and protocol as " + it->second.second + "; " +
-                               it->second.second + " skipped");
-      out[it->second.first] = port;
-      it->second.second = entry.path;
+    ReadPort& earlier = named[it->second];
+    reader.report(entry["name"], "same name " + quote(port->name) + " as " + earlier.entry.path + "; " +
+                                     earlier.entry.path + " skipped");
+    earlier = {std::move(*port), entry};
+  }
+
+  constexpr std::string_view kSkip = "port skipped";
+  std::map<std::pair<Protocol, int>, std::string> ports;       // -> path of the port that has it
+  std::map<std::pair<Protocol, int>, std::string> node_ports;  // the same for nodePorts
+  for (const ReadPort& read : named) {
+    const ServicePort& port = read.port;
+    const auto described = [&](int number) {
+      return std::to_string(number) + "/" + std::string(protocol_upper(port.protocol));
+    };
+    if (const auto it = ports.find({port.protocol, port.port}); it != ports.end()) {
+      reader.report(read.entry["port"], with(described(port.port) + " is also the port of " + it->second, kSkip));
       continue;
     }
-    seen.emplace(key, std::pair(out.size(), entry.path));
+    if (const auto it = node_ports.find({port.protocol, port.node_port}); it != node_ports.end()) {
+      reader.report(read.entry["nodePort"],
+                    with(described(port.node_port) + " is also the nodePort of " + it->second, kSkip));
+      continue;
+    }
+    ports.emplace(std::pair(port.protocol, port.port), read.entry.path);
+    if (port.node_port != 0) {
+      node_ports.emplace(std::pair(port.protocol, port.node_port), read.entry.path);
+    }
     out.push_back(port);
   }
   return true;
@@ -484,7 +539,8 @@ void read_external_ips(Reader& reader, const Field& spec, std::vector<IpAddress>
     return;
   }
   for (const Field& entry : entries) {
-    if (std::optional<IpAddress> address = read_ip(reader, entry, "entry skipped")) {
+    const std::optional<IpAddress> address = read_ip(reader, entry, "entry skipped");
+    if (address && acceptable_address(reader, entry, *address, "an external IP", "entry skipped")) {
       out.push_back(*address);
     }
   }
@@ -602,12 +658,15 @@ std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& r
   return true;
 }
 
+// The API server holds a slice's port names unique; of two ports with one
+// name the later is skipped (kube-proxy would merge their endpoints).
 [[nodiscard]] bool read_slice_ports(Reader& reader, const Field& root, std::vector<EndpointPort>& out) {
   constexpr std::string_view kSkip = "port skipped";
   std::vector<Field> entries;
   if (!reader.get_list(root["ports"], entries, "slice skipped")) {
     return false;
   }
+  std::map<std::string, std::string> paths_by_name;
   for (const Field& entry : entries) {
     EndpointPort port;
     std::string name;
@@ -618,6 +677,11 @@ std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& r
     }
     // nil and "" differ: kube-proxy drops ports with a nil name.
     if (entry["name"].present()) {
+      const auto [it, added] = paths_by_name.try_emplace(name, entry.path);
+      if (!added) {
+        reader.report(entry["name"], with("same name " + quote(name) + " as " + it->second, kSkip));
+        continue;
+      }
       port.name = std::move(name);
     }
     out.push_back(std::move(port));
@@ -673,28 +737,6 @@ void read_hints(Reader& reader, const Field& hints, std::string_view list_name, 
   }
 }
 
-// What the API server refuses as an endpoint address (ValidateEndpointIP),
-// or empty: a DNAT to a loopback address would hand service traffic to the
-// node itself, and the others lead nowhere. Refused here too, in case the
-// objects come from somewhere less strict (a snapshot, an older server).
-std::string refused_endpoint_address(const IpAddress& address) {
-  if (address.is_unspecified()) return "an unspecified address";
-  if (address.is_loopback()) return "a loopback address";
-  if (address.is_link_local_unicast()) return "a link-local address";
-  if (address.is_link_local_multicast()) return "a link-local multicast address";
-  return {};
-}
-
-// The endpoint address in `field`, unless the API server would refuse it.
-[[nodiscard]] bool acceptable_endpoint_address(Reader& reader, const Field& field, const IpAddress& address,
-                                               std::string_view consequence) {
-  const std::string refused = refused_endpoint_address(address);
-  if (refused.empty()) return true;
-  reader.report(field, with(quote(address.to_string()) + " is " + refused + ", which the API server refuses for an endpoint",
-                            consequence));
-  return false;
-}
-
 std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, AddressType address_type) {
   constexpr std::string_view kSkip = "endpoint skipped";
   std::vector<Field> addresses;
@@ -719,7 +761,7 @@ std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, 
                        kSkip));
     return std::nullopt;
   }
-  if (!acceptable_endpoint_address(reader, addresses.front(), *address, kSkip)) {
+  if (!acceptable_address(reader, addresses.front(), *address, "an endpoint", kSkip)) {
     return std::nullopt;
   }
   endpoint.address = *address;
@@ -759,7 +801,7 @@ std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entr
     return std::nullopt;
   }
   const std::optional<IpAddress> address = read_ip(reader, entry["ip"], kSkip);
-  if (!address || !acceptable_endpoint_address(reader, entry["ip"], *address, kSkip)) {
+  if (!address || !acceptable_address(reader, entry["ip"], *address, "an endpoint", kSkip)) {
     return std::nullopt;
   }
   Endpoint endpoint;
@@ -782,6 +824,17 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   std::map<std::string, std::string> labels;
   if (!read_identity(reader, object, "Service", true, service.id, kSkip) ||
       !read_labels(reader, object, labels, kSkip)) {
+    return result;
+  }
+  // Service names are DNS-1035 labels (ValidateServiceName), so at most 63
+  // characters: with the namespace and a port name they keep iptables
+  // comments within the 255 characters iptables-restore takes.
+  if (!is_dns_1035_label(service.id.name)) {
+    reader.report(Field{&object, ""}["metadata"]["name"],
+                  with("invalid Service name " + quote(service.id.name) +
+                           " (must be a DNS-1035 label: at most 63 characters, a-z, 0-9 and '-', starting with a "
+                           "letter and ending alphanumeric)",
+                       kSkip));
     return result;
   }
   result.ignored_reason = ignored_reason(labels, options.service_proxy_name);
@@ -810,7 +863,8 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
     return result;
   }
 
-  if (!read_cluster_ips(reader, spec, service.cluster_ips) || !read_service_ports(reader, spec, service.ports)) {
+  if (!read_cluster_ips(reader, spec, service.cluster_ips) ||
+      !read_service_ports(reader, spec, service.type, service.ports)) {
     return result;
   }
   read_external_ips(reader, spec, service.external_ips);
@@ -1004,16 +1058,26 @@ Decoded<Node> decode_node(const json& object) {
     if (cidrs.empty() && spec["podCIDR"].present()) {
       cidrs.push_back(spec["podCIDR"]);
     }
+    // The API server takes at most one pod CIDR per family.
+    std::map<IpFamily, std::string> paths_by_family;
     for (const Field& entry : cidrs) {
       std::string text;
       if (!reader.get_string(entry, text, "entry skipped") || text.empty()) {
         continue;
       }
-      if (const std::optional<Cidr> cidr = Cidr::parse_sloppy(text)) {
-        node.pod_cidrs.push_back(*cidr);
-      } else {
+      const std::optional<Cidr> cidr = Cidr::parse_sloppy(text);
+      if (!cidr) {
         reader.report(entry, with("invalid CIDR " + quote(text), "entry skipped"));
+        continue;
       }
+      const auto [it, added] = paths_by_family.try_emplace(cidr->family(), entry.path);
+      if (!added) {
+        reader.report(entry, with(std::string(ip_family_name(cidr->family())) + " CIDR " + quote(text) + " after " +
+                                      it->second + " (one per family)",
+                                  "entry skipped"));
+        continue;
+      }
+      node.pod_cidrs.push_back(*cidr);
     }
   }
 

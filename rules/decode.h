@@ -14,7 +14,12 @@
 //
 // Names that end up in rule comments (namespaces, object names, port names,
 // the service-name label) are checked against the Kubernetes name syntax, so
-// a quote, space or newline can never reach iptables-restore input.
+// a quote, space or newline can never reach iptables-restore input. More
+// generally, what the API server's validation refuses in the fields
+// kube-proxy reads is refused here too (rules/kubernetes_validation.h), since
+// objects may come from somewhere less strict than the API server (a
+// snapshot, an older server): the decoder never hands a rule what the API
+// server would never have stored.
 
 #include <optional>
 #include <string>

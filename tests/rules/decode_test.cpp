@@ -204,11 +204,14 @@ TEST(DecodeService, UppercaseNameIsRejected) {
   EXPECT_FALSE(decode_service(object).value);
 }
 
-TEST(DecodeService, NameLongerThan253IsRejected) {
+// Service names are DNS-1035 labels: at most 63 characters.
+TEST(DecodeService, NameLongerThan63IsRejected) {
   json object = service_json();
   object["metadata"]["name"] = std::string(254, 'a');
   EXPECT_FALSE(decode_service(object).value);
-  object["metadata"]["name"] = std::string(253, 'a');
+  object["metadata"]["name"] = std::string(64, 'a');
+  EXPECT_FALSE(decode_service(object).value);
+  object["metadata"]["name"] = std::string(63, 'a');
   EXPECT_TRUE(decode_service(object).value);
 }
 
@@ -434,6 +437,7 @@ TEST(DecodeService, NodePortOutOfRangeSkipsPort) {
 
 TEST(DecodeService, NodePortIsRead) {
   json object = service_json();
+  object["spec"]["type"] = "NodePort";
   object["spec"]["ports"][0]["nodePort"] = 30080;
   EXPECT_EQ(decode_service(object).value->ports[0].node_port, 30080);
 }
@@ -455,12 +459,17 @@ TEST(DecodeService, PortNameLongerThan63SkipsPort) {
   EXPECT_EQ(decode_service(object).value->ports.size(), 1u);
 }
 
-TEST(DecodeService, PortNameWithDotAndUnderscoreIsAccepted) {
+// Port names are DNS labels in the API, with no '.' or '_'.
+TEST(DecodeService, PortNameThatIsNoDnsLabelSkipsPort) {
   json object = service_json();
   object["spec"]["ports"][0]["name"] = "grpc_web.v1";
+  object["spec"]["ports"][1]["name"] = "-https";
   const Decoded<Service> decoded = decode_service(object);
-  EXPECT_THAT(decoded.diagnostics, IsEmpty());
-  EXPECT_EQ(decoded.value->ports[0].name, "grpc_web.v1");
+  EXPECT_TRUE(decoded.value->ports.empty());
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("Service ns1/svc1", "spec.ports[0].name", R"(invalid port name "grpc_web.v1")",
+                               "must be a DNS label", "port skipped"),
+                          Diag("Service ns1/svc1", "spec.ports[1].name", R"("-https")", "port skipped")));
 }
 
 TEST(DecodeService, DuplicatePortNameAndProtocolLaterWins) {
@@ -468,16 +477,19 @@ TEST(DecodeService, DuplicatePortNameAndProtocolLaterWins) {
   object["spec"]["ports"][1]["name"] = "p80";
   const Decoded<Service> decoded = decode_service(object);
   EXPECT_EQ(decoded.value->ports, (std::vector<ServicePort>{{"p80", Protocol::Tcp, 443, 0}}));
-  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[1]", "spec.ports[0] skipped")));
+  EXPECT_THAT(decoded.diagnostics,
+              ElementsAre(Diag("Service ns1/svc1", "spec.ports[1].name", "spec.ports[0] skipped")));
 }
 
-TEST(DecodeService, SamePortNameWithOtherProtocolIsKept) {
+// The API server holds port names unique whatever the protocol.
+TEST(DecodeService, SamePortNameWithOtherProtocolAlsoLaterWins) {
   json object = service_json();
   object["spec"]["ports"][1]["name"] = "p80";
   object["spec"]["ports"][1]["protocol"] = "UDP";
   const Decoded<Service> decoded = decode_service(object);
-  EXPECT_EQ(decoded.value->ports.size(), 2u);
-  EXPECT_THAT(decoded.diagnostics, IsEmpty());
+  EXPECT_EQ(decoded.value->ports, (std::vector<ServicePort>{{"p80", Protocol::Udp, 443, 0}}));
+  EXPECT_THAT(decoded.diagnostics, ElementsAre(Diag("Service ns1/svc1", "spec.ports[1].name",
+                                                    R"(same name "p80" as spec.ports[0])", "spec.ports[0] skipped")));
 }
 
 TEST(DecodeService, PortsOfWrongTypeSkipService) {
