@@ -34,11 +34,19 @@ int collect_ack_attribute(const nlattr* attribute, void* data) {
   return MNL_CB_OK;
 }
 
+// mnl_nlmsg_ok() compares the message's length as an int, so a length of
+// 2 GiB or more passes it and the walk reads far past the datagram; here it
+// is compared unsigned.
+bool message_fits(const nlmsghdr* header, int remaining) {
+  return remaining >= static_cast<int>(sizeof(nlmsghdr)) && header->nlmsg_len >= sizeof(nlmsghdr) &&
+         header->nlmsg_len <= static_cast<unsigned>(remaining);
+}
+
 // The extended ACK attributes after `offset` bytes of payload.
-void read_extended_ack(const nlmsghdr* header, unsigned offset, NetlinkAck& ack) {
+void read_extended_ack(const nlmsghdr* header, std::size_t offset, NetlinkAck& ack) {
   if ((header->nlmsg_flags & NLM_F_ACK_TLVS) == 0 || header->nlmsg_len < mnl_nlmsg_size(offset)) return;
   const nlattr* table[NLMSGERR_ATTR_MAX + 1] = {};
-  if (mnl_attr_parse(header, offset, collect_ack_attribute, table) < 0) return;
+  if (mnl_attr_parse(header, static_cast<unsigned>(offset), collect_ack_attribute, table) < 0) return;
   if (table[NLMSGERR_ATTR_MSG] && mnl_attr_validate(table[NLMSGERR_ATTR_MSG], MNL_TYPE_NUL_STRING) >= 0) {
     ack.message = mnl_attr_get_str(table[NLMSGERR_ATTR_MSG]);
   }
@@ -67,18 +75,60 @@ std::string describe_errno(int code) {
 NetlinkAck parse_netlink_ack(const nlmsghdr* header, std::size_t length) {
   NetlinkAck ack;
   ack.seq = header->nlmsg_seq;
-  if (length < mnl_nlmsg_size(sizeof(nlmsgerr)) || header->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
+  if (length < mnl_nlmsg_size(sizeof(nlmsgerr)) || header->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr)) ||
+      header->nlmsg_len > length) {
     ack.error = EBADMSG;
     return ack;
   }
   const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(header));
-  ack.error = error->error < 0 ? -error->error : error->error;
-  unsigned offset = sizeof(nlmsgerr);
+  // -INT_MIN is not an int; no errno is that large anyway.
+  ack.error = error->error == INT_MIN ? EBADMSG : error->error < 0 ? -error->error : error->error;
+  std::size_t offset = sizeof(nlmsgerr);
   // Without NLM_F_CAPPED the refused message is echoed before the
-  // attributes.
-  if ((header->nlmsg_flags & NLM_F_CAPPED) == 0) offset += mnl_nlmsg_get_payload_len(&error->msg);
+  // attributes. Its length is read from the answer, so one shorter than a
+  // header leaves nothing to read after it (read_extended_ack checks the end).
+  if ((header->nlmsg_flags & NLM_F_CAPPED) == 0) {
+    if (error->msg.nlmsg_len < sizeof(nlmsghdr)) return ack;
+    offset += error->msg.nlmsg_len - sizeof(nlmsghdr);
+  }
   read_extended_ack(header, offset, ack);
   return ack;
+}
+
+std::optional<std::expected<void, NetlinkError>> read_answer_datagram(
+    std::span<const std::byte> datagram, std::uint32_t seq, std::uint32_t port, bool& interrupted,
+    const std::function<void(const nlmsghdr&)>& on_message) {
+  int remaining = static_cast<int>(std::min<std::size_t>(datagram.size(), INT_MAX));
+  for (auto* header = reinterpret_cast<const nlmsghdr*>(datagram.data()); message_fits(header, remaining);
+       header = mnl_nlmsg_next(header, &remaining)) {
+    // A late answer to an earlier request that gave up (a timeout) must
+    // not be taken for this one's.
+    if (header->nlmsg_seq != seq || (header->nlmsg_pid != 0 && header->nlmsg_pid != port)) continue;
+    if ((header->nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
+    if (header->nlmsg_type == NLMSG_NOOP) continue;
+    if (header->nlmsg_type == NLMSG_ERROR) {
+      const NetlinkAck ack = parse_netlink_ack(header, static_cast<std::size_t>(remaining));
+      if (ack.error != 0) return std::unexpected(kernel_refusal(ack));
+      return std::expected<void, NetlinkError>();  // the acknowledgement
+    }
+    if (header->nlmsg_type == NLMSG_DONE) {
+      // A dump that failed midway says so in NLMSG_DONE's payload.
+      if (header->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
+        int code = 0;
+        std::memcpy(&code, mnl_nlmsg_get_payload(header), sizeof code);
+        if (code < 0) {
+          NetlinkAck ack;
+          ack.error = code == INT_MIN ? EBADMSG : -code;
+          read_extended_ack(header, sizeof(int), ack);
+          return std::unexpected(kernel_refusal(ack));
+        }
+      }
+      if (interrupted) return std::unexpected(failure(EINTR, "the kernel's table changed during the dump"));
+      return std::expected<void, NetlinkError>();
+    }
+    on_message(*header);
+  }
+  return std::nullopt;
 }
 
 void NetlinkSocket::Closer::operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
@@ -124,36 +174,9 @@ std::expected<void, NetlinkError> NetlinkSocket::exchange(std::span<const std::b
       }
       return std::unexpected(syscall_failure("recvfrom(AF_NETLINK)"));
     }
-    int remaining = static_cast<int>(received);
-    for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(header, remaining);
-         header = mnl_nlmsg_next(header, &remaining)) {
-      // A late answer to an earlier request that gave up (a timeout) must
-      // not be taken for this one's.
-      if (header->nlmsg_seq != seq || (header->nlmsg_pid != 0 && header->nlmsg_pid != port)) continue;
-      if ((header->nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
-      if (header->nlmsg_type == NLMSG_NOOP) continue;
-      if (header->nlmsg_type == NLMSG_ERROR) {
-        const NetlinkAck ack = parse_netlink_ack(header, static_cast<std::size_t>(remaining));
-        if (ack.error != 0) return std::unexpected(kernel_refusal(ack));
-        return {};  // the acknowledgement
-      }
-      if (header->nlmsg_type == NLMSG_DONE) {
-        // A dump that failed midway says so in NLMSG_DONE's payload.
-        if (header->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
-          int code = 0;
-          std::memcpy(&code, mnl_nlmsg_get_payload(header), sizeof code);
-          if (code < 0) {
-            NetlinkAck ack;
-            ack.error = -code;
-            read_extended_ack(header, sizeof(int), ack);
-            return std::unexpected(kernel_refusal(ack));
-          }
-        }
-        if (interrupted) return std::unexpected(failure(EINTR, "the kernel's table changed during the dump"));
-        return {};
-      }
-      on_message(*header);
-    }
+    auto answer = read_answer_datagram(std::span(buffer.data(), static_cast<std::size_t>(received)), seq, port,
+                                       interrupted, on_message);
+    if (answer) return std::move(*answer);
   }
 }
 
@@ -200,7 +223,7 @@ std::expected<std::vector<NetlinkAck>, NetlinkError> NetlinkSocket::read_queued(
     }
     if (received == 0) break;
     int remaining = static_cast<int>(received);
-    for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(header, remaining);
+    for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer.data()); message_fits(header, remaining);
          header = mnl_nlmsg_next(header, &remaining)) {
       if (header->nlmsg_type == NLMSG_ERROR) acks.push_back(parse_netlink_ack(header, static_cast<std::size_t>(remaining)));
     }

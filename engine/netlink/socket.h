@@ -44,8 +44,24 @@ struct NetlinkAck {
 };
 
 // Reads an NLMSG_ERROR message of at most `length` bytes (a truncated one is
-// EBADMSG).
+// EBADMSG). The extended ACK is read only where it lies within the message.
 NetlinkAck parse_netlink_ack(const nlmsghdr* header, std::size_t length);
+
+// One datagram of the kernel's answer to request `seq` sent from `port`, read
+// as NetlinkSocket::exchange() reads each one, apart from any socket (so that
+// tests and the fuzzer can feed it any bytes). `datagram` is aligned for
+// nlmsghdr. Messages of other requests (another seq, another port) are
+// skipped; NLMSG_ERROR ends the answer (an acknowledgement, or the kernel's
+// refusal), and so does NLMSG_DONE (a dump's end, or its failure); every
+// other message of the request goes to `on_message`. `interrupted` carries
+// over from one datagram of an answer to the next (false before the first):
+// a message flagged NLM_F_DUMP_INTR sets it, and a dump that ends with it set
+// fails with EINTR. Returns nullopt when the answer goes on in the next
+// datagram, else how it ended, as exchange() returns it. A message whose
+// length runs past the datagram ends the walk.
+[[nodiscard]] std::optional<std::expected<void, NetlinkError>> read_answer_datagram(
+    std::span<const std::byte> datagram, std::uint32_t seq, std::uint32_t port, bool& interrupted,
+    const std::function<void(const nlmsghdr&)>& on_message);
 
 class NetlinkSocket {
  public:

@@ -53,6 +53,20 @@ class NftTransport {
       IpFamily family, const std::string& table, const std::string& set) = 0;
 };
 
+// The parsers of what KernelNftTransport's queries receive, apart from the
+// socket (so that tests and the fuzzer can feed them any message).
+
+// The elements one NEWSETELEM message of a GETSETELEM dump carries, in the
+// message's order (a verdict as data reads as no data); the error
+// "unreadable element" for a malformed message: too short for its header, a
+// list entry that is not an element, a value of 0 or more than 64 bytes, a
+// timeout or expiration that is not 8 bytes.
+[[nodiscard]] std::expected<std::vector<NftRawElement>, std::string> parse_set_element_message(const nlmsghdr& message);
+// The handle a NEWTABLE message (the answer to a GETTABLE) carries, 0 when
+// it has none; nullopt for a malformed message (too short for its header, a
+// handle that is not 8 bytes).
+[[nodiscard]] std::optional<std::uint64_t> parse_table_handle_message(const nlmsghdr& message);
+
 // The transport over a NETLINK_NETFILTER socket of the network namespace
 // the calling thread is in when it is opened.
 class KernelNftTransport final : public NftTransport {
