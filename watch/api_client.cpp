@@ -27,6 +27,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "watch/line_splitter.h"
+
 namespace kubenat {
 namespace {
 
@@ -211,7 +213,8 @@ class ApiClient::Impl {
     end.status = static_cast<int>((*parser)->get().result_int());
     const bool success = end.status >= 200 && end.status < 300;
     std::array<char, kReadChunk> chunk{};
-    std::string pending;  // the start of a line whose '\n' has not arrived yet
+    LineSplitter lines(options_.max_line_bytes);
+    const LineHandler deliver_line = [&](std::string_view line) { return deliver(on_line, line); };
     while (!(*parser)->is_done()) {
       const Clock::time_point deadline =
           Clock::now() + (success ? options_.stream_idle_timeout : options_.request_timeout);
@@ -225,36 +228,21 @@ class ApiClient::Impl {
         }
         continue;
       }
-      std::size_t scan_from = pending.size();
-      pending.append(chunk.data(), *bytes);
-      std::size_t line_start = 0;
-      for (std::size_t newline = pending.find('\n', scan_from); newline != std::string::npos;
-           newline = pending.find('\n', line_start)) {
-        std::string_view line(pending.data() + line_start, newline - line_start);
-        if (line.ends_with('\r')) {
-          line.remove_suffix(1);
-        }
-        line_start = newline + 1;
-        if (!deliver(on_line, line)) {
-          // The rest of the response is unread: the connection cannot carry
-          // another request.
-          close();
-          end.stopped = true;
-          return end;
-        }
-      }
-      pending.erase(0, line_start);
-      if (pending.size() > options_.max_line_bytes) {
+      auto more = lines.feed(std::string_view(chunk.data(), *bytes), deliver_line);
+      if (!more) {
         close();
-        return fail(TransportFailure::Broken, describe(target) + ": a line longer than " +
-                                                  std::to_string(options_.max_line_bytes) + " bytes");
+        return fail(TransportFailure::Broken, describe(target) + ": " + more.error());
+      }
+      if (!*more) {
+        // The rest of the response is unread: the connection cannot carry
+        // another request.
+        close();
+        end.stopped = true;
+        return end;
       }
     }
     finish(**parser);
-    if (success && pending.ends_with('\r')) {
-      pending.pop_back();
-    }
-    if (success && !pending.empty() && !deliver(on_line, pending)) {
+    if (success && !lines.finish(deliver_line)) {
       end.stopped = true;
     }
     return end;
