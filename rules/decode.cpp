@@ -1,22 +1,24 @@
 #include "rules/decode.h"
 
-#include <algorithm>
-#include <cstdint>
-#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
 
 #include "rules/kubernetes_validation.h"
+#include "rules/object_reader.h"
 #include "rules/rfc3339.h"
 
 namespace kubenat {
 namespace {
 
 using nlohmann::json;
+using detail::Field;
+using detail::quote;
+using detail::quote_json;
+using detail::Reader;
+using detail::with;
 
-constexpr std::size_t kMaxQuotedLength = 64;
 constexpr int kDefaultAffinityTimeoutSeconds = 10800;
 constexpr int kMaxAffinityTimeoutSeconds = 86400;
 constexpr int kMaxPort = 65535;
@@ -29,60 +31,6 @@ constexpr std::string_view kHeadlessLabel = "service.kubernetes.io/headless";
 constexpr std::string_view kZoneTopologyKey = "topology.kubernetes.io/zone";
 constexpr std::string_view kHostnameTopologyKey = "kubernetes.io/hostname";
 
-// A value as it may appear in a diagnostic: JSON text, ASCII only (so a
-// hostile value cannot break a log line or a terminal) and shortened.
-std::string quote_json(const json& value) {
-  std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
-  if (text.size() > kMaxQuotedLength) {
-    text.resize(kMaxQuotedLength - 3);
-    text += "...";
-  }
-  return text;
-}
-
-std::string quote(std::string_view text) { return quote_json(json(std::string(text))); }
-
-// A position in the input object: the value there (nullptr when the field is
-// missing or null, which the Kubernetes API treats alike) and its path.
-struct Field {
-  const json* value = nullptr;
-  std::string path;
-
-  bool present() const { return value != nullptr; }
-
-  Field operator[](std::string_view key) const {
-    std::string child = path.empty() ? std::string(key) : path + "." + std::string(key);
-    return {lookup(key), std::move(child)};
-  }
-
-  // For map keys that are not identifiers, such as label keys.
-  Field key(std::string_view key) const { return {lookup(key), path + "[" + quote(key) + "]"}; }
-
- private:
-  const json* lookup(std::string_view key) const {
-    if (value == nullptr || !value->is_object()) {
-      return nullptr;
-    }
-    const auto it = value->find(key);
-    if (it == value->end() || it->is_null()) {
-      return nullptr;
-    }
-    return &*it;
-  }
-};
-
-std::optional<std::int64_t> integer_of(const json& value) {
-  if (value.is_number_unsigned()) {
-    const auto unsigned_value = value.get<std::uint64_t>();
-    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    return static_cast<std::int64_t>(std::min(unsigned_value, kMax));
-  }
-  if (value.is_number_integer()) {
-    return value.get<std::int64_t>();
-  }
-  return std::nullopt;
-}
-
 std::string_view trim_space(std::string_view text) {
   constexpr std::string_view kSpace = " \t\n\v\f\r";
   const std::size_t first = text.find_first_not_of(kSpace);
@@ -91,124 +39,6 @@ std::string_view trim_space(std::string_view text) {
   }
   return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
 }
-
-std::string with(std::string_view message, std::string_view consequence) {
-  return std::string(message) + "; " + std::string(consequence);
-}
-
-// Reads typed fields and records what is wrong with them against the object
-// being decoded. Every getter leaves `out` alone when the field is absent,
-// stores the value when it has the expected type, and otherwise reports
-// "expected ..., got <value>; <consequence>" and returns false.
-class Reader {
- public:
-  Reader(std::string object, Diagnostics& diagnostics) : object_(std::move(object)), diagnostics_(diagnostics) {}
-
-  void set_object(std::string object) { object_ = std::move(object); }
-
-  void report(const Field& field, std::string message) {
-    diagnostics_.push_back({object_, field.path, std::move(message)});
-  }
-
-  void report_missing(const Field& field, std::string_view consequence) {
-    report(field, with("required field is missing", consequence));
-  }
-
-  [[nodiscard]] bool get_string(const Field& field, std::string& out, std::string_view consequence) {
-    if (!field.present()) {
-      return true;
-    }
-    if (!field.value->is_string()) {
-      return wrong_type(field, "a string", consequence);
-    }
-    out = field.value->get<std::string>();
-    return true;
-  }
-
-  [[nodiscard]] bool get_bool(const Field& field, bool& out, std::string_view consequence) {
-    if (!field.present()) {
-      return true;
-    }
-    if (!field.value->is_boolean()) {
-      return wrong_type(field, "a boolean", consequence);
-    }
-    out = field.value->get<bool>();
-    return true;
-  }
-
-  [[nodiscard]] bool get_int(const Field& field, int& out, int min, int max, std::string_view consequence) {
-    if (!field.present()) {
-      return true;
-    }
-    const std::optional<std::int64_t> number = integer_of(*field.value);
-    if (!number) {
-      return wrong_type(field, "an integer", consequence);
-    }
-    if (*number < min || *number > max) {
-      report(field,
-             with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
-                  consequence));
-      return false;
-    }
-    out = static_cast<int>(*number);
-    return true;
-  }
-
-  // A list as one Field per element, with paths "<path>[i]".
-  [[nodiscard]] bool get_list(const Field& field, std::vector<Field>& out, std::string_view consequence) {
-    out.clear();
-    if (!field.present()) {
-      return true;
-    }
-    if (!field.value->is_array()) {
-      return wrong_type(field, "a list", consequence);
-    }
-    out.reserve(field.value->size());
-    for (std::size_t i = 0; i < field.value->size(); ++i) {
-      out.push_back({&(*field.value)[i], field.path + "[" + std::to_string(i) + "]"});
-    }
-    return true;
-  }
-
-  // Only a type check: an absent object reads as empty through Field.
-  [[nodiscard]] bool check_object(const Field& field, std::string_view consequence) {
-    if (!field.present() || field.value->is_object()) {
-      return true;
-    }
-    return wrong_type(field, "an object", consequence);
-  }
-
-  // A map of strings (labels); entries with other values are dropped.
-  [[nodiscard]] bool get_string_map(const Field& field, std::map<std::string, std::string>& out,
-                                    std::string_view consequence) {
-    if (!check_object(field, consequence)) {
-      return false;
-    }
-    if (!field.present()) {
-      return true;
-    }
-    for (const auto& [key, value] : field.value->items()) {
-      if (value.is_string()) {
-        out[key] = value.get<std::string>();
-      } else if (value.is_null()) {
-        out[key] = "";  // as Go reads null into a map of strings
-      } else {
-        (void)wrong_type(field.key(key), "a string", "entry skipped");
-      }
-    }
-    return true;
-  }
-
- private:
-  bool wrong_type(const Field& field, std::string_view expected, std::string_view consequence) {
-    const std::string got = field.present() ? quote_json(*field.value) : std::string("null");
-    report(field, with("expected " + std::string(expected) + ", got " + got, consequence));
-    return false;
-  }
-
-  std::string object_;
-  Diagnostics& diagnostics_;
-};
 
 // "Service ns1/svc1"; name parts that fail validation are shown quoted and
 // escaped, so the object name itself cannot inject text into a log line.

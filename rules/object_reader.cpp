@@ -1,0 +1,158 @@
+#include "rules/object_reader.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace kubenat::detail {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxQuotedLength = 64;
+
+std::optional<std::int64_t> integer_of(const json& value) {
+  if (value.is_number_unsigned()) {
+    const auto unsigned_value = value.get<std::uint64_t>();
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    return static_cast<std::int64_t>(std::min(unsigned_value, kMax));
+  }
+  if (value.is_number_integer()) {
+    return value.get<std::int64_t>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string quote_json(const json& value) {
+  std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
+  if (text.size() > kMaxQuotedLength) {
+    text.resize(kMaxQuotedLength - 3);
+    text += "...";
+  }
+  return text;
+}
+
+std::string quote(std::string_view text) { return quote_json(json(std::string(text))); }
+
+std::string with(std::string_view message, std::string_view consequence) {
+  return std::string(message) + "; " + std::string(consequence);
+}
+
+Field Field::operator[](std::string_view key) const {
+  std::string child = path.empty() ? std::string(key) : path + "." + std::string(key);
+  return {lookup(key), std::move(child)};
+}
+
+Field Field::key(std::string_view key) const { return {lookup(key), path + "[" + quote(key) + "]"}; }
+
+const json* Field::lookup(std::string_view key) const {
+  if (value == nullptr || !value->is_object()) {
+    return nullptr;
+  }
+  const auto it = value->find(key);
+  if (it == value->end() || it->is_null()) {
+    return nullptr;
+  }
+  return &*it;
+}
+
+void Reader::report(const Field& field, std::string message) {
+  diagnostics_.push_back({object_, field.path, std::move(message)});
+}
+
+void Reader::report_missing(const Field& field, std::string_view consequence) {
+  report(field, with("required field is missing", consequence));
+}
+
+bool Reader::get_string(const Field& field, std::string& out, std::string_view consequence) {
+  if (!field.present()) {
+    return true;
+  }
+  if (!field.value->is_string()) {
+    return wrong_type(field, "a string", consequence);
+  }
+  out = field.value->get<std::string>();
+  return true;
+}
+
+bool Reader::get_bool(const Field& field, bool& out, std::string_view consequence) {
+  if (!field.present()) {
+    return true;
+  }
+  if (!field.value->is_boolean()) {
+    return wrong_type(field, "a boolean", consequence);
+  }
+  out = field.value->get<bool>();
+  return true;
+}
+
+bool Reader::get_int(const Field& field, int& out, int min, int max, std::string_view consequence) {
+  if (!field.present()) {
+    return true;
+  }
+  const std::optional<std::int64_t> number = integer_of(*field.value);
+  if (!number) {
+    return wrong_type(field, "an integer", consequence);
+  }
+  if (*number < min || *number > max) {
+    report(field,
+           with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
+                consequence));
+    return false;
+  }
+  out = static_cast<int>(*number);
+  return true;
+}
+
+bool Reader::get_list(const Field& field, std::vector<Field>& out, std::string_view consequence) {
+  out.clear();
+  if (!field.present()) {
+    return true;
+  }
+  if (!field.value->is_array()) {
+    return wrong_type(field, "a list", consequence);
+  }
+  out.reserve(field.value->size());
+  for (std::size_t i = 0; i < field.value->size(); ++i) {
+    out.push_back({&(*field.value)[i], field.path + "[" + std::to_string(i) + "]"});
+  }
+  return true;
+}
+
+bool Reader::check_object(const Field& field, std::string_view consequence) {
+  if (!field.present() || field.value->is_object()) {
+    return true;
+  }
+  return wrong_type(field, "an object", consequence);
+}
+
+bool Reader::get_string_map(const Field& field, std::map<std::string, std::string>& out, std::string_view consequence) {
+  if (!check_object(field, consequence)) {
+    return false;
+  }
+  if (!field.present()) {
+    return true;
+  }
+  for (const auto& [key, value] : field.value->items()) {
+    if (value.is_string()) {
+      out[key] = value.get<std::string>();
+    } else if (value.is_null()) {
+      out[key] = "";  // as Go reads null into a map of strings
+    } else {
+      (void)wrong_type(field.key(key), "a string", "entry skipped");
+    }
+  }
+  return true;
+}
+
+bool Reader::wrong_type(const Field& field, std::string_view expected, std::string_view consequence) {
+  const std::string got = field.present() ? quote_json(*field.value) : std::string("null");
+  report(field, with("expected " + std::string(expected) + ", got " + got, consequence));
+  return false;
+}
+
+}  // namespace kubenat::detail
