@@ -163,6 +163,8 @@ TEST(IsolatedRun, ExceptionOfUnknownTypeIsReported) {
 TEST(IsolatedRun, ChildKilledBySegfaultIsReportedWithTheSignal) {
   auto result = run_isolated([](ChildChannel&) -> std::expected<nlohmann::json, std::string> {
     no_core_dump();
+    // The default action, not a sanitizer's handler that reports and exits.
+    std::signal(SIGSEGV, SIG_DFL);
     std::raise(SIGSEGV);
     return nlohmann::json("unreachable");
   });

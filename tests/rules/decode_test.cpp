@@ -809,7 +809,9 @@ TEST(DecodeEndpointSlice, NilConditionsDefaultToReadyServingNotTerminating) {
 TEST(DecodeEndpointSlice, NilServingIsTrueEvenWhenNotReady) {
   json object = slice_json();
   object["endpoints"][0]["conditions"] = {{"ready", false}};
-  const Endpoint& endpoint = decode_endpoint_slice(object).value->endpoints[0];
+  // A copy: the decoded slice is a temporary (AddressSanitizer saw the
+  // reference dangle).
+  const Endpoint endpoint = decode_endpoint_slice(object).value->endpoints[0];
   EXPECT_FALSE(endpoint.ready);
   EXPECT_TRUE(endpoint.serving);
   EXPECT_FALSE(endpoint.terminating);
@@ -818,7 +820,9 @@ TEST(DecodeEndpointSlice, NilServingIsTrueEvenWhenNotReady) {
 TEST(DecodeEndpointSlice, TerminatingServingEndpointIsRead) {
   json object = slice_json();
   object["endpoints"][0]["conditions"] = {{"ready", false}, {"serving", true}, {"terminating", true}};
-  const Endpoint& endpoint = decode_endpoint_slice(object).value->endpoints[0];
+  // A copy: the decoded slice is a temporary (AddressSanitizer saw the
+  // reference dangle).
+  const Endpoint endpoint = decode_endpoint_slice(object).value->endpoints[0];
   EXPECT_FALSE(endpoint.ready);
   EXPECT_TRUE(endpoint.serving);
   EXPECT_TRUE(endpoint.terminating);
