@@ -164,7 +164,7 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   report.duration = finished - started;
   bool ok = report.result.ok;
   for (const SyncResult& other : report.other_results) ok = ok && other.ok;
-  scheduler_.synced(started, ok);
+  scheduler_.synced(started, finished, ok);
   ++syncs_;
   if (ok) {
     for (const auto& [service, first_change] : since) report.programming_latencies.push_back(finished - first_change);

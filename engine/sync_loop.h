@@ -1,8 +1,9 @@
 #pragma once
 
 // The daemon's heart. It holds the cluster as the watch reports it and keeps
-// the kernel in step: changes are coalesced (a sync at most once per
-// min_sync_period, at least once per sync_period), each sync compiles only
+// the kernel in step: changes are coalesced (engine/sync_scheduler.h: as
+// kube-proxy does when min_sync_period is set, else as the cost of syncs
+// requires; at least once per sync_period), each sync compiles only
 // the Services that changed, and nothing is synced before every watched
 // resource has been listed once. Losing the API server changes nothing: the
 // last state stays, and so do the rules.
@@ -65,7 +66,8 @@ class SyncObserver {
 class SyncLoop final : public ClusterListener {
  public:
   struct Options {
-    std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);
+    // Unset: the spacing of syncs follows their cost (engine/sync_scheduler.h).
+    std::optional<std::chrono::milliseconds> min_sync_period = std::chrono::seconds(1);
     std::chrono::milliseconds sync_period = std::chrono::seconds(30);
     // Resources that must have synced before the first sync.
     std::set<WatchedResource> wait_for = {WatchedResource::Services, WatchedResource::EndpointSlices};

@@ -445,7 +445,12 @@ class Reader {
     } else if (key == "syncPeriod" || key == "minSyncPeriod") {
       auto duration = read_duration(value, path);
       if (!duration) return std::unexpected(duration.error());
-      if (*duration) (key == "syncPeriod" ? section.sync_period : section.min_sync_period) = **duration;
+      if (!*duration) return {};
+      if (key == "syncPeriod") {
+        section.sync_period = **duration;
+      } else {
+        section.min_sync_period = **duration;
+      }
     } else {
       return std::unexpected(unknown_field(path));
     }
@@ -605,6 +610,10 @@ class Reader {
   RunConfig config_;
 };
 
+std::string format_min_sync_period(const std::optional<std::chrono::milliseconds>& period) {
+  return period ? format_duration(*period) : "unset";
+}
+
 // The four settings of a mode section, as configz and the notes name them.
 struct SectionValue {
   std::string_view field;
@@ -616,16 +625,19 @@ const std::array<SectionValue, 4>& section_values() {
       {"masqueradeAll", [](const ProxyModeSection& s) { return std::string(s.masquerade_all ? "true" : "false"); }},
       {"masqueradeBit", [](const ProxyModeSection& s) { return std::to_string(s.masquerade_bit); }},
       {"syncPeriod", [](const ProxyModeSection& s) { return format_duration(s.sync_period); }},
-      {"minSyncPeriod", [](const ProxyModeSection& s) { return format_duration(s.min_sync_period); }},
+      {"minSyncPeriod", [](const ProxyModeSection& s) { return format_min_sync_period(s.min_sync_period); }},
   }};
   return values;
 }
 
+// An unset minSyncPeriod is left out, so that /configz reads back as the
+// same configuration: the spacing that follows the cost of syncs.
 nlohmann::json section_json(const ProxyModeSection& section) {
-  return {{"masqueradeAll", section.masquerade_all},
-          {"masqueradeBit", section.masquerade_bit},
-          {"syncPeriod", format_duration(section.sync_period)},
-          {"minSyncPeriod", format_duration(section.min_sync_period)}};
+  nlohmann::json json = {{"masqueradeAll", section.masquerade_all},
+                         {"masqueradeBit", section.masquerade_bit},
+                         {"syncPeriod", format_duration(section.sync_period)}};
+  if (section.min_sync_period) json["minSyncPeriod"] = format_duration(*section.min_sync_period);
+  return json;
 }
 
 }  // namespace

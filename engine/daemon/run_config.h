@@ -34,7 +34,8 @@ struct ProxyModeSection {
   bool masquerade_all = false;
   int masquerade_bit = 14;
   std::chrono::milliseconds sync_period = std::chrono::seconds(30);
-  std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);
+  // Unset unless the file or a flag sets it: see RunConfig::min_sync_period.
+  std::optional<std::chrono::milliseconds> min_sync_period;
 
   bool operator==(const ProxyModeSection&) const = default;
 };
@@ -79,7 +80,11 @@ struct RunConfig {
 
   // Sync timing.
   std::chrono::milliseconds sync_period = std::chrono::seconds(30);     // --iptables-sync-period, iptables.syncPeriod
-  std::chrono::milliseconds min_sync_period = std::chrono::seconds(1);  // --iptables-min-sync-period, iptables.minSyncPeriod
+  // --iptables-min-sync-period, iptables.minSyncPeriod. Set: syncs start at
+  // least this far apart, as kube-proxy spaces them. Unset (kubenat's
+  // default, where kube-proxy's is 1s): the spacing follows what syncs cost,
+  // a change waiting at most 1s (engine/sync_scheduler.h).
+  std::optional<std::chrono::milliseconds> min_sync_period;
 
   // The mode sections as the file and the flags set them. masquerade_all,
   // masquerade_bit, sync_period and min_sync_period above are the values in

@@ -298,7 +298,10 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
     return 1;
   }
   log.info(0, "kubenat run: node " + node_name + ", " + (*stack)->description() + ", API server " + api->server + ", sync period " + std::to_string(run->sync_period.count()) +
-                  " ms, min sync period " + std::to_string(run->min_sync_period.count()) + " ms");
+                  " ms, " +
+                  (run->min_sync_period
+                       ? "min sync period " + std::to_string(run->min_sync_period->count()) + " ms"
+                       : std::string("syncs spaced by their cost (at most 1000 ms)")));
 
   std::thread waiter([&] {
     int signal = 0;

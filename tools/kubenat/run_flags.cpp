@@ -121,7 +121,8 @@ FlagSet make_flag_set(RawFlags& raw) {
   flags.add_string("iptables-sync-period", &raw.sync_period,
                    "the longest time between full resyncs, e.g. 30s, 1m0s (default 30s)");
   flags.add_string("iptables-min-sync-period", &raw.min_sync_period,
-                   "the shortest time between syncs, e.g. 1s, 500ms (default 1s)");
+                   "the shortest time between syncs, e.g. 1s, 500ms, as kube-proxy spaces them (default: unset, "
+                   "syncs spaced by what they cost, a change waiting at most 1s; kube-proxy's default is 1s)");
   flags.add_string("healthz-bind-address", &raw.healthz_bind_address,
                    "IP:port of /healthz and /livez; empty disables (default 0.0.0.0:10256)");
   flags.add_string("metrics-bind-address", &raw.metrics_bind_address,
@@ -207,12 +208,12 @@ std::expected<void, std::string> validate(const RunConfig& config) {
   if (config.sync_period.count() <= 0) {
     return error("--iptables-sync-period (" + section + ".syncPeriod): must be greater than 0");
   }
-  if (config.min_sync_period.count() < 0) {
+  if (config.min_sync_period && config.min_sync_period->count() < 0) {
     return error("--iptables-min-sync-period (" + section + ".minSyncPeriod): must not be negative");
   }
-  if (config.min_sync_period > config.sync_period) {
+  if (config.min_sync_period && *config.min_sync_period > config.sync_period) {
     return error("--iptables-sync-period (" + section + ".syncPeriod): must be at least --iptables-min-sync-period (" +
-                 format_duration(config.min_sync_period) + "), got " + format_duration(config.sync_period));
+                 format_duration(*config.min_sync_period) + "), got " + format_duration(config.sync_period));
   }
   if (!is_valid_label_value(config.service_proxy_name)) {
     return error("--service-proxy-name (serviceProxyName): \"" + config.service_proxy_name +

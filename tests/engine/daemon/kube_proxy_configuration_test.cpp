@@ -542,7 +542,7 @@ TEST(SelectProxyModeSection, TakesTheNftablesSectionInNftablesMode) {
                                                              StartsWith("iptables.masqueradeBit or "
                                                                         "--iptables-masquerade-bit (14)"),
                                                              StartsWith("iptables.syncPeriod (30s)"),
-                                                             StartsWith("iptables.minSyncPeriod (1s)")));
+                                                             StartsWith("iptables.minSyncPeriod (unset)")));
   EXPECT_TRUE(config.masquerade_all);
   EXPECT_EQ(config.masquerade_bit, 9);
   EXPECT_EQ(config.sync_period, 45s);
@@ -556,7 +556,7 @@ TEST(SelectProxyModeSection, TakesTheIptablesSectionInIptablesMode) {
               ElementsAre("nftables.masqueradeAll (false) is not used in iptables mode; "
                           "iptables.masqueradeAll (true) is",
                           StartsWith("nftables.masqueradeBit (14)"), StartsWith("nftables.syncPeriod (30s)"),
-                          StartsWith("nftables.minSyncPeriod (1s)")));
+                          StartsWith("nftables.minSyncPeriod (unset)")));
   EXPECT_EQ(config.sync_period, 45s);
   EXPECT_EQ(config.masquerade_bit, 9);
 }
