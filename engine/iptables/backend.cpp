@@ -12,9 +12,9 @@ namespace {
 constexpr std::string_view kCanaryRule = "-m comment --comment \"kubenat canary\" -j RETURN";
 
 // iptables-restore names the refused line ("line N failed" from the legacy
-// tool, "Error occurred at line: N" from the nft one); the chain is named on
-// that line of the payload (":CHAIN", "-A CHAIN ..." or "-X CHAIN").
-std::optional<std::string> failing_chain(const std::string& payload, const std::string& message) {
+// tool, "Error occurred at line: N" from the nft one): that line of the
+// payload, or nullopt when the message names none.
+std::optional<std::string_view> refused_line(const std::string& payload, const std::string& message) {
   std::size_t at = message.find("line: ");
   std::size_t skip = 6;
   if (at == std::string::npos) {
@@ -32,9 +32,13 @@ std::optional<std::string> failing_chain(const std::string& payload, const std::
     if (start != std::string::npos) ++start;
   }
   if (start == std::string::npos || start >= payload.size()) return std::nullopt;
-  std::string_view text(payload.data() + start, payload.find('\n', start) - start);
+  return std::string_view(payload.data() + start, payload.find('\n', start) - start);
+}
+
+// The chain a payload line names (":CHAIN", "-A CHAIN ...", "-X CHAIN", ...).
+std::optional<std::string> chain_of(std::string_view text) {
   if (text.starts_with(":")) return std::string(text.substr(1, text.find(' ') - 1));
-  if (text.starts_with("-A ") || text.starts_with("-X ") || text.starts_with("-I ")) {
+  if (text.starts_with("-A ") || text.starts_with("-X ") || text.starts_with("-I ") || text.starts_with("-D ")) {
     text.remove_prefix(3);
     return std::string(text.substr(0, text.find(' ')));
   }
@@ -87,13 +91,19 @@ void IptablesBackend::count_rules(const IptablesChange& change, IptablesApplySta
     stats.rules_written[static_cast<std::size_t>(write.table)] +=
         static_cast<std::size_t>(std::count(write.chain.lines.begin(), write.chain.lines.end(), '\n'));
   }
+  for (const RuleEdit& edit : change.edits) {
+    if (edit.kind == RuleEdit::Kind::Insert) ++stats.rules_written[static_cast<std::size_t>(edit.table)];
+  }
+  stats.rules_edited = change.edits.size();
 }
 
 std::expected<void, IptablesApplyError> IptablesBackend::restore_all(const std::vector<std::string>& payloads,
                                                              IptablesApplyStats& stats) {
   for (const std::string& payload : payloads) {
     if (auto ok = runner_.restore(family_, payload); !ok) {
-      return std::unexpected(IptablesApplyError{ok.error(), failing_chain(payload, ok.error()), stats});
+      const std::optional<std::string_view> line = refused_line(payload, ok.error());
+      const bool edit = line && (line->starts_with("-D ") || line->starts_with("-I "));
+      return std::unexpected(IptablesApplyError{ok.error(), line ? chain_of(*line) : std::nullopt, stats, edit});
     }
     stats.bytes += payload.size();
     ++stats.payloads;

@@ -22,7 +22,9 @@ struct IptablesApplyStats {
   std::size_t payloads = 0;  // iptables-restore calls
   std::size_t chains_written = 0;
   std::size_t chains_deleted = 0;
-  // Rules in the chains written, by IptablesTable (kube-proxy's
+  // Rules deleted from or inserted into shared chains in place.
+  std::size_t rules_edited = 0;
+  // Rules in the chains written and rules inserted, by IptablesTable (kube-proxy's
   // sync_proxy_rules_iptables_last).
   std::array<std::size_t, 2> rules_written{};
 };
@@ -32,6 +34,9 @@ struct IptablesApplyError {
   // The chain being written at the refused line, when it could be told.
   std::optional<std::string> chain;
   IptablesApplyStats done;  // what was applied before the failure
+  // The refused line edits a shared chain in place (`-D`, `-I`): the chain
+  // does not hold what kubenat wrote into it.
+  bool in_place_edit = false;
 };
 
 // The chain kubenat keeps in mangle, nat and filter to notice when someone
@@ -50,7 +55,8 @@ class IptablesBackend {
       : runner_(runner), family_(family), options_(options) {}
   IptablesBackend(IptablesRunner& runner, IpFamily family) : IptablesBackend(runner, family, Options{}) {}
 
-  // Writes the change's chains and deletes its dead ones. On failure the
+  // Writes the change's chains, edits its shared rules in place and deletes
+  // its dead chains. On failure the
   // payloads before the refused one stay applied (each leaves the kernel
   // consistent); the caller must follow with apply_full.
   [[nodiscard]] std::expected<IptablesApplyStats, IptablesApplyError> apply(const IptablesChange& change);

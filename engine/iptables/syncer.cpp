@@ -11,14 +11,15 @@ void report(const IptablesApplyStats& applied, SyncResult& result) {
     result.rules_written_by_table[std::string(table_name(table))] =
         applied.rules_written[static_cast<std::size_t>(table)];
   }
-  result.stats.objects_written = applied.chains_written;
+  result.stats.objects_written = applied.chains_written + applied.rules_edited;
   result.stats.objects_deleted = applied.chains_deleted;
   result.stats.bytes = applied.bytes;
   result.stats.transactions = applied.payloads;
-  result.summary = std::to_string(applied.chains_written) + " chains written, " +
-                   std::to_string(applied.chains_deleted) + " deleted, " + std::to_string(applied.bytes) +
-                   " bytes in " + std::to_string(applied.payloads) +
-                   (applied.payloads == 1 ? " iptables-restore call" : " iptables-restore calls");
+  result.summary =
+      std::to_string(applied.chains_written) + " chains written, " +
+      (applied.rules_edited == 0 ? "" : std::to_string(applied.rules_edited) + " shared rules edited in place, ") +
+      std::to_string(applied.chains_deleted) + " deleted, " + std::to_string(applied.bytes) + " bytes in " +
+      std::to_string(applied.payloads) + (applied.payloads == 1 ? " iptables-restore call" : " iptables-restore calls");
 }
 
 }  // namespace
@@ -63,10 +64,24 @@ SyncResult IptablesSyncer::sync(IptablesPlan plan, const std::set<ServicePortNam
   if (result.full) {
     applied = backend_.apply_full(plan);
   } else {
-    IptablesChange change =
-        use_changed ? diff_iptables(*applied_, plan, *changed) : diff_iptables(*applied_, plan);
+    auto diff = [&](const IptablesDiffOptions& options) {
+      return use_changed ? diff_iptables(*applied_, plan, *changed, options) : diff_iptables(*applied_, plan, options);
+    };
+    IptablesChange change = diff({});
     changed_ports = std::move(change.changed_service_ports);
     applied = backend_.apply(change);
+    if (!applied && applied.error().in_place_edit) {
+      // The edits assume the shared chains hold what kubenat wrote; a
+      // rule to delete that is not there, or a position past the end
+      // (someone edited the chain), fails the payload holding the edits,
+      // which applies nothing of it. The chains are then rewritten whole,
+      // as kube-proxy always does; the payloads before it are written
+      // again, which changes nothing. Any other failure is left to the
+      // next sync, which is full.
+      result.warnings.push_back("editing the shared chains in place failed (" + describe(applied.error(), plan) +
+                                "); rewriting them");
+      applied = backend_.apply(diff({.edit_shared_chains_in_place = false}));
+    }
   }
   if (!applied) {
     // The payloads before the refused one are in; what the kernel holds is

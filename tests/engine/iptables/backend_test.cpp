@@ -349,11 +349,12 @@ TEST(IptablesBackend, ApplyStopsAtTheRefusedPayloadAndReportsWhatWentIn) {
   const IptablesChange change = diff_iptables(before, plan_of(20, 3));
   const std::vector<std::string> payloads = render_iptables_change(change, 1024);
   ASSERT_GT(payloads.size(), 2u);
-  // The shared chains are written last, in the last payload.
-  iptables.fail_next_restore_at_line_containing(":KUBE-SERVICES ");
+  // The shared chains are edited last, in the last payload.
+  iptables.fail_next_restore_at_line_containing("-I KUBE-SERVICES ");
   auto result = backend.apply(change);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().chain, "KUBE-SERVICES");
+  EXPECT_TRUE(result.error().in_place_edit);
   EXPECT_EQ(result.error().done.payloads, payloads.size() - 1);
   std::size_t bytes = 0;
   for (std::size_t i = 0; i + 1 < payloads.size(); ++i) bytes += payloads[i].size();

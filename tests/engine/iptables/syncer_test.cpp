@@ -19,6 +19,7 @@ namespace kubenat {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -225,9 +226,9 @@ TEST(IptablesSyncer, FullSyncAfterAHalfAppliedDiffRepairsTheTables) {
   FakeClock clock;
   IptablesSyncer syncer(backend, nullptr, clock, {});
   ASSERT_TRUE(syncer.sync(plan_without_web(2)).ok);
-  // The endpoint and service chains go in, the shared chains that would
-  // use them are refused.
-  iptables.fail_next_restore_at_line_containing(":KUBE-SERVICES ");
+  // The endpoint chains go in; the last payload, with the last service
+  // chain and the KUBE-SERVICES rules that would use them, is refused.
+  iptables.fail_next_restore_at_line_containing(":" + svc_chain(web(9)) + " ");
   const SyncResult failed = syncer.sync(base_plan());
   ASSERT_FALSE(failed.ok);
   ASSERT_GT(failed.stats.transactions, 0u);
@@ -268,6 +269,61 @@ TEST_F(IptablesSyncerTest, FailedDeletionNamesTheServicePortThatOwnedTheChain) {
   const SyncResult result = syncer_.sync(plan_without_web(9));
   ASSERT_FALSE(result.ok);
   EXPECT_THAT(result.error, AllOf(HasSubstr(chain), HasSubstr("ns/web9:p80")));
+}
+
+// ---------------------------------------------------------------------------
+// Shared chains edited in place
+
+TEST_F(IptablesSyncerTest, AddedServiceIsInsertedIntoKubeServicesWhereAFullSyncPutsIt) {
+  synced(plan_without_web(5));
+  iptables_.clear_restores();
+  const SyncResult result = synced(plan_without_web(6));
+  EXPECT_FALSE(result.full);
+  ASSERT_THAT(iptables_.restores(), SizeIs(1));
+  EXPECT_THAT(iptables_.restores()[0].payload, Not(HasSubstr(":KUBE-SERVICES ")));
+  EXPECT_THAT(iptables_.restores()[0].payload, HasSubstr("-I KUBE-SERVICES "));
+  EXPECT_THAT(differences_from_plan(iptables_, plan_without_web(6)), IsEmpty());
+  const std::vector<std::string> rules = iptables_.rules("nat", "KUBE-SERVICES");
+  ASSERT_FALSE(rules.empty());
+  EXPECT_THAT(rules.back(), HasSubstr("this must be the last rule in this chain"));
+}
+
+TEST_F(IptablesSyncerTest, RemovedServiceIsDeletedFromKubeServicesByItsRule) {
+  synced(base_plan());
+  iptables_.clear_restores();
+  const SyncResult result = synced(plan_without_web(9));
+  EXPECT_FALSE(result.full);
+  ASSERT_THAT(iptables_.restores(), SizeIs(1));
+  EXPECT_THAT(iptables_.restores()[0].payload,
+              AllOf(Not(HasSubstr(":KUBE-SERVICES ")), HasSubstr("-D KUBE-SERVICES ")));
+  EXPECT_THAT(differences_from_plan(iptables_, plan_without_web(9)), IsEmpty());
+}
+
+TEST_F(IptablesSyncerTest, EditRefusedBecauseSomeoneChangedTheChainRewritesTheChainInTheSameSync) {
+  synced(base_plan());
+  // Someone deletes web9's rule: kubenat's -D of it is refused.
+  const std::vector<std::string> rules = iptables_.rules("nat", "KUBE-SERVICES");
+  auto web9 = std::find_if(rules.begin(), rules.end(),
+                           [](const std::string& r) { return r.find("ns/web9:p80 cluster IP") != std::string::npos; });
+  ASSERT_NE(web9, rules.end());
+  iptables_.seed("*nat\n-D KUBE-SERVICES " + *web9 + "\nCOMMIT\n");
+  iptables_.clear_restores();
+
+  const SyncResult result = synced(plan_without_web(9));
+  EXPECT_FALSE(result.full);
+  EXPECT_THAT(result.warnings, Contains(HasSubstr("editing the shared chains in place failed")));
+  ASSERT_THAT(iptables_.restores(), SizeIs(2));
+  EXPECT_FALSE(iptables_.restores()[0].ok());
+  EXPECT_THAT(iptables_.restores()[1].payload, HasSubstr(":KUBE-SERVICES "));
+  EXPECT_THAT(differences_from_plan(iptables_, plan_without_web(9)), IsEmpty());
+}
+
+TEST_F(IptablesSyncerTest, FailureOutsideTheEditsIsNotRetried) {
+  synced(base_plan());
+  iptables_.fail_next_restore_at_line_containing("-X " + svc_chain(web(9)));
+  iptables_.clear_restores();
+  EXPECT_FALSE(syncer_.sync(plan_without_web(9)).ok);
+  EXPECT_THAT(iptables_.restores(), SizeIs(1));
 }
 
 // ---------------------------------------------------------------------------

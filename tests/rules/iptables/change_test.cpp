@@ -152,18 +152,76 @@ TEST(IptablesChange, RemovedEndpointRewritesItsServiceChainAndDeletesItsEndpoint
   EXPECT_THAT(deleted(change), ElementsAre(nat(sep(2, 1))));
 }
 
-TEST(IptablesChange, AddedServiceWritesItsChainsAndRewritesNatKubeServices) {
-  const IptablesChange change = diff_iptables(compile(Services(4).build()), compile(Services(5).build()));
-  EXPECT_THAT(written(change), ElementsAre(nat(sep(4, 0)), nat(svc(4)), nat("KUBE-SERVICES")));
+// The rule service port i adds to nat KUBE-SERVICES.
+std::string cluster_ip_rule(const IptablesPlan& plan, int i) {
+  return plan.service_ports.at(port_name(i))->shared_rules.at(0).rule;
+}
+RuleEdit insert(IptablesTable table, std::string chain, std::string rule, std::size_t position) {
+  return RuleEdit{RuleEdit::Kind::Insert, table, std::move(chain), std::move(rule), position};
+}
+RuleEdit remove(IptablesTable table, std::string chain, std::string rule) {
+  return RuleEdit{RuleEdit::Kind::Delete, table, std::move(chain), std::move(rule), 0};
+}
+
+TEST(IptablesChange, AddedServiceWritesItsChainsAndInsertsItsKubeServicesRuleInPlace) {
+  const IptablesPlan after = compile(Services(5).build());
+  const IptablesChange change = diff_iptables(compile(Services(4).build()), after);
+  EXPECT_THAT(written(change), ElementsAre(nat(sep(4, 0)), nat(svc(4))));
+  // svc4 sorts last: after the four others, before the NodePort catch-all.
+  EXPECT_THAT(change.edits, ElementsAre(insert(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(after, 4), 5)));
   EXPECT_THAT(change.deletes, IsEmpty());
   EXPECT_THAT(change.changed_service_ports, ElementsAre(port_name(4)));
 }
 
-TEST(IptablesChange, RemovedServiceRewritesTheSharedChainsItWasInAndDeletesAllItsChains) {
-  ClusterBuilder before = Services(3).builder();
+TEST(IptablesChange, AddedServiceIsInsertedAtThePositionAFullRewriteGivesIt) {
+  const IptablesPlan after = compile(Services(5).build());
+  const IptablesChange change = diff_iptables(compile(Services(5).without(2).build()), after);
+  EXPECT_THAT(change.edits, ElementsAre(insert(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(after, 2), 3)));
+}
+
+TEST(IptablesChange, RemovedServiceDeletesItsKubeServicesRuleByItsText) {
+  const IptablesPlan before = compile(Services(5).build());
+  const IptablesChange change = diff_iptables(before, compile(Services(5).without(2).build()));
+  EXPECT_THAT(change.writes, IsEmpty());
+  EXPECT_THAT(change.edits, ElementsAre(remove(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(before, 2))));
+  EXPECT_THAT(deleted(change), UnorderedElementsAre(nat(svc(2)), nat(sep(2, 0))));
+}
+
+TEST(IptablesChange, SharedChainsAreRewrittenWhenEditingInPlaceIsTurnedOff) {
   const IptablesChange change =
-      diff_iptables(compile(add_node_port_service(before).build()), compile(Services(3).build()));
-  EXPECT_THAT(written(change), ElementsAre(nat("KUBE-NODEPORTS"), nat("KUBE-SERVICES")));
+      diff_iptables(compile(Services(4).build()), compile(Services(5).build()), {.edit_shared_chains_in_place = false});
+  EXPECT_THAT(written(change), ElementsAre(nat(sep(4, 0)), nat(svc(4)), nat("KUBE-SERVICES")));
+  EXPECT_THAT(change.edits, IsEmpty());
+}
+
+TEST(IptablesChange, ManyChangedServicesRewriteTheSharedChainInsteadOfEditingIt) {
+  const IptablesChange change = diff_iptables(compile(Services(10).build()), compile(Services(100).build()));
+  EXPECT_THAT(written(change), Contains(nat("KUBE-SERVICES")));
+  EXPECT_THAT(change.edits, IsEmpty());
+}
+
+TEST(IptablesChange, ChangedServiceHasAllItsRulesInTheChainDeletedAndItsNewOnesInserted) {
+  const IptablesPlan before = compile(Services(5).build());
+  ClusterBuilder after_builder = Services(5).builder();
+  after_builder.add(
+      ServiceBuilder("ns", "svc2").cluster_ip(nth_address("172.30", 2)).port("p80", 80).external_ip("198.51.100.7"));
+  const IptablesPlan after = compile(after_builder.build());
+  const std::vector<SharedRule>& rules = after.service_ports.at(port_name(2))->shared_rules;
+  ASSERT_THAT(rules, SizeIs(2));
+  const IptablesChange change = diff_iptables(before, after);
+  EXPECT_THAT(change.edits, ElementsAre(remove(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(before, 2)),
+                                        insert(IptablesTable::Nat, "KUBE-SERVICES", rules[0].rule, 3),
+                                        insert(IptablesTable::Nat, "KUBE-SERVICES", rules[1].rule, 4)));
+}
+
+TEST(IptablesChange, RemovedServiceEditsTheSharedChainsItWasInAndDeletesAllItsChains) {
+  ClusterBuilder before_builder = Services(3).builder();
+  const IptablesPlan before = compile(add_node_port_service(before_builder).build());
+  const IptablesChange change = diff_iptables(before, compile(Services(3).build()));
+  // KUBE-NODEPORTS is left empty: rewriting it is no dearer than editing it.
+  EXPECT_THAT(written(change), ElementsAre(nat("KUBE-NODEPORTS")));
+  EXPECT_THAT(change.edits, ElementsAre(remove(IptablesTable::Nat, "KUBE-SERVICES",
+                                               before.service_ports.at(kWeb)->shared_rules[0].rule)));
   EXPECT_THAT(deleted(change), UnorderedElementsAre(nat(svc_chain(kWeb)), nat(ext_chain(kWeb)),
                                                     nat(sep_chain(kWeb, "10.190.0.1:8080")),
                                                     nat(sep_chain(kWeb, "10.190.0.2:8080"))));
@@ -174,22 +232,21 @@ TEST(IptablesChange, ServiceLosingItsLastEndpointMovesItsRuleFromNatToFilterKube
   const IptablesPlan before = compile(Services(5).build());
   const IptablesPlan after = compile(Services(5).endpoints(2, 0).build());
   const IptablesChange change = diff_iptables(before, after);
-  EXPECT_THAT(written(change), UnorderedElementsAre(filter("KUBE-SERVICES"), nat("KUBE-SERVICES")));
+  EXPECT_THAT(change.writes, IsEmpty());
   EXPECT_THAT(deleted(change), UnorderedElementsAre(nat(svc(2)), nat(sep(2, 0))));
-  for (const ChainWrite& write : change.writes) {
-    if (write.table == IptablesTable::Filter) {
-      EXPECT_THAT(write.chain.lines, HasSubstr("ns/svc2:p80 has no endpoints"));
-    } else {
-      EXPECT_THAT(write.chain.lines, Not(HasSubstr(svc(2))));
-    }
-  }
+  ASSERT_THAT(change.edits, SizeIs(2));
+  EXPECT_EQ(change.edits[0].kind, RuleEdit::Kind::Insert);
+  EXPECT_EQ(change.edits[0].table, IptablesTable::Filter);
+  EXPECT_THAT(change.edits[0].rule, HasSubstr("ns/svc2:p80 has no endpoints"));
+  EXPECT_EQ(change.edits[1], remove(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(before, 2)));
 }
 
 TEST(IptablesChange, ServiceGainingItsFirstEndpointMovesItsRuleFromFilterToNatKubeServices) {
-  const IptablesChange change =
-      diff_iptables(compile(Services(5).endpoints(2, 0).build()), compile(Services(5).build()));
-  EXPECT_THAT(written(change),
-              ElementsAre(nat(sep(2, 0)), nat(svc(2)), filter("KUBE-SERVICES"), nat("KUBE-SERVICES")));
+  const IptablesPlan after = compile(Services(5).build());
+  const IptablesChange change = diff_iptables(compile(Services(5).endpoints(2, 0).build()), after);
+  // Filter KUBE-SERVICES is left empty: rewriting it is no dearer.
+  EXPECT_THAT(written(change), ElementsAre(nat(sep(2, 0)), nat(svc(2)), filter("KUBE-SERVICES")));
+  EXPECT_THAT(change.edits, ElementsAre(insert(IptablesTable::Nat, "KUBE-SERVICES", cluster_ip_rule(after, 2), 3)));
   EXPECT_THAT(change.deletes, IsEmpty());
 }
 
@@ -231,7 +288,8 @@ TEST(IptablesChange, WritesEndpointChainsThenServiceThenExternalThenFirewallThen
                 .port("http", 80, Protocol::Tcp, 30090).load_balancer_ip("5.6.7.8").source_range("203.0.113.0/25")
                 .external_local())
       .add(SliceBuilder("lb", "web").port("http", 80).endpoint("10.190.0.1", "test-node").endpoint("10.190.0.2"));
-  const IptablesChange change = diff_iptables(compile(Services(2).build()), compile(after.build()));
+  const IptablesChange change =
+      diff_iptables(compile(Services(2).build()), compile(after.build()), {.edit_shared_chains_in_place = false});
   std::vector<int> ranks;
   for (const ChainWrite& write : change.writes) ranks.push_back(kind_rank(write));
   EXPECT_TRUE(std::is_sorted(ranks.begin(), ranks.end())) << ::testing::PrintToString(written(change));
@@ -290,12 +348,31 @@ TEST(IptablesChangeRender, PayloadDeclaresTheChainsThenWritesThemThenDeletes) {
                           "\nCOMMIT\n"));
 }
 
+TEST(IptablesChangeRender, AddedServiceIsItsChainsThenOneInsertIntoKubeServices) {
+  const IptablesPlan after = compile(Services(3).build());
+  const IptablesChange change = diff_iptables(compile(Services(3).without(1).build()), after);
+  const ServicePortRules& added = *after.service_ports.at(port_name(1));
+  EXPECT_THAT(
+      render_iptables_change(change),
+      ElementsAre("*nat\n:" + sep(1, 0) + " - [0:0]\n:" + svc(1) + " - [0:0]\n" + added.find(sep(1, 0))->lines +
+                  added.find(svc(1))->lines + "-I KUBE-SERVICES 2 " + cluster_ip_rule(after, 1) + "\nCOMMIT\n"));
+  EXPECT_THAT(cluster_ip_rule(after, 1), AllOf(HasSubstr("\"ns/svc1:p80 cluster IP\""), HasSubstr("-j " + svc(1))));
+}
+
+TEST(IptablesChangeRender, RemovedServiceIsOneDeleteFromKubeServicesThenItsChainsFlushedAndDeleted) {
+  const IptablesPlan before = compile(Services(3).build());
+  const IptablesChange change = diff_iptables(before, compile(Services(3).without(1).build()));
+  EXPECT_THAT(render_iptables_change(change),
+              ElementsAre("*nat\n:" + sep(1, 0) + " - [0:0]\n:" + svc(1) + " - [0:0]\n-D KUBE-SERVICES " +
+                          cluster_ip_rule(before, 1) + "\n-X " + sep(1, 0) + "\n-X " + svc(1) + "\nCOMMIT\n"));
+}
+
 TEST(IptablesChangeRender, FilterSectionComesBeforeNatInOnePayload) {
   const IptablesChange change =
       diff_iptables(compile(Services(3).build()), compile(Services(3).endpoints(1, 0).build()));
   const std::vector<std::string> payloads = render_iptables_change(change);
   ASSERT_THAT(payloads, SizeIs(1));
-  EXPECT_TRUE(payloads[0].starts_with("*filter\n:KUBE-SERVICES - [0:0]\n")) << payloads[0];
+  EXPECT_TRUE(payloads[0].starts_with("*filter\n-I KUBE-SERVICES 1 ")) << payloads[0];
   EXPECT_LT(payloads[0].find("COMMIT\n"), payloads[0].find("*nat\n"));
   EXPECT_TRUE(payloads[0].ends_with("COMMIT\n"));
 }
@@ -334,9 +411,11 @@ TEST(IptablesChangeRender, OnlyAPayloadOfASingleWriteExceedsMaxBytes) {
   for (const std::string& payload : render_iptables_change(big.change, 1024)) {
     // Section and declaration lines add a little to the limit; the
     // deletions, which ride with the last payload, add a line or two each.
+    // So do the in-place edits of the shared chains.
     const std::size_t deletions = count_lines_starting_with(payload, "-X ");
+    const std::size_t edits = count_lines_starting_with(payload, "-D ") + count_lines_starting_with(payload, "-I ");
     const std::size_t writes = count_lines_starting_with(payload, ":") - deletions;
-    if (payload.size() > 1024 + 64 + deletions * 100) {
+    if (payload.size() > 1024 + 64 + deletions * 100 + edits * 200) {
       EXPECT_EQ(writes, 1u) << payload;
     }
   }
