@@ -304,9 +304,10 @@ std::vector<nftnl::SetElem> expand_element(const NftElement& element, const NftS
   // interval end; a range up to the last address has no end element, and
   // nft marks its start "open" in the element's user data.
   std::optional<IpAddress> end;
-  if (const auto* cidr = std::get_if<Cidr>(&element.key[0])) {
+  const NftValue first_key = element.key[0];
+  if (const auto* cidr = std::get_if<Cidr>(&first_key)) {
     end = next_address(last_address(*cidr));
-  } else if (const auto* address = std::get_if<IpAddress>(&element.key[0])) {
+  } else if (const auto* address = std::get_if<IpAddress>(&first_key)) {
     end = next_address(*address);
   } else {
     out.push_back(std::move(first));  // not an address: nothing to widen

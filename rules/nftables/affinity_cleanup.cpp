@@ -22,13 +22,15 @@ struct RememberedClient {
 };
 
 std::optional<RememberedClient> read_entry(const NftElement& element) {
-  if (element.key.size() != 4 || element.data.size() != 2) return std::nullopt;
-  const auto* client = std::get_if<IpAddress>(&element.key[0]);
-  const auto* address = std::get_if<IpAddress>(&element.key[1]);
-  const auto* protocol = std::get_if<Protocol>(&element.key[2]);
-  const auto* port = std::get_if<std::uint16_t>(&element.key[3]);
-  const auto* endpoint = std::get_if<IpAddress>(&element.data[0]);
-  const auto* endpoint_port = std::get_if<std::uint16_t>(&element.data[1]);
+  const std::vector<NftValue> key = element.key;
+  const std::vector<NftValue> data = element.data;
+  if (key.size() != 4 || data.size() != 2) return std::nullopt;
+  const auto* client = std::get_if<IpAddress>(&key[0]);
+  const auto* address = std::get_if<IpAddress>(&key[1]);
+  const auto* protocol = std::get_if<Protocol>(&key[2]);
+  const auto* port = std::get_if<std::uint16_t>(&key[3]);
+  const auto* endpoint = std::get_if<IpAddress>(&data[0]);
+  const auto* endpoint_port = std::get_if<std::uint16_t>(&data[1]);
   if (!client || !address || !protocol || !port || !endpoint || !endpoint_port) return std::nullopt;
   return RememberedClient{*client, NftDestination{*address, *protocol, *port}, NftEndpoint{*endpoint, *endpoint_port}};
 }

@@ -29,6 +29,7 @@
 #include "rules/ip.h"
 #include "rules/conntrack_cleanup.h"
 #include "rules/model.h"
+#include "rules/nftables/values.h"
 
 namespace kubenat {
 
@@ -56,20 +57,9 @@ enum class NftField : std::uint8_t {
   CtOriginalProtoDst,
 };
 
-// A value in a set element or a rule: an address, a prefix (interval sets,
-// prefix matches), a protocol, a port, a number, or a verdict.
-struct NftVerdict {
-  enum class Kind : std::uint8_t { Accept, Drop, Return, Jump, Goto };
-  Kind kind = Kind::Accept;
-  std::string chain;  // for Jump and Goto
-  auto operator<=>(const NftVerdict&) const = default;
-};
-
-using NftValue = std::variant<IpAddress, Cidr, Protocol, std::uint16_t /*port*/, std::uint32_t /*number*/, NftVerdict>;
-
 struct NftElement {
-  std::vector<NftValue> key;   // one value per key type; a Cidr for an interval field
-  std::vector<NftValue> data;  // map data, empty for plain sets
+  NftValues key;   // one value per key type; a Cidr for an interval field
+  NftValues data;  // map data, empty for plain sets
   auto operator<=>(const NftElement&) const = default;
 };
 
