@@ -34,8 +34,31 @@ std::string full_sync_namespace(const std::string& prefix, int sample) {
 }
 
 bool measures_dataplane(const BenchOptions& options, const CellSpec& spec) {
-  // The baseline's rules are kubenat's iptables rules: same data plane.
+  // The iptables baseline's rules are kubenat's iptables rules: same data plane.
   return options.dataplane && spec.backend != BenchBackend::KubeProxy;
+}
+
+// Figures of kubenat's own process: the baselines' would be kubenat's too.
+bool measures_peak_memory(const CellSpec& spec) {
+  return spec.backend == BenchBackend::Iptables || spec.backend == BenchBackend::Nftables;
+}
+
+// The floor: the same connections straight to the pod, through a node
+// without rules.
+CellResult run_floor_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase) {
+  CellResult cell;
+  cell.services = spec.services;
+  cell.backend = spec.backend;
+  if (!options.dataplane) return cell;
+  phase("data plane (no rules)");
+  auto world = DataplaneWorld::create(spec.namespace_prefix);
+  if (!world) {
+    cell.error = "data plane namespaces: " + world.error();
+    return cell;
+  }
+  const DataplaneSettings dp{DataplaneWorld::kPodIp, DataplaneWorld::kPodPort, options.runs, options.connections};
+  if (auto done = measure_dataplane(**world, dp, cell); !done) cell.error = done.error();
+  return cell;
 }
 
 }  // namespace
@@ -50,6 +73,7 @@ std::vector<std::string> cell_namespace_names(const BenchOptions& options, const
 }
 
 CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase) {
+  if (spec.backend == BenchBackend::Floor) return run_floor_cell(options, spec, phase);
   reset_peak_memory();
   CellResult cell;
   cell.services = spec.services;
@@ -92,6 +116,14 @@ CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const Pha
     if (auto done = measure_baseline_control_plane(settings, state, namespaces, phase, cell); !done) {
       cell.error = done.error();
     }
+  } else if (spec.backend == BenchBackend::KubeProxyNftables) {
+    if (auto done = measure_kube_proxy_nftables_control_plane(settings, state, namespaces, phase, cell); !done) {
+      cell.error = done.error();
+    } else if (dataplane) {
+      phase("data plane");
+      const DataplaneSettings dp{target_ip, 80, options.runs, options.connections};
+      if (auto measured = measure_dataplane(*world, dp, cell); !measured) cell.error = measured.error();
+    }
   } else {
     auto kept = measure_kubenat_control_plane(settings, state, namespaces, phase, cell);
     if (!kept) {
@@ -102,8 +134,8 @@ CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const Pha
       if (auto done = measure_dataplane(*world, dp, cell); !done) cell.error = done.error();
     }
   }
-  // The baseline's process holds kubenat's plan, not kube-proxy's state.
-  if (spec.backend != BenchBackend::KubeProxy) {
+  // The baselines' process holds kubenat's model, not kube-proxy's state.
+  if (measures_peak_memory(spec)) {
     if (auto peak = peak_memory_mib()) cell.figures[Figure::PeakMemory].values = {*peak};
   }
   return cell;

@@ -23,10 +23,12 @@ struct CellSpec {
 // that died left behind.
 std::vector<std::string> cell_namespace_names(const BenchOptions& options, const CellSpec& spec);
 
-// Measures the cell: the control plane, then (for kubenat's backends, unless
-// --no-dataplane) the data plane over the same rules, then the peak memory
-// of this process. A failure ends the cell: it is in the result's error, with
-// the figures measured before it. Removes every namespace it made.
+// Measures the cell: the control plane, then (for kubenat's backends and the
+// nftables baseline, unless --no-dataplane) the data plane over the same
+// rules, then (for kubenat's backends) the peak memory of this process. The
+// floor's cell measures the data plane alone, to the pod's own address with
+// no rules. A failure ends the cell: it is in the result's error, with the
+// figures measured before it. Removes every namespace it made.
 CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase);
 
 }  // namespace kubenat::bench

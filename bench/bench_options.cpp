@@ -12,6 +12,10 @@ std::string_view backend_name(BenchBackend backend) {
       return "nftables";
     case BenchBackend::KubeProxy:
       return "kube-proxy";
+    case BenchBackend::KubeProxyNftables:
+      return "kube-proxy-nftables";
+    case BenchBackend::Floor:
+      return "floor";
   }
   return "?";
 }
@@ -31,12 +35,14 @@ std::string_view scenario_name(BenchScenario scenario) {
       return "compare";
     case BenchScenario::Soak:
       return "soak";
+    case BenchScenario::Daemon:
+      return "daemon";
   }
   return "?";
 }
 
 std::optional<BenchScenario> scenario_from_name(std::string_view name) {
-  for (BenchScenario scenario : {BenchScenario::Compare, BenchScenario::Soak}) {
+  for (BenchScenario scenario : {BenchScenario::Compare, BenchScenario::Soak, BenchScenario::Daemon}) {
     if (scenario_name(scenario) == name) return scenario;
   }
   return std::nullopt;

@@ -13,23 +13,30 @@
 
 namespace kubenat::bench {
 
-// The backends a bench compares. KubeProxy is the baseline: upstream
-// kube-proxy's iptables mode as it writes to the kernel (bench/kube_proxy_baseline.h).
-enum class BenchBackend { Iptables, Nftables, KubeProxy };
+// The backends a bench compares. KubeProxy and KubeProxyNftables are the
+// baselines: upstream kube-proxy's iptables mode and nftables mode as they
+// write to the kernel (bench/kube_proxy_baseline.h,
+// bench/kube_proxy_nftables_baseline.h). Floor has no rules at all: the data
+// plane's new connections go straight to the pod, the physical limit.
+enum class BenchBackend { Iptables, Nftables, KubeProxy, KubeProxyNftables, Floor };
 
 inline constexpr BenchBackend kAllBenchBackends[] = {BenchBackend::Iptables, BenchBackend::Nftables,
-                                                     BenchBackend::KubeProxy};
+                                                     BenchBackend::KubeProxy, BenchBackend::KubeProxyNftables,
+                                                     BenchBackend::Floor};
 
-// "iptables", "nftables", "kube-proxy": the names the --backends flag takes.
+// "iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor": the
+// names the --backends flag takes.
 std::string_view backend_name(BenchBackend backend);
 std::optional<BenchBackend> backend_from_name(std::string_view name);
 
 // What `kubenat bench` runs: the backends side by side on synthetic clusters
 // of several sizes (bench/bench_suite.h), or `kubenat run` under continuous
-// changes for a while (bench/soak_scenario.h).
-enum class BenchScenario { Compare, Soak };
+// changes for a while (bench/soak_scenario.h), or `kubenat run` timed from
+// start to first sync, under steady changes and under a burst, at each of
+// the sizes (bench/daemon_scenario.h).
+enum class BenchScenario { Compare, Soak, Daemon };
 
-// "compare", "soak": the names the --scenario flag takes.
+// "compare", "soak", "daemon": the names the --scenario flag takes.
 std::string_view scenario_name(BenchScenario scenario);
 std::optional<BenchScenario> scenario_from_name(std::string_view name);
 
@@ -46,11 +53,26 @@ struct SoakOptions {
   std::chrono::milliseconds warm_up = std::chrono::minutes(3);
 };
 
+// The daemon scenario, per backend and size: after the first full sync,
+// `changes_per_second` changes (EndpointSlices and Services) for
+// `steady_duration`, then `burst_services` new Services created within
+// `burst_window` (0: no burst).
+struct DaemonScenarioOptions {
+  double changes_per_second = 20;
+  std::chrono::milliseconds steady_duration = std::chrono::seconds(60);
+  int burst_services = 1000;
+  std::chrono::milliseconds burst_window = std::chrono::seconds(1);
+};
+
 struct BenchOptions {
   BenchScenario scenario = BenchScenario::Compare;
   std::vector<int> sizes = {1000, 10000, 50000};  // services, ascending, no duplicates
   int endpoints = 10;                             // per service
-  std::vector<BenchBackend> backends = {BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy};
+  // Both baselines by default: their one-transaction full syncs are cut at
+  // baseline_full_sync_timeout, so that every figure stands beside both
+  // modes a user could run instead, and the floor beside the data plane.
+  std::vector<BenchBackend> backends = {BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy,
+                                        BenchBackend::KubeProxyNftables, BenchBackend::Floor};
   int runs = 5;
   int connections = 1000;  // new connections per data-plane run
   double node_port_share = 0.1;
@@ -61,9 +83,11 @@ struct BenchOptions {
   std::string out_dir = "bench-results";
   bool dataplane = true;
   bool plots = true;
-  // The baseline's one-call full restore is killed after this long.
+  // The baselines' one-call full sync (iptables-nft-restore, nft -f) is
+  // killed after this long.
   std::chrono::milliseconds baseline_full_sync_timeout = std::chrono::seconds(60);
   SoakOptions soak;  // --scenario soak
+  DaemonScenarioOptions daemon;  // --scenario daemon
   bool help = false;
 };
 

@@ -13,11 +13,20 @@
 namespace kubenat::bench {
 namespace {
 
-// The baseline is upstream's payloads written by kubenat's process: its
-// compile time, memory and data plane would be kubenat's, not kube-proxy's.
+// The baselines are upstream's payloads written by kubenat's process: their
+// compile time and memory would be kubenat's, not kube-proxy's; the iptables
+// baseline's data plane is kubenat's iptables rules, the nftables
+// baseline's its own. The floor is a data plane without rules.
 bool shown_for(const FigureInfo& figure, BenchBackend backend) {
-  if (backend != BenchBackend::KubeProxy) return true;
-  return !figure.dataplane && figure.figure != Figure::Compile && figure.figure != Figure::PeakMemory;
+  const bool kubenat_process = figure.figure == Figure::Compile || figure.figure == Figure::PeakMemory;
+  switch (backend) {
+    case BenchBackend::Iptables:
+    case BenchBackend::Nftables: return true;
+    case BenchBackend::KubeProxy: return !figure.dataplane && !kubenat_process;
+    case BenchBackend::KubeProxyNftables: return !kubenat_process;
+    case BenchBackend::Floor: return figure.dataplane;
+  }
+  return true;
 }
 
 std::vector<BenchBackend> columns(const BenchReport& report, const FigureInfo& figure) {

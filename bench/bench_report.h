@@ -27,14 +27,21 @@ struct BenchReport {
   const CellResult* find(int services, BenchBackend backend) const;
 };
 
-// The ratios the report shows, numerator / denominator: kube-proxy's
-// baseline against each of kubenat's backends, and iptables against
-// nftables. Only pairs whose backends both ran and that both have the
-// figure (the baseline has no data plane of its own) are shown.
+// The ratios the report shows, numerator / denominator: each kube-proxy
+// baseline against each of kubenat's backends, iptables against nftables,
+// and every data plane against the floor (its distance from the physical
+// limit). Only pairs whose backends both ran and that both have the figure
+// (the iptables baseline has no data plane of its own, the floor nothing
+// but a data plane) are shown.
 inline constexpr std::pair<BenchBackend, BenchBackend> kRatioPairs[] = {
     {BenchBackend::KubeProxy, BenchBackend::Iptables},
     {BenchBackend::KubeProxy, BenchBackend::Nftables},
+    {BenchBackend::KubeProxyNftables, BenchBackend::Iptables},
+    {BenchBackend::KubeProxyNftables, BenchBackend::Nftables},
     {BenchBackend::Iptables, BenchBackend::Nftables},
+    {BenchBackend::Iptables, BenchBackend::Floor},
+    {BenchBackend::Nftables, BenchBackend::Floor},
+    {BenchBackend::KubeProxyNftables, BenchBackend::Floor},
 };
 
 struct RatioSummary {

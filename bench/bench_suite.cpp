@@ -24,6 +24,8 @@ std::vector<CellSpec> plan_cells(const BenchOptions& options, std::string_view n
   std::vector<CellSpec> cells;
   for (int services : options.sizes) {
     for (BenchBackend backend : options.backends) {
+      // The floor has nothing to measure but the data plane.
+      if (backend == BenchBackend::Floor && !options.dataplane) continue;
       const std::string prefix = std::string(namespace_prefix) + std::to_string(cells.size());
       cells.push_back(CellSpec{services, backend, prefix});
     }

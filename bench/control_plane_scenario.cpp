@@ -5,6 +5,7 @@
 
 #include "bench/bench_cluster.h"
 #include "bench/kube_proxy_baseline.h"
+#include "bench/kube_proxy_nftables_baseline.h"
 #include "engine/daemon/duration.h"
 #include "rules/iptables/change.h"
 #include "rules/iptables/compiler.h"
@@ -80,6 +81,61 @@ std::expected<void, std::string> time_partial_sync(const ControlPlaneSettings& s
   }
   cell.figures[time].values.push_back(ms);
   current = std::move(next);
+  return {};
+}
+
+// Service ports per transaction when loading the nftables baseline's table
+// for its partial syncs: one transaction of 10,000 costs minutes in the
+// kernel (../shared/KERNEL_COSTS.md), a few hundred at a time seconds.
+constexpr std::size_t kNftLoadServicePorts = 500;
+
+std::string timed_out_note(const ControlPlaneSettings& settings, std::string_view killed) {
+  return "did not finish within " + format_duration(settings.baseline_timeout) + " (" + std::string(killed) +
+         " killed)";
+}
+
+// One sync of the nftables baseline, as kube-proxy's syncProxyRules runs
+// it: list the chains and sets, write the transaction, run `nft -f -`.
+// `changed` null: a full sync. Returns false when nft was killed at the
+// timeout (the bytes are recorded, the time not).
+std::expected<bool, std::string> time_nft_sync(const ControlPlaneSettings& settings, const std::string& netns,
+                                               KubeProxyNftables& proxier, const ClusterState& state,
+                                               const std::set<ObjectName>* changed, Figure time, Figure bytes,
+                                               CellResult& cell) {
+  const auto start = Clock::now();
+  auto chains = nft_list_names(netns, "chains");
+  if (!chains) return std::unexpected(chains.error());
+  auto sets = nft_list_names(netns, "sets");
+  if (!sets) return std::unexpected(sets.error());
+  const std::string text = changed == nullptr ? proxier.full_sync(state).text()
+                                              : proxier.partial_sync(state, *changed, *chains, *sets).text();
+  auto applied = nft_transaction(netns, text, settings.baseline_timeout);
+  const double ms = ms_since(start);
+  if (!applied) return std::unexpected(applied.error());
+  cell.figures[bytes].values.push_back(static_cast<double>(text.size()));
+  if (!*applied) return false;
+  cell.figures[time].values.push_back(ms);
+  return true;
+}
+
+// The whole table into `netns` in transactions of kNftLoadServicePorts
+// service ports; `proxier` remembers the elements as after a full sync.
+std::expected<void, std::string> load_nft_baseline(const std::string& netns, KubeProxyNftables& proxier,
+                                                   const ClusterState& state) {
+  const KubeProxyNftables::Transaction tx = proxier.full_sync(state);
+  // sections: the fixed part, one per service port, the stale objects.
+  std::string chunk = tx.sections.front();
+  std::size_t ports = 0;
+  for (std::size_t i = 1; i < tx.sections.size(); ++i) {
+    chunk += tx.sections[i];
+    const bool last = i + 1 == tx.sections.size();
+    if (++ports < kNftLoadServicePorts && !last) continue;
+    auto applied = nft_transaction(netns, chunk, std::chrono::minutes(10));
+    if (!applied) return std::unexpected(applied.error());
+    if (!*applied) return std::unexpected("a transaction of " + std::to_string(ports) + " service ports timed out");
+    chunk.clear();
+    ports = 0;
+  }
   return {};
 }
 
@@ -192,6 +248,56 @@ std::expected<void, std::string> measure_baseline_control_plane(const ControlPla
                                     Figure::ServiceAdd, Figure::ServiceAddBytes, cell);
         !ok) {
       return ok;
+    }
+  }
+  return {};
+}
+
+std::expected<void, std::string> measure_kube_proxy_nftables_control_plane(const ControlPlaneSettings& settings,
+                                                                           ClusterState& state,
+                                                                           const RulesNamespaces& namespaces,
+                                                                           const PhaseReporter& phase,
+                                                                           CellResult& cell) {
+  for (int sample = 0; sample < settings.full_sync_runs; ++sample) {
+    phase(sample_phase("full sync (one nft transaction)", sample, settings.full_sync_runs));
+    auto netns = namespaces(sample, false);
+    if (!netns) return std::unexpected("full sync: " + netns.error());
+    KubeProxyNftables proxier(settings.config);
+    auto done =
+        time_nft_sync(settings, netns->name, proxier, state, nullptr, Figure::FullSync, Figure::FullSyncBytes, cell);
+    if (!done) return std::unexpected("full sync: " + done.error());
+    if (!*done) {
+      FigureSamples& full = cell.figures[Figure::FullSync];
+      full.at_least = static_cast<double>(settings.baseline_timeout.count());
+      full.note = timed_out_note(settings, "nft");
+      break;  // another sample would not finish either
+    }
+  }
+
+  phase("loading the table (transactions of " + std::to_string(kNftLoadServicePorts) + " service ports, untimed)");
+  auto netns = namespaces(settings.full_sync_runs, true);
+  if (!netns) return std::unexpected("loading the table: " + netns.error());
+  KubeProxyNftables proxier(settings.config);
+  if (auto loaded = load_nft_baseline(netns->name, proxier, state); !loaded) {
+    return std::unexpected("loading the table: " + loaded.error());
+  }
+
+  struct Phase {
+    std::string_view what;
+    Figure time, bytes;
+  };
+  for (const Phase& p : {Phase{"one-endpoint change", Figure::EndpointChange, Figure::EndpointChangeBytes},
+                         Phase{"one-service add", Figure::ServiceAdd, Figure::ServiceAddBytes}}) {
+    phase(std::string(p.what) + "s (partial sync)");
+    for (int run = 0; run < settings.runs; ++run) {
+      const ObjectName changed = p.time == Figure::EndpointChange
+                                     ? add_endpoint_for_run(state, settings.spec, run, settings.spare)
+                                     : add_service_for_run(state, settings.spec, run);
+      const std::set<ObjectName> services = {changed};
+      auto done = time_nft_sync(settings, netns->name, proxier, state, &services, p.time, p.bytes, cell);
+      const std::string where = std::string(p.what) + " (" + changed.to_string() + "): ";
+      if (!done) return std::unexpected(where + done.error());
+      if (!*done) return std::unexpected(where + timed_out_note(settings, "nft"));
     }
   }
   return {};

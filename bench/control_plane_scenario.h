@@ -76,4 +76,15 @@ struct KeptRules {
                                                                               const PhaseReporter& phase,
                                                                               CellResult& cell);
 
+// The kube-proxy nftables baseline (bench/kube_proxy_nftables_baseline.h):
+// full syncs as one `nft -f` transaction each (killed after
+// settings.baseline_timeout), then upstream's partial syncs onto the kept
+// namespace, whose table is loaded first in transactions of a few hundred
+// service ports (untimed). Each sync is timed from its listing of the
+// table's chains and sets to the end of its transaction. No compile figure:
+// the text is written from kubenat's model.
+[[nodiscard]] std::expected<void, std::string> measure_kube_proxy_nftables_control_plane(
+    const ControlPlaneSettings& settings, ClusterState& state, const RulesNamespaces& namespaces,
+    const PhaseReporter& phase, CellResult& cell);
+
 }  // namespace kubenat::bench

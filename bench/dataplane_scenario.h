@@ -2,7 +2,7 @@
 
 // The data-plane figures of one cell: new connections from the client
 // namespace through the node's rules to the pod (bench/dataplane_world.h),
-// addressed to a Service's cluster IP.
+// addressed to a Service's cluster IP, or to the pod itself with no rules.
 
 #include <expected>
 #include <string>
@@ -13,7 +13,9 @@
 namespace kubenat::bench {
 
 struct DataplaneSettings {
-  std::string service_ip;  // the cluster IP whose one endpoint is the world's pod
+  // Where the connections go: a cluster IP whose one endpoint is the world's
+  // pod, or (the floor) the pod's own address and port.
+  std::string service_ip;
   int service_port = 80;
   int runs = 5;
   int connections = 1000;  // per run

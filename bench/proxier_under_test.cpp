@@ -30,7 +30,9 @@ std::expected<std::unique_ptr<ProxierUnderTest>, std::string> open_proxier(Bench
       options.iptables_mode = IptablesMode::Nft;
       break;
     case BenchBackend::Nftables: options.mode = ProxyMode::Nftables; break;
-    case BenchBackend::KubeProxy: return std::unexpected("the kube-proxy baseline has no kubenat proxier");
+    case BenchBackend::KubeProxy:
+    case BenchBackend::KubeProxyNftables:
+    case BenchBackend::Floor: return std::unexpected(std::string(backend_name(backend)) + " has no kubenat proxier");
   }
   options.config = config;
   options.conntrack_cleanup = false;

@@ -27,7 +27,7 @@ class ProxierUnderTest {
 // recommended_payload_bytes(IptablesMode::Nft). BenchBackend::Nftables: the
 // nftables backend over a netlink socket opened in `netns`. The namespace
 // must outlive the result. The error says what could not be opened; the
-// baseline (BenchBackend::KubeProxy) has no proxier and is an error.
+// baselines and the floor have no proxier and are an error.
 [[nodiscard]] std::expected<std::unique_ptr<ProxierUnderTest>, std::string> open_proxier(BenchBackend backend,
                                                                                         const std::string& netns,
                                                                                         const ProxyConfig& config);

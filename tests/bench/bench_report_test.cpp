@@ -20,6 +20,7 @@ CellResult cell(int services, BenchBackend backend, Figure figure, std::vector<d
 BenchReport two_sizes_three_backends() {
   BenchReport report;
   report.options.sizes = {1000, 10000};
+  report.options.backends = {BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy};
   report.machine.date = "2026-11-25T00:00:00Z";
   report.machine.cpu = "Test CPU";
   report.machine.cpus = 2;
@@ -93,6 +94,48 @@ TEST(RenderTable, LeavesTheBaselineOutOfFiguresItDoesNotHave) {
   const std::string header = table.substr(latency, table.find("|---", latency) - latency);
   EXPECT_EQ(header.find("kube-proxy"), std::string::npos) << header;
   EXPECT_NE(header.find("iptables / nftables"), std::string::npos) << header;
+}
+
+// Both baselines, kubenat's nftables backend and the floor, as
+// --backends nftables,kube-proxy,kube-proxy-nftables,floor measures them.
+BenchReport with_the_nftables_baseline_and_the_floor() {
+  BenchReport report;
+  report.options.sizes = {1000};
+  report.options.backends = {BenchBackend::Nftables, BenchBackend::KubeProxy, BenchBackend::KubeProxyNftables,
+                             BenchBackend::Floor};
+  report.cells.push_back(cell(1000, BenchBackend::Nftables, Figure::EndpointChange, {1, 2, 4}));
+  report.cells.back().figures[Figure::ConnectLatency] = samples({55});
+  report.cells.push_back(cell(1000, BenchBackend::KubeProxy, Figure::EndpointChange, {60, 66, 72}));
+  report.cells.push_back(cell(1000, BenchBackend::KubeProxyNftables, Figure::EndpointChange, {10, 20, 40}));
+  report.cells.back().figures[Figure::ConnectLatency] = samples({60});
+  report.cells.push_back(cell(1000, BenchBackend::Floor, Figure::ConnectLatency, {50}));
+  return report;
+}
+
+std::string header_of(const std::string& table, const std::string& title) {
+  const std::size_t at = table.find(title);
+  if (at == std::string::npos) return "";
+  return table.substr(at, table.find("|---", at) - at);
+}
+
+TEST(RenderTable, ComparesTheNftablesBaselineWithKubenatsBackends) {
+  const std::string table = render_table(with_the_nftables_baseline_and_the_floor());
+  EXPECT_NE(table.find("| services | nftables | kube-proxy | kube-proxy-nftables | kube-proxy / nftables | "
+                       "kube-proxy-nftables / nftables |\n|---:|---:|---:|---:|---:|---:|\n"
+                       "| 1000 | 2.00 [1.00..4.00] | 66.0 [60.0..72.0] | 20.0 [10.0..40.0] | 33.0x [18.0x..60.0x] | "
+                       "10.0x |"),
+            std::string::npos)
+      << table;
+}
+
+TEST(RenderTable, ShowsTheFloorInTheDataPlaneOnlyAndEveryDataPlaneAgainstIt) {
+  const std::string table = render_table(with_the_nftables_baseline_and_the_floor());
+  EXPECT_EQ(header_of(table, "one-endpoint change (ms)").find("floor"), std::string::npos) << table;
+  EXPECT_NE(table.find("| services | nftables | kube-proxy-nftables | floor | kube-proxy-nftables / nftables | "
+                       "nftables / floor | kube-proxy-nftables / floor |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+                       "| 1000 | 55.0 | 60.0 | 50.0 | 1.09x | 1.10x | 1.20x |"),
+            std::string::npos)
+      << table;
 }
 
 TEST(RenderTable, OmitsTheDataPlaneWhenItWasNotMeasured) {

@@ -34,7 +34,8 @@ std::string parse_error(std::vector<std::string> args) {
 TEST(BenchFlags, DefaultsMeasureThreeSizesOnEveryBackend) {
   const BenchOptions options = parsed({});
   EXPECT_THAT(options.sizes, ElementsAre(1000, 10000, 50000));
-  EXPECT_THAT(options.backends, ElementsAre(BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy));
+  EXPECT_THAT(options.backends, ElementsAre(BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy,
+                                            BenchBackend::KubeProxyNftables, BenchBackend::Floor));
   EXPECT_EQ(options.runs, 5);
   EXPECT_EQ(options.connections, 1000);
   EXPECT_EQ(options.endpoints, 10);
@@ -65,6 +66,11 @@ TEST(BenchFlags, SizesMayBeRepeated) {
 TEST(BenchFlags, BackendsTakeAList) {
   EXPECT_THAT(parsed({"--backends", "iptables,nftables"}).backends,
               ElementsAre(BenchBackend::Iptables, BenchBackend::Nftables));
+}
+
+TEST(BenchFlags, BackendsTakeTheNftablesBaselineAndTheFloor) {
+  EXPECT_THAT(parsed({"--backends", "nftables,kube-proxy-nftables,floor"}).backends,
+              ElementsAre(BenchBackend::Nftables, BenchBackend::KubeProxyNftables, BenchBackend::Floor));
 }
 
 TEST(BenchFlags, BackendsKeepTheirOrderWithoutDuplicates) {
