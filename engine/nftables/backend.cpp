@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -233,12 +234,17 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
   bool first = true;
   ElementGroups pending;
   std::size_t pending_bytes = 0;
+  // The hairpin pairs of the pending transaction: made from
+  // plan.hairpin_refs as they are sent rather than copied all at once (a
+  // million at 100,000 Services).
+  std::deque<NftElement> pending_hairpins;
   const auto send_current = [&]() -> std::expected<void, NftApplyError> {
     for (const auto& [set, elements] : pending.groups()) batch.add_elements(set, lookup(set), elements);
     batch.finish();
     if (auto ok = commit(batch, owners, stats); !ok) return ok;
     stats.elements_added += pending.count();
     pending.clear();
+    pending_hairpins.clear();
     pending_bytes = 0;
     if (first) {
       first = false;
@@ -259,11 +265,9 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
     return {};
   };
 
-  // The elements no service port owns: the configuration's, and the
-  // hairpin pairs several ports may share (rules/nftables/plan.h).
-  std::vector<NftSetElement> shared = plan.fixed_elements;
-  for (const auto& [ip, refs] : plan.hairpin_refs) shared.emplace_back(kNftHairpinSet, NftElement{{ip, ip}, {}});
-  for (const auto& [set, element] : shared) {
+  // The elements no service port owns: the configuration's here, the
+  // hairpin pairs several ports may share (rules/nftables/plan.h) last.
+  for (const auto& [set, element] : plan.fixed_elements) {
     pending.add(set, &element);
     pending_bytes += element_bytes(element);
   }
@@ -299,6 +303,17 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
     for (const auto& [set, element] : rules->elements) {
       if (!is_verdict(element)) pending.add(set, &element);
     }
+    pending_bytes += bytes;
+  }
+  const std::string hairpin_set = kNftHairpinSet;
+  for (const auto& [ip, refs] : plan.hairpin_refs) {
+    NftElement element{{ip, ip}, {}};
+    const std::size_t bytes = element_bytes(element);
+    if (!pending.empty() && batch.size() + pending_bytes + bytes > options_.max_transaction_bytes) {
+      if (auto ok = send_current(); !ok) return std::unexpected(ok.error());
+      batch = NftBatch(family_, table_, next_seq_, lookup);
+    }
+    pending.add(hairpin_set, &pending_hairpins.emplace_back(std::move(element)));
     pending_bytes += bytes;
   }
   if (auto ok = send_current(); !ok) return std::unexpected(ok.error());
