@@ -749,6 +749,8 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOpt
   }
   // kube-proxy ignores FQDN slices; their endpoints are not even looked at.
   if (slice.address_type != AddressType::FQDN) {
+    // The slice is kept as long as it exists: no slack from growing.
+    slice.endpoints.reserve(entries.size());
     for (const Field& entry : entries) {
       if (std::optional<Endpoint> endpoint = read_slice_endpoint(reader, entry, slice.address_type)) {
         slice.endpoints.push_back(std::move(*endpoint));
