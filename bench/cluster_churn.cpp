@@ -101,8 +101,8 @@ std::uint64_t ChurnCounts::nodes() const {
 }
 
 ClusterChurn::ClusterChurn(apiserver_sim::ApiServerSim& sim, const SyntheticSpec& spec, std::string own_node,
-                           std::uint64_t seed)
-    : sim_(sim), spec_(spec), own_node_(std::move(own_node)), rng_(seed) {
+                           std::uint64_t seed, ChurnMix mix)
+    : sim_(sim), spec_(spec), own_node_(std::move(own_node)), rng_(seed), mix_(mix), next_new_index_(spec.services) {
   present_.reserve(static_cast<std::size_t>(spec.services));
   for (int i = 0; i < spec.services; ++i) present_.push_back(i);
   if (auto services = sim_.list("services")) {
@@ -131,8 +131,8 @@ std::expected<ChangeKind, std::string> ClusterChurn::change() {
 
 std::expected<ChangeKind, std::string> ClusterChurn::try_change() {
   const int roll = random_below(100);
-  if (roll < 78) return change_endpoints();
-  if (roll < 98) return change_services();
+  if (roll < mix_.endpoints) return change_endpoints();
+  if (roll < mix_.endpoints + mix_.services) return change_services();
   return change_nodes();
 }
 
@@ -230,20 +230,34 @@ std::expected<ChangeKind, std::string> ClusterChurn::create_service() {
   }
   const std::size_t at = static_cast<std::size_t>(random_below(static_cast<int>(deleted_.size())));
   const int index = deleted_[at];
+  if (auto created = create_with_slice(index); !created) return std::unexpected(created.error());
+  deleted_[at] = deleted_.back();
+  deleted_.pop_back();
+  present_.push_back(index);
+  return ChangeKind::ServiceCreated;
+}
+
+std::expected<ObjectName, std::string> ClusterChurn::add_new_service() {
+  const int index = next_new_index_++;
+  auto created = create_with_slice(index);
+  if (!created) return created;
+  present_.push_back(index);
+  ++counts_.by_kind[ChangeKind::ServiceCreated];
+  return created;
+}
+
+std::expected<ObjectName, std::string> ClusterChurn::create_with_slice(int index) {
   ClusterState scratch;
   const ObjectName service = add_synthetic_service(scratch, spec_, index);
   if (auto created = sim_.create(encode_service(scratch.services.at(service))); !created) {
     return std::unexpected("create " + service.to_string() + ": " + describe(created.error()));
   }
-  deleted_[at] = deleted_.back();
-  deleted_.pop_back();
-  present_.push_back(index);
   json slice = encode_slice(scratch.slices.at(service).begin()->second);
   stamp_trigger_time(slice);
   if (auto created = sim_.create(slice); !created) {
     return std::unexpected("create the slice of " + service.to_string() + ": " + describe(created.error()));
   }
-  return ChangeKind::ServiceCreated;
+  return service;
 }
 
 std::expected<ChangeKind, std::string> ClusterChurn::modify_service() {

@@ -65,16 +65,30 @@ struct ChurnCounts {
   std::uint64_t nodes() const;
 };
 
+// The shares of change() in percent: EndpointSlices, Services, and Nodes
+// for the rest. The soak's mix above by default.
+struct ChurnMix {
+  int endpoints = 78;
+  int services = 20;
+};
+
 class ClusterChurn {
  public:
   // `spec` is the cluster the simulator was seeded with
   // (make_synthetic_cluster(spec)); `own_node` the daemon's node.
-  ClusterChurn(apiserver_sim::ApiServerSim& sim, const SyntheticSpec& spec, std::string own_node, std::uint64_t seed);
+  ClusterChurn(apiserver_sim::ApiServerSim& sim, const SyntheticSpec& spec, std::string own_node, std::uint64_t seed,
+               ChurnMix mix = {});
 
   // Makes one change and returns its kind. A change the simulator refuses
   // is counted and another one made instead; the error says why none could
   // be made after several tries.
   [[nodiscard]] std::expected<ChangeKind, std::string> change();
+
+  // Creates a Service the cluster never held (numbered after all others,
+  // ClusterIP, with its EndpointSlice of --endpoints endpoints), counted as
+  // a ServiceCreated; later changes may pick it. The error says which write
+  // the simulator refused.
+  [[nodiscard]] std::expected<ObjectName, std::string> add_new_service();
 
   const ChurnCounts& counts() const { return counts_; }
 
@@ -86,12 +100,16 @@ class ClusterChurn {
   std::expected<ChangeKind, std::string> delete_service();
   std::expected<ChangeKind, std::string> create_service();
   std::expected<ChangeKind, std::string> modify_service();
+  // Creates Service `index` and its slice in the simulator.
+  std::expected<ObjectName, std::string> create_with_slice(int index);
   int random_below(int bound);
 
   apiserver_sim::ApiServerSim& sim_;
   SyntheticSpec spec_;
   std::string own_node_;
   std::mt19937_64 rng_;
+  ChurnMix mix_;
+  int next_new_index_;  // add_new_service()'s next
   std::vector<int> present_;  // Service indexes in the cluster
   std::vector<int> deleted_;  // and out of it, to come back
   int node_ports_in_use_ = 0;

@@ -118,7 +118,9 @@ std::vector<std::string> daemon_arguments(const DaemonProcessOptions& options) {
           "--metrics-bind-address",
           "127.0.0.1:" + std::to_string(DaemonProcess::kMetricsPort),
           "--conntrack-max-per-core",
-          "0"};
+          "0",
+          "-v",
+          std::to_string(options.verbosity)};
 }
 
 std::string file_tail(const std::string& path, std::size_t lines) {
@@ -180,5 +182,22 @@ std::expected<DaemonCounters, std::string> DaemonProcess::counters() const {
 }
 
 std::string DaemonProcess::log_tail(std::size_t lines) const { return file_tail(options_.log_path, lines); }
+
+std::expected<DaemonCounters, std::string> DaemonProcess::wait_for(
+    const std::function<bool(const DaemonCounters&)>& done, std::chrono::seconds limit, const std::string& what,
+    const std::function<bool()>& cancelled) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running()) return std::unexpected("kubenat run exited while " + what + "; its log ends:\n" + log_tail());
+    if (cancelled && cancelled()) return std::unexpected("interrupted while " + what);
+    auto answer = counters();
+    if (answer && done(*answer)) return *answer;
+    if (!answer) last_error = answer.error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return std::unexpected("gave up " + what + " after " + std::to_string(limit.count()) + " s" +
+                         (last_error.empty() ? "" : " (" + last_error + ")"));
+}
 
 }  // namespace kubenat::bench

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <expected>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct DaemonProcessOptions {
   std::string node_name = "node-0";               // --hostname-override
   std::string cluster_cidr = "10.0.0.0/8";
   std::string log_path;  // standard output and error go here, appended
+  int verbosity = 0;     // -v; at 2 the daemon logs every partial sync (the daemon scenario reads them)
 };
 
 class DaemonProcess {
@@ -62,6 +64,14 @@ class DaemonProcess {
 
   // The last `lines` lines of its log, for error messages.
   std::string log_tail(std::size_t lines = 20) const;
+
+  // Polls its counters every quarter second until `done` says so and
+  // returns them; the error says it exited (with the end of its log), that
+  // `limit` ran out ("gave up <what> after N s"), or that `cancelled` said
+  // so ("interrupted while <what>").
+  [[nodiscard]] std::expected<DaemonCounters, std::string> wait_for(
+      const std::function<bool(const DaemonCounters&)>& done, std::chrono::seconds limit, const std::string& what,
+      const std::function<bool()>& cancelled = {});
 
  private:
   DaemonProcess(DaemonProcessOptions options, BackgroundProcess process)

@@ -1,10 +1,13 @@
 #include "bench/process_memory.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 namespace kubenat::bench {
 namespace {
@@ -66,6 +69,41 @@ std::expected<ProcessMemory, std::string> read_process_memory(int pid) {
   }
   if (!ec) memory->open_fds = fds;
   return memory;
+}
+
+std::expected<ProcessCpu, std::string> parse_process_stat_cpu(std::string_view stat, long ticks_per_second) {
+  if (ticks_per_second <= 0) return std::unexpected("no clock ticks per second");
+  // The command name (field 2) is in parentheses and may hold spaces and
+  // parentheses itself: the fields are counted from the last ')'.
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::unexpected("no command name in the process stat");
+  std::istringstream fields{std::string(stat.substr(close + 1))};
+  std::vector<std::string> after;  // field 3 (state) onwards
+  for (std::string field; after.size() < 15 && fields >> field;) after.push_back(field);
+  if (after.size() < 15) return std::unexpected("the process stat ends before cstime (field 17)");
+  double ticks[4] = {};  // utime, stime, cutime, cstime: fields 14 to 17
+  for (int i = 0; i < 4; ++i) {
+    const std::string& text = after[static_cast<std::size_t>(11 + i)];
+    char* end = nullptr;
+    ticks[i] = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0') {
+      return std::unexpected("field " + std::to_string(14 + i) + " of the process stat is not a number: " + text);
+    }
+  }
+  const double per_tick = 1.0 / static_cast<double>(ticks_per_second);
+  return ProcessCpu{.own_seconds = (ticks[0] + ticks[1]) * per_tick,
+                    .children_seconds = (ticks[2] + ticks[3]) * per_tick};
+}
+
+std::expected<ProcessCpu, std::string> read_process_cpu(int pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  std::ifstream file(path);
+  if (!file) return std::unexpected("cannot read " + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  auto cpu = parse_process_stat_cpu(text.str(), ::sysconf(_SC_CLK_TCK));
+  if (!cpu) return std::unexpected(path + ": " + cpu.error());
+  return cpu;
 }
 
 }  // namespace kubenat::bench

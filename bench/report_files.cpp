@@ -109,4 +109,35 @@ std::expected<WrittenReport, std::string> write_soak_report_files(const SoakRepo
   return written;
 }
 
+std::expected<WrittenReport, std::string> write_daemon_report_files(const DaemonReport& report, const std::string& dir,
+                                                                    bool plots) {
+  const std::filesystem::path root(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return std::unexpected("cannot create " + dir + ": " + ec.message());
+
+  WrittenReport written;
+  if (auto ok = write_file(root / "daemon.json", daemon_report_to_json(report).dump(2) + "\n", written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = write_file(root / "table.md", render_daemon_table(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const bool measured = std::any_of(report.runs.begin(), report.runs.end(),
+                                    [](const DaemonRun& run) { return run.cold_start_seconds > 0; });
+  if (!plots || !measured) return written;
+  if (auto ok = write_file(root / "daemon.dat", render_daemon_plot_data(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = write_file(root / "daemon.gp", render_daemon_gnuplot_script(report), written); !ok) {
+    return std::unexpected(ok.error());
+  }
+  std::vector<std::string> pngs;
+  for (const char* png : {"daemon_cold_start.png", "daemon_memory.png", "daemon_latency.png"}) {
+    pngs.push_back((root / png).string());
+  }
+  draw_plots(root, "daemon.gp", pngs, written);
+  return written;
+}
+
 }  // namespace kubenat::bench

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/bench_report.h"
+#include "bench/daemon_report.h"
 #include "bench/soak_report.h"
 
 namespace kubenat::bench {
@@ -30,5 +31,11 @@ struct WrittenReport {
 // soak_memory.dat, soak.gp and the soak_memory.png gnuplot draws.
 [[nodiscard]] std::expected<WrittenReport, std::string> write_soak_report_files(const SoakReport& report,
                                                                                 const std::string& dir, bool plots);
+
+// The daemon scenario's report: daemon.json, table.md, and unless plots are
+// off (or nothing was measured) daemon.dat, daemon.gp and the
+// daemon_{cold_start,memory,latency}.png gnuplot draws.
+[[nodiscard]] std::expected<WrittenReport, std::string> write_daemon_report_files(const DaemonReport& report,
+                                                                                  const std::string& dir, bool plots);
 
 }  // namespace kubenat::bench

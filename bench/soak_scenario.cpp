@@ -16,6 +16,7 @@
 #include "bench/cluster_churn.h"
 #include "bench/daemon_process.h"
 #include "bench/kernel_rules.h"
+#include "bench/simulator_namespace.h"
 #include "engine/network_namespace.h"
 #include "engine/process.h"
 #include "rules/encode.h"
@@ -45,28 +46,6 @@ double load_average() {
   return one_minute;
 }
 
-// An empty network namespace with its loopback up: the simulator and the
-// daemon's /metrics listen there.
-std::expected<ScopedNetworkNamespace, std::string> make_namespace(const std::string& name) {
-  auto created = ScopedNetworkNamespace::create(name);
-  if (!created) return std::unexpected(created.error());
-  auto up = run_process({"ip", "-n", name, "link", "set", "lo", "up"});
-  if (!up) return std::unexpected(up.error());
-  if (!up->ok()) return std::unexpected("ip -n " + name + " link set lo up: " + up->err);
-  return created;
-}
-
-// The simulator on the namespace's loopback: a socket belongs to the
-// namespace it was made in, and the simulator makes its listening socket
-// (and its threads) in start().
-std::expected<std::unique_ptr<ApiServerSim>, std::string> start_simulator(const std::string& netns) {
-  std::expected<std::unique_ptr<ApiServerSim>, std::string> sim = std::unexpected("not started");
-  auto entered = run_in_network_namespace(netns, [&] { sim = ApiServerSim::start(apiserver_sim::Options{}); });
-  if (!entered) return std::unexpected(entered.error());
-  if (!sim) return std::unexpected("the API server simulator: " + sim.error());
-  return sim;
-}
-
 // The objects `kubenat run` reads, from one simulator into another.
 std::expected<void, std::string> copy_objects(const ApiServerSim& from, ApiServerSim& to) {
   for (const char* resource : {"nodes", "services", "endpointslices"}) {
@@ -76,27 +55,6 @@ std::expected<void, std::string> copy_objects(const ApiServerSim& from, ApiServe
       return std::unexpected(std::string("seed ") + resource + ": " + seeded.error());
   }
   return {};
-}
-
-// Polls the daemon's counters until `done` says so; the error says the
-// daemon died (with its log), the time ran out, or the bench was cancelled.
-std::expected<DaemonCounters, std::string> wait_for(DaemonProcess& daemon,
-                                                    const std::function<bool(const DaemonCounters&)>& done,
-                                                    std::chrono::seconds limit, const std::string& what,
-                                                    const SoakObserver& observer) {
-  const auto deadline = steady::now() + limit;
-  std::string last_error;
-  while (steady::now() < deadline) {
-    if (!daemon.running())
-      return std::unexpected("kubenat run exited while " + what + "; its log ends:\n" + daemon.log_tail());
-    if (observer.cancelled && observer.cancelled()) return std::unexpected("interrupted while " + what);
-    auto counters = daemon.counters();
-    if (counters && done(*counters)) return *counters;
-    if (!counters) last_error = counters.error();
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return std::unexpected("gave up " + what + " after " + std::to_string(limit.count()) + " s" +
-                         (last_error.empty() ? "" : " (" + last_error + ")"));
 }
 
 // The first sync is a full one, and settled() needs a successful sync.
@@ -184,10 +142,9 @@ FinalStateCheck compare_final_rules(DaemonProcess& soaked, const std::string& so
   std::string rules;
   for (check.attempts = 1; check.attempts <= kCompareAttempts; ++check.attempts) {
     if (check.attempts > 1) std::this_thread::sleep_for(std::chrono::seconds(5));
-    auto settled = wait_for(
-        soaked, [](const DaemonCounters& c) { return c.settled(); },
-        std::chrono::duration_cast<std::chrono::seconds>(kSettleLimit), "waiting for the soaked daemon to settle",
-        observer);
+    auto settled = soaked.wait_for([](const DaemonCounters& c) { return c.settled(); },
+                                   std::chrono::duration_cast<std::chrono::seconds>(kSettleLimit),
+                                   "waiting for the soaked daemon to settle", observer.cancelled);
     if (!settled) {
       check.detail = settled.error();
       return check;
@@ -267,10 +224,10 @@ SoakResult run_soak(const BenchOptions& options, BenchBackend backend, const Soa
   report_phase(observer, "cluster");
   const SyntheticSpec spec = synthetic_spec(options, options.soak.services);
   {
-    auto made = make_namespace(names[0]);
+    auto made = make_loopback_namespace(names[0]);
     if (!made) return failed(made.error());
     soak_ns.emplace(std::move(*made));
-    auto started = start_simulator(names[0]);
+    auto started = start_simulator_in(names[0]);
     if (!started) return failed(started.error());
     sim = std::move(*started);
     if (auto seeded = sim->seed(encode_cluster(make_synthetic_cluster(spec))); !seeded) {
@@ -288,8 +245,8 @@ SoakResult run_soak(const BenchOptions& options, BenchBackend backend, const Soa
   auto running = DaemonProcess::start(daemon_options);
   if (!running) return failed(running.error());
   daemon.emplace(std::move(*running));
-  auto first = wait_for(*daemon, first_sync_done, std::chrono::duration_cast<std::chrono::seconds>(kFirstSyncLimit),
-                        "waiting for the first full sync", observer);
+  auto first = daemon->wait_for(first_sync_done, std::chrono::duration_cast<std::chrono::seconds>(kFirstSyncLimit),
+                                "waiting for the first full sync", observer.cancelled);
   if (!first) return failed(first.error());
   result.first_sync_seconds = seconds_since(started);
 
@@ -306,19 +263,18 @@ SoakResult run_soak(const BenchOptions& options, BenchBackend backend, const Soa
 
   report_phase(observer, "applying the last changes");
   std::this_thread::sleep_for(kWatchDelivery);
-  auto settled = wait_for(
-      *daemon, [](const DaemonCounters& c) { return c.settled(); },
-      std::chrono::duration_cast<std::chrono::seconds>(kSettleLimit), "waiting for the last changes to be applied",
-      observer);
+  auto settled = daemon->wait_for([](const DaemonCounters& c) { return c.settled(); },
+                                  std::chrono::duration_cast<std::chrono::seconds>(kSettleLimit),
+                                  "waiting for the last changes to be applied", observer.cancelled);
   if (!settled) return failed(settled.error());
   result.final_counters = *settled;
 
   report_phase(observer, "a fresh daemon for the final objects");
   {
-    auto made = make_namespace(names[1]);
+    auto made = make_loopback_namespace(names[1]);
     if (!made) return failed(made.error());
     fresh_ns.emplace(std::move(*made));
-    auto started_sim = start_simulator(names[1]);
+    auto started_sim = start_simulator_in(names[1]);
     if (!started_sim) return failed(started_sim.error());
     fresh_sim = std::move(*started_sim);
     if (auto copied = copy_objects(*sim, *fresh_sim); !copied)
@@ -332,9 +288,9 @@ SoakResult run_soak(const BenchOptions& options, BenchBackend backend, const Soa
     auto fresh = DaemonProcess::start(fresh_options);
     if (!fresh) return failed("the fresh daemon: " + fresh.error());
     fresh_daemon.emplace(std::move(*fresh));
-    auto synced =
-        wait_for(*fresh_daemon, first_sync_done, std::chrono::duration_cast<std::chrono::seconds>(kFirstSyncLimit),
-                 "waiting for the fresh daemon's first full sync", observer);
+    auto synced = fresh_daemon->wait_for(first_sync_done,
+                                         std::chrono::duration_cast<std::chrono::seconds>(kFirstSyncLimit),
+                                         "waiting for the fresh daemon's first full sync", observer.cancelled);
     if (!synced) return failed(synced.error());
     result.fresh_sync_seconds = seconds_since(fresh_started);
   }

@@ -76,6 +76,29 @@ TEST_F(ClusterChurnTest, MostChangesAreToEndpointsThenServicesThenNodes) {
   EXPECT_NEAR(static_cast<double>(c.nodes()) / 2000, 0.02, 0.015);
 }
 
+TEST_F(ClusterChurnTest, AMixWithoutNodesChangesOnlyEndpointsAndServicesInItsShares) {
+  ClusterChurn churn(*sim_, small_cluster(), "node-0", 1, ChurnMix{.endpoints = 80, .services = 20});
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(churn.change());
+  const ChurnCounts& c = churn.counts();
+  EXPECT_EQ(c.nodes(), 0u);
+  EXPECT_NEAR(static_cast<double>(c.endpoints()) / 2000, 0.80, 0.05);
+}
+
+TEST_F(ClusterChurnTest, ANewServiceComesAfterTheClustersOwnWithItsSliceAndLaterChangesMayPickIt) {
+  ClusterChurn churn(*sim_, small_cluster(), "node-0", 1);
+  auto added = churn.add_new_service();
+  ASSERT_TRUE(added) << added.error();
+  EXPECT_EQ(*added, synthetic_service_name(kServices));
+  EXPECT_EQ(count_of(*sim_, "services"), static_cast<std::size_t>(kServices + 1));
+  EXPECT_EQ(count_of(*sim_, "endpointslices"), static_cast<std::size_t>(kServices + 1));
+  EXPECT_EQ(churn.counts().by_kind.at(ChangeKind::ServiceCreated), 1u);
+  auto next = churn.add_new_service();
+  ASSERT_TRUE(next) << next.error();
+  EXPECT_EQ(*next, synthetic_service_name(kServices + 1));
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(churn.change());
+  EXPECT_EQ(churn.counts().refused, 0u) << churn.counts().first_refusal;
+}
+
 TEST_F(ClusterChurnTest, KeepsAtLeastNineTenthsOfTheServicesEachWithItsSlice) {
   ClusterChurn churn(*sim_, small_cluster(), "node-0", 3);
   for (int i = 0; i < 1000; ++i) {

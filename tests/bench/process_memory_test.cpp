@@ -38,5 +38,28 @@ TEST(ProcessMemory, ReadsThisProcessWithItsOpenFiles) {
 
 TEST(ProcessMemory, AProcessThatIsGoneIsAnError) { EXPECT_FALSE(read_process_memory(-1)); }
 
+TEST(ProcessCpu, ReadsOwnAndWaitedForChildrensTicksAfterACommandNameWithSpacesAndParentheses) {
+  // Fields 14 to 17: utime 250, stime 50, cutime 30, cstime 20 ticks.
+  const std::string stat =
+      "4242 (kube nat (run)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 30 20 20 0 12 0 100 1000000 500";
+  auto cpu = parse_process_stat_cpu(stat, 100);
+  ASSERT_TRUE(cpu) << cpu.error();
+  EXPECT_DOUBLE_EQ(cpu->own_seconds, 3.0);
+  EXPECT_DOUBLE_EQ(cpu->children_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(cpu->total(), 3.5);
+}
+
+TEST(ProcessCpu, AShortStatIsAnError) {
+  auto cpu = parse_process_stat_cpu("4242 (kubenat) S 1 4242", 100);
+  ASSERT_FALSE(cpu);
+  EXPECT_NE(cpu.error().find("cstime"), std::string::npos) << cpu.error();
+}
+
+TEST(ProcessCpu, ReadsThisProcess) {
+  auto cpu = read_process_cpu(static_cast<int>(::getpid()));
+  ASSERT_TRUE(cpu) << cpu.error();
+  EXPECT_GE(cpu->own_seconds, 0);
+}
+
 }  // namespace
 }  // namespace kubenat::bench

@@ -62,7 +62,7 @@ TEST(BenchSoakFlags, AShortSoakWarmsUpForAQuarterOfItsDuration) {
 
 TEST(BenchSoakFlags, AnUnknownScenarioIsNamed) {
   EXPECT_THAT(parse_error({"--scenario", "marathon"}),
-              HasSubstr("--scenario: expects compare or soak, got \"marathon\""));
+              HasSubstr("--scenario: expects compare, soak or daemon, got \"marathon\""));
 }
 
 TEST(BenchSoakFlags, TheBaselineCannotSoak) {
@@ -72,7 +72,7 @@ TEST(BenchSoakFlags, TheBaselineCannotSoak) {
 
 TEST(BenchSoakFlags, RefusesTheComparisonsFlags) {
   EXPECT_THAT(parse_error({"--scenario", "soak", "--sizes", "1000"}),
-              HasSubstr("--sizes: applies to --scenario compare only (the soak takes --services)"));
+              HasSubstr("--sizes: applies to --scenario compare or daemon only (the soak takes --services)"));
   EXPECT_THAT(parse_error({"--scenario", "soak", "--runs", "3"}), HasSubstr("--runs: applies to --scenario compare"));
   EXPECT_THAT(parse_error({"--scenario", "soak", "--no-dataplane"}), HasSubstr("--no-dataplane"));
 }

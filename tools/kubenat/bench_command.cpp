@@ -1,7 +1,8 @@
 // kubenat bench: synthetic clusters of the sizes asked for, applied by each
 // backend into network namespaces of this machine, measured and reported
 // side by side; or, with --scenario soak, kubenat run under continuous
-// changes (the scenarios are bench/'s).
+// changes; or, with --scenario daemon, kubenat run timed at each size (the
+// scenarios are bench/'s).
 
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "bench/bench_report.h"
 #include "bench/bench_suite.h"
+#include "bench/daemon_scenario.h"
 #include "bench/machine_info.h"
 #include "bench/progress_bar.h"
 #include "bench/report_files.h"
@@ -111,6 +113,62 @@ int soak_command(const bench::BenchOptions& options, std::ostream& out, std::ost
   return 0;
 }
 
+// One run per backend and size, one after the other; a line per phase on
+// standard error, the report at the end.
+int daemon_command(const bench::BenchOptions& options, std::ostream& out, std::ostream& err) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    err << "kubenat bench: cannot find this program (/proc/self/exe): " << ec.message() << "\n";
+    return 1;
+  }
+  bench::DaemonReport report;
+  report.options = options;
+  report.machine = bench::describe_machine();
+  catch_interrupts();
+  // "kn<pid>b<i>-<role>" as the suite's cells, so that a killed bench's
+  // namespaces are swept like theirs (tests/e2e/cleanup_stale_namespaces.sh).
+  const std::string prefix = "kn" + std::to_string(::getpid()) + "b";
+  int index = 0;
+  for (bench::BenchBackend backend : options.backends) {
+    for (int services : options.sizes) {
+      if (interrupted) break;
+      const std::string label = std::string(bench::backend_name(backend)) + " " + std::to_string(services);
+      bench::DaemonSettings settings;
+      settings.kubenat_binary = self.string();
+      settings.namespace_prefix = prefix + std::to_string(index++);
+      settings.work_dir = (std::filesystem::path(options.out_dir) /
+                           ("daemon-" + std::string(bench::backend_name(backend)) + "-" + std::to_string(services)))
+                              .string();
+      bench::DaemonObserver observer;
+      observer.phase = [&](std::string_view phase) { err << "daemon " << label << ": " << phase << "\n"; };
+      observer.cancelled = [] { return interrupted != 0; };
+      bench::DaemonRun run = bench::run_daemon_scenario(options, backend, services, settings, observer);
+      err << "daemon " << label << ": " << (run.error ? "FAILED: " + *run.error : "done") << "\n";
+      report.runs.push_back(std::move(run));
+    }
+  }
+  if (interrupted) err << "kubenat bench: interrupted; reporting what was measured\n";
+
+  out << bench::render_daemon_table(report);
+  out.flush();
+  auto written = bench::write_daemon_report_files(report, options.out_dir, options.plots);
+  if (!written) {
+    err << "kubenat bench: " << written.error() << "\n";
+    return 1;
+  }
+  out << "\nwritten:";
+  for (const std::string& file : written->files) out << " " << file;
+  out << "\n";
+  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+
+  if (interrupted) return 130;
+  for (const bench::DaemonRun& run : report.runs) {
+    if (run.error) return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int bench_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -121,7 +179,8 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
   }
   if (options->help) {
     out << "usage: kubenat bench [flags]\n"
-           "       kubenat bench --scenario soak [--services N] [--soak-duration D] [--soak-rate R] [flags]\n\n"
+           "       kubenat bench --scenario soak [--services N] [--soak-duration D] [--soak-rate R] [flags]\n"
+           "       kubenat bench --scenario daemon [--sizes N,...] [--daemon-rate R] [--daemon-burst N] [flags]\n\n"
            "Measures kubenat's iptables and nftables backends and a kube-proxy baseline on synthetic\n"
            "clusters, in network namespaces of this machine (root needed). Writes a table to standard\n"
            "output and bench.json, table.md and PNG plots to --out.\n\n"
@@ -134,6 +193,13 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
            "objects. Writes a table to standard output and soak.json, soak.md and soak_memory.png to\n"
            "--out (the daemons' logs in --out/soak-<backend>/). Exit status 1 when a soak failed or the\n"
            "final rules differ.\n\n"
+           "--scenario daemon runs `kubenat run` the same way at each of --sizes, per backend: its cold\n"
+           "start (process start to first full sync, and the parts its log shows), its memory after the\n"
+           "first sync and after the changes, the latency from each API write to the end of the sync that\n"
+           "applied it (from its -v 2 log) under --daemon-rate changes per second for --daemon-duration\n"
+           "and under a burst of --daemon-burst new Services within --daemon-burst-window, and its CPU\n"
+           "seconds per change. Writes a table to standard output and daemon.json, table.md and PNG plots\n"
+           "to --out (the daemons' logs in --out/daemon-<backend>-<services>/).\n\n"
         << bench_usage();
     return 0;
   }
@@ -142,6 +208,7 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
     return 1;
   }
   if (options->scenario == bench::BenchScenario::Soak) return soak_command(*options, out, err);
+  if (options->scenario == bench::BenchScenario::Daemon) return daemon_command(*options, out, err);
 
   bench::BenchReport report;
   report.options = *options;

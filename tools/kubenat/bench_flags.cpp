@@ -25,6 +25,9 @@ constexpr int kMaxRuns = 1000;
 // One address per service is left for the endpoint a run adds.
 constexpr int kMaxEndpoints = 60;
 constexpr double kMaxChangesPerSecond = 10000;
+// New Services in a burst come after the largest size, within the
+// addresses synthetic_endpoint_ip has.
+constexpr int kMaxBurstServices = 10000;
 
 std::string quoted(std::string_view value) { return "\"" + std::string(value) + "\""; }
 
@@ -88,6 +91,10 @@ struct RawFlags {
   std::string soak_rate;
   std::string soak_sample_interval;
   std::string soak_warm_up;
+  std::string daemon_rate;
+  std::string daemon_duration;
+  std::string daemon_burst;
+  std::string daemon_burst_window;
   bool help = false;
 };
 
@@ -95,11 +102,14 @@ FlagSet make_flags(RawFlags& raw) {
   FlagSet flags("kubenat bench");
   flags.add_string("scenario", &raw.scenario,
                    "compare (default): the backends side by side at --sizes; soak: kubenat run under continuous "
-                   "changes for --soak-duration, its memory and syncs over time");
+                   "changes for --soak-duration, its memory and syncs over time; daemon: kubenat run at each of "
+                   "--sizes, its cold start, memory, programming latency under steady changes and a burst");
   flags.add_list("sizes", &raw.sizes, "numbers of services to measure (default 1000,10000,50000)");
   flags.add_string("endpoints", &raw.endpoints, "endpoints per service (default 10)");
   flags.add_list("backends", &raw.backends,
-                 "iptables, nftables, kube-proxy (default: all three; soak: iptables or nftables, default nftables)");
+                 "iptables, nftables, kube-proxy, kube-proxy-nftables, floor (default: all five; soak: iptables or "
+                 "nftables, default nftables; "
+                 "daemon: iptables or nftables, default both)");
   flags.add_string("runs", &raw.runs, "samples per figure (default 5; full syncs take at most 3)");
   flags.add_string("connections", &raw.connections, "new connections per data-plane run (default 1000)");
   flags.add_string("node-port-share", &raw.node_port_share, "share of NodePort services (default 0.1)");
@@ -123,6 +133,13 @@ FlagSet make_flags(RawFlags& raw) {
   flags.add_string("soak-warm-up", &raw.soak_warm_up,
                    "soak: memory drift is measured from the first sample after this (default 3m, or a quarter of "
                    "--soak-duration when that is shorter)");
+  flags.add_string("daemon-rate", &raw.daemon_rate,
+                   "daemon: changes per second to EndpointSlices and Services in the steady phase (default 20)");
+  flags.add_string("daemon-duration", &raw.daemon_duration, "daemon: how long the steady phase lasts (default 60s)");
+  flags.add_string("daemon-burst", &raw.daemon_burst,
+                   "daemon: new Services created in the burst, 0 for none (default 1000)");
+  flags.add_string("daemon-burst-window", &raw.daemon_burst_window,
+                   "daemon: the time the burst's creations are spread over (default 1s)");
   flags.add_bool("help", &raw.help, "show this help");
   return flags;
 }
@@ -136,27 +153,36 @@ std::expected<std::chrono::milliseconds, std::string> parse_positive_duration(st
   return std::chrono::duration_cast<std::chrono::milliseconds>(*value);
 }
 
-// The flags of the scenario not chosen: an error naming the first given.
+// The flags of the scenarios not chosen: an error naming the first given.
 std::expected<void, std::string> refuse_other_scenario_flags(const RawFlags& raw, bench::BenchScenario scenario) {
-  using bench::BenchScenario;
-  const std::pair<std::string_view, bool> compare_only[] = {
-      {"sizes", !raw.sizes.empty()},
-      {"runs", !raw.runs.empty()},
-      {"connections", !raw.connections.empty()},
-      {"no-dataplane", raw.no_dataplane},
-      {"baseline-full-sync-timeout", !raw.baseline_timeout.empty()}};
-  const std::pair<std::string_view, bool> soak_only[] = {{"services", !raw.services.empty()},
-                                                         {"soak-duration", !raw.soak_duration.empty()},
-                                                         {"soak-rate", !raw.soak_rate.empty()},
-                                                         {"soak-sample-interval", !raw.soak_sample_interval.empty()},
-                                                         {"soak-warm-up", !raw.soak_warm_up.empty()}};
-  const bool soak = scenario == BenchScenario::Soak;
-  for (const auto& [flag, given] : soak ? std::span(compare_only) : std::span(soak_only)) {
-    if (given) {
-      return std::unexpected("kubenat bench: flag --" + std::string(flag) + ": applies to --scenario " +
-                             (soak ? "compare" : "soak") + " only" +
-                             (flag == "sizes" ? " (the soak takes --services)" : ""));
+  using enum bench::BenchScenario;
+  struct ScenarioFlag {
+    std::string_view flag;
+    bool given;
+    std::vector<bench::BenchScenario> scenarios;  // where it applies
+  };
+  const ScenarioFlag flags[] = {{"sizes", !raw.sizes.empty(), {Compare, Daemon}},
+                                {"runs", !raw.runs.empty(), {Compare}},
+                                {"connections", !raw.connections.empty(), {Compare}},
+                                {"no-dataplane", raw.no_dataplane, {Compare}},
+                                {"baseline-full-sync-timeout", !raw.baseline_timeout.empty(), {Compare}},
+                                {"services", !raw.services.empty(), {Soak}},
+                                {"soak-duration", !raw.soak_duration.empty(), {Soak}},
+                                {"soak-rate", !raw.soak_rate.empty(), {Soak}},
+                                {"soak-sample-interval", !raw.soak_sample_interval.empty(), {Soak}},
+                                {"soak-warm-up", !raw.soak_warm_up.empty(), {Soak}},
+                                {"daemon-rate", !raw.daemon_rate.empty(), {Daemon}},
+                                {"daemon-duration", !raw.daemon_duration.empty(), {Daemon}},
+                                {"daemon-burst", !raw.daemon_burst.empty(), {Daemon}},
+                                {"daemon-burst-window", !raw.daemon_burst_window.empty(), {Daemon}}};
+  for (const ScenarioFlag& f : flags) {
+    if (!f.given || std::find(f.scenarios.begin(), f.scenarios.end(), scenario) != f.scenarios.end()) continue;
+    std::string where;
+    for (std::size_t i = 0; i < f.scenarios.size(); ++i) {
+      where += (i == 0 ? "" : " or ") + std::string(bench::scenario_name(f.scenarios[i]));
     }
+    return std::unexpected("kubenat bench: flag --" + std::string(f.flag) + ": applies to --scenario " + where +
+                           " only" + (f.flag == "sizes" ? " (the soak takes --services)" : ""));
   }
   return {};
 }
@@ -193,12 +219,40 @@ std::expected<bench::SoakOptions, std::string> validate_soak(const RawFlags& raw
   return soak;
 }
 
+std::expected<bench::DaemonScenarioOptions, std::string> validate_daemon(const RawFlags& raw) {
+  bench::DaemonScenarioOptions daemon;
+  if (!raw.daemon_rate.empty()) {
+    auto rate = parse_double(raw.daemon_rate);
+    if (!rate || *rate <= 0 || *rate > kMaxChangesPerSecond) {
+      return std::unexpected(
+          flag_error("daemon-rate", "changes per second, above 0 and at most 10000", raw.daemon_rate));
+    }
+    daemon.changes_per_second = *rate;
+  }
+  if (!raw.daemon_duration.empty()) {
+    auto duration = parse_positive_duration("daemon-duration", raw.daemon_duration);
+    if (!duration) return std::unexpected(duration.error());
+    daemon.steady_duration = *duration;
+  }
+  if (!raw.daemon_burst.empty()) {
+    auto burst = parse_bounded("daemon-burst", raw.daemon_burst, 0, kMaxBurstServices);
+    if (!burst) return std::unexpected(burst.error());
+    daemon.burst_services = *burst;
+  }
+  if (!raw.daemon_burst_window.empty()) {
+    auto window = parse_positive_duration("daemon-burst-window", raw.daemon_burst_window);
+    if (!window) return std::unexpected(window.error());
+    daemon.burst_window = *window;
+  }
+  return daemon;
+}
+
 std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
   BenchOptions options;
   options.help = raw.help;
   if (!raw.scenario.empty()) {
     const std::optional<bench::BenchScenario> scenario = bench::scenario_from_name(raw.scenario);
-    if (!scenario) return std::unexpected(flag_error("scenario", "compare or soak", raw.scenario));
+    if (!scenario) return std::unexpected(flag_error("scenario", "compare, soak or daemon", raw.scenario));
     options.scenario = *scenario;
   }
   if (auto refused = refuse_other_scenario_flags(raw, options.scenario); !refused) {
@@ -210,6 +264,13 @@ std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
     options.soak = *soak;
     options.backends = {BenchBackend::Nftables};
   }
+  if (options.scenario == bench::BenchScenario::Daemon) {
+    auto daemon = validate_daemon(raw);
+    if (!daemon) return std::unexpected(daemon.error());
+    options.daemon = *daemon;
+    options.backends = {BenchBackend::Iptables, BenchBackend::Nftables};
+  }
+  const bool runs_kubenat = options.scenario != bench::BenchScenario::Compare;
   if (!raw.sizes.empty()) {
     options.sizes.clear();
     for (const std::string& size : raw.sizes) {
@@ -224,10 +285,16 @@ std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
     options.backends.clear();
     for (const std::string& name : raw.backends) {
       const std::optional<BenchBackend> backend = backend_from_name(name);
-      if (!backend) return std::unexpected(flag_error("backends", "iptables, nftables or kube-proxy", name));
-      if (*backend == BenchBackend::KubeProxy && options.scenario == bench::BenchScenario::Soak) {
+      if (!backend) {
         return std::unexpected(
-            flag_error("backends", "iptables or nftables for the soak, which runs kubenat run", name));
+            flag_error("backends", "iptables, nftables, kube-proxy, kube-proxy-nftables or floor", name));
+      }
+      if (*backend != BenchBackend::Iptables && *backend != BenchBackend::Nftables && runs_kubenat) {
+        const bool soak = options.scenario == bench::BenchScenario::Soak;
+        return std::unexpected(flag_error(
+            "backends", std::string("iptables or nftables for the ") + (soak ? "soak" : "daemon scenario") +
+                            ", which runs kubenat run",
+            name));
       }
       if (std::find(options.backends.begin(), options.backends.end(), *backend) == options.backends.end()) {
         options.backends.push_back(*backend);
