@@ -277,7 +277,15 @@ std::vector<std::string> render_iptables_change(const IptablesChange& change, st
   // inserted rule jumps to exists, and once the edits are done no shared
   // chain jumps to the deleted chains any more. An edited chain is never
   // declared: that would flush it.
+  // A chain that is also written whole already gets its final rules (a
+  // caller may add such writes, as kube-proxy's partial sync does): its
+  // edits would apply twice.
+  std::set<std::pair<IptablesTable, std::string_view>> written;
+  if (!change.edits.empty()) {
+    for (const ChainWrite& write : change.writes) written.emplace(write.table, write.chain.name.view());
+  }
   for (const RuleEdit& edit : change.edits) {
+    if (written.contains({edit.table, edit.chain})) continue;
     Section& s = sections[static_cast<int>(edit.table)];
     s.used = true;
     if (edit.kind == RuleEdit::Kind::Delete) {

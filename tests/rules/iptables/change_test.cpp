@@ -367,6 +367,22 @@ TEST(IptablesChangeRender, RemovedServiceIsOneDeleteFromKubeServicesThenItsChain
                           cluster_ip_rule(before, 1) + "\n-X " + sep(1, 0) + "\n-X " + svc(1) + "\nCOMMIT\n"));
 }
 
+TEST(IptablesChangeRender, EditsOfAChainAlsoWrittenWholeAreLeftOut) {
+  // kube-proxy's partial sync, as the bench's baseline builds it: the
+  // minimal change plus every shared chain rewritten.
+  const IptablesPlan after = compile(Services(3).build());
+  IptablesChange change = diff_iptables(compile(Services(3).without(1).build()), after);
+  ASSERT_THAT(change.edits, SizeIs(1));
+  const SharedChain& services =
+      *std::find_if(after.shared_chains.begin(), after.shared_chains.end(),
+                    [](const SharedChain& c) { return c.table == IptablesTable::Nat && c.name == "KUBE-SERVICES"; });
+  change.writes.push_back(ChainWrite{IptablesTable::Nat, after.assemble(services)});
+  const std::vector<std::string> payloads = render_iptables_change(change);
+  ASSERT_THAT(payloads, SizeIs(1));
+  EXPECT_EQ(count_lines_starting_with(payloads[0], "-I "), 0u) << payloads[0];
+  EXPECT_EQ(count_lines_starting_with(payloads[0], "-A KUBE-SERVICES "), 4u) << payloads[0];
+}
+
 TEST(IptablesChangeRender, FilterSectionComesBeforeNatInOnePayload) {
   const IptablesChange change =
       diff_iptables(compile(Services(3).build()), compile(Services(3).endpoints(1, 0).build()));
