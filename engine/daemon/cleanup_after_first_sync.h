@@ -5,7 +5,8 @@
 // (engine/daemon/leftovers.h). kube-proxy removes them before its first sync;
 // after is better: the old mode's rules keep serving until the new ones are
 // in (both DNAT the same way, and a packet the first one translated no longer
-// matches the second), so switching costs no connection.
+// matches the second), so switching costs no connection. It then returns
+// the memory the start-up freed to the system (malloc_trim).
 
 #include <functional>
 #include <string>
