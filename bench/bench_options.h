@@ -60,6 +60,10 @@ struct SoakOptions {
 struct DaemonScenarioOptions {
   double changes_per_second = 20;
   std::chrono::milliseconds steady_duration = std::chrono::seconds(60);
+  // Changes at the rate before the timed ones, untimed: the daemon spaces
+  // its syncs by the median cost of its last five, the first full sync's
+  // among them until a few partial syncs have run.
+  std::chrono::milliseconds steady_warm_up = std::chrono::seconds(5);
   int burst_services = 1000;
   std::chrono::milliseconds burst_window = std::chrono::seconds(1);
 };

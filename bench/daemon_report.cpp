@@ -112,7 +112,8 @@ std::string render_daemon_table(const DaemonReport& report) {
       << percent(o.local_share) << "; seed " << o.seed << "\n";
   out << "steady: " << format_figure(d.changes_per_second)
       << " changes per second (80 % EndpointSlices, 20 % Services) "
-      << "for " << go_duration(d.steady_duration) << "; burst: ";
+      << "for " << go_duration(d.steady_duration) << " after " << go_duration(d.steady_warm_up)
+      << " of them untimed; burst: ";
   if (d.burst_services == 0) {
     out << "none\n";
   } else {
@@ -225,6 +226,7 @@ json daemon_report_to_json(const DaemonReport& report) {
                   {"endpoints", o.endpoints},
                   {"changes_per_second", o.daemon.changes_per_second},
                   {"steady_seconds", std::chrono::duration<double>(o.daemon.steady_duration).count()},
+                  {"steady_warm_up_seconds", std::chrono::duration<double>(o.daemon.steady_warm_up).count()},
                   {"burst_services", o.daemon.burst_services},
                   {"burst_window_seconds", std::chrono::duration<double>(o.daemon.burst_window).count()},
                   {"node_port_share", o.node_port_share},
@@ -277,12 +279,13 @@ std::string render_daemon_plot_data(const DaemonReport& report) {
 std::string render_daemon_gnuplot_script(const DaemonReport& report) {
   std::ostringstream out;
   out << "set terminal png size 960,600 noenhanced\nset logscale x\nset xlabel 'services'\nset grid\n"
-         "set key top left\nset yrange [0:*]\n";
+         "set key top left\n";
   struct Plot {
     const char* file;
     const char* title;
     const char* ylabel;
     std::vector<std::pair<int, const char*>> columns;  // data column, what it is
+    bool log_y = false;                                // latencies span milliseconds to seconds
   };
   const Plot plots[] = {
       {"daemon_cold_start.png", "kubenat run: process start to first full sync", "seconds", {{2, "cold start"}}},
@@ -290,9 +293,11 @@ std::string render_daemon_gnuplot_script(const DaemonReport& report) {
       {"daemon_latency.png",
        "kubenat run: API write to rules applied, steady changes",
        "ms",
-       {{5, "p50"}, {6, "p90"}, {7, "p99"}}},
+       {{5, "p50"}, {6, "p90"}, {7, "p99"}},
+       true},
   };
   for (const Plot& plot : plots) {
+    out << (plot.log_y ? "set logscale y\nset yrange [*:*]\n" : "unset logscale y\nset yrange [0:*]\n");
     out << "set output '" << plot.file << "'\nset title '" << plot.title << "'\nset ylabel '" << plot.ylabel
         << "'\nplot ";
     bool first = true;

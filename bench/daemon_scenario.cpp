@@ -239,6 +239,12 @@ DaemonRun run_daemon_scenario(const BenchOptions& options, BenchBackend backend,
 
   report_phase("steady changes");
   {
+    const auto warm_up =
+        static_cast<std::size_t>(std::chrono::duration<double>(d.steady_warm_up).count() * d.changes_per_second);
+    auto warmed = timed_changes(
+        warm_up, std::chrono::duration<double>(1.0 / d.changes_per_second), [&] { return churn.change(); }, observer);
+    if (!warmed) return failed(warmed.error());
+    const ChurnCounts before = churn.counts();
     auto meter = PhaseMeter::start(*daemon);
     if (!meter) return failed(meter.error());
     const auto count =
@@ -257,7 +263,7 @@ DaemonRun run_daemon_scenario(const BenchOptions& options, BenchBackend backend,
     steady_changes = std::move(*made);
     run.steady.ran = true;
     run.steady.seconds = std::chrono::duration<double>(steady::now() - begun).count();
-    run.steady.changes = churn.counts();
+    run.steady.changes = counts_since(before, churn.counts());
     if (auto finished = meter->finish(*daemon, run.steady, observer); !finished) return failed(finished.error());
     run.steady.latency = latencies_from_log(daemon_options.log_path, steady_changes);
     std::vector<TimedChange> endpoint_changes, service_changes;
