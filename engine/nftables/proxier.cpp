@@ -91,7 +91,7 @@ void NftProxier::compile(const ClusterState& state, const std::set<ObjectName>* 
     before_view_ = std::move(before);
   } else {
     if (plan_) before_view_ = std::move(*plan_);
-    NftCompileResult compiled = compile_nft(state, config);
+    NftCompileResult compiled = compile_nft(state, config, before_view_ ? &*before_view_ : nullptr);
     plan_ = std::move(compiled.plan);
     diagnostics_ = std::move(compiled.diagnostics);
     // Everything was recompiled; still, the kernel needs only the difference.

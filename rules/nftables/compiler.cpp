@@ -776,7 +776,7 @@ void remove_service_ports(NftPlan& plan, const ObjectName& id, std::set<ServiceP
 // of its service's other ports precede it.
 std::vector<ServicePortName> compile_service_into(NftPlan& plan, const ClusterState& state, const Service& service,
                                                   const ProxyConfig& config, const std::string& zone,
-                                                  Diagnostics* diagnostics) {
+                                                  Diagnostics* diagnostics, const NftPlan* reuse = nullptr) {
   std::vector<ServicePortInfo> ports = resolve_service_ports(service, slices_of(state, service.id), config);
   std::vector<std::vector<NftDestination>> claimed;
   for (const ServicePortInfo& port : ports) {
@@ -796,6 +796,12 @@ std::vector<ServicePortName> compile_service_into(NftPlan& plan, const ClusterSt
     const EndpointSelection selection = select_endpoints(port, config.node_name, zone);
     auto fragment = std::make_shared<const NftServicePortRules>(
         ServicePortCompiler(port, selection, config, std::move(claimed[i]), lost).compile());
+    if (reuse != nullptr) {
+      // The same rules as in the plan being replaced: share its fragment, so
+      // that the two plans cost one while both are alive.
+      auto was = reuse->service_ports.find(port.name);
+      if (was != reuse->service_ports.end() && *was->second == *fragment) fragment = was->second;
+    }
     reference(plan, *fragment, +1);
     plan.service_ports[port.name] = std::move(fragment);
     names.push_back(port.name);
@@ -850,7 +856,7 @@ std::set<ServicePortName> recompile_until_settled(NftPlan& plan, const ClusterSt
 
 }  // namespace
 
-NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& config) {
+NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& config, const NftPlan* reuse) {
   NftCompileResult result;
   result.diagnostics = orphan_slice_diagnostics(state);
   NftPlan& plan = result.plan;
@@ -862,7 +868,7 @@ NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& confi
   // In name order, the first claimant of a destination is compiled first
   // and keeps it: no service needs compiling twice.
   for (const auto& [id, service] : state.services) {
-    compile_service_into(plan, state, service, config, zone, &result.diagnostics);
+    compile_service_into(plan, state, service, config, zone, &result.diagnostics, reuse);
   }
   if (node_ports_restricted(config)) {
     for (const IpAddress& ip : config.local_addresses) {

@@ -22,8 +22,11 @@ struct NftCompileResult {
   Diagnostics diagnostics;
 };
 
-// The whole table. Pure and deterministic.
-NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& config);
+// The whole table. Pure and deterministic. A service port whose rules come
+// out as they are in `reuse` (the plan this one replaces; may be null) gets
+// reuse's fragment, the same object rather than an equal copy, so that
+// keeping the old plan for the diff does not double the memory.
+NftCompileResult compile_nft(const ClusterState& state, const ProxyConfig& config, const NftPlan* reuse = nullptr);
 
 // The fragments a recompile took out of the plan, as they were.
 using NftReplacedPorts = std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>>;

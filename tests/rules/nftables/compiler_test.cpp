@@ -282,6 +282,21 @@ TEST(NftCompiler, IdenticalPlansGiveNoChange) {
   EXPECT_TRUE(diff_nft(compile_nft(state, config()).plan, compile_nft(state, config()).plan).empty());
 }
 
+TEST(NftCompiler, AWholeCompileSharesTheUnchangedFragmentsOfThePlanItReplaces) {
+  ClusterBuilder both = web({"10.1.0.1"}, cluster_ip());
+  both.add(ServiceBuilder("ns", "api").cluster_ip("10.96.0.11").port("http", 80))
+      .add(SliceBuilder("ns", "api").port("http", 8080).endpoint("10.1.0.1", "node-a"));
+  const NftPlan before = compile_nft(both.build(), config()).plan;
+  ClusterState changed = both.build();
+  changed.services.at({"ns", "web"}).ports.front().port = 81;
+  const NftPlan after = compile_nft(changed, config(), &before).plan;
+  const ServicePortName api{{"ns", "api"}, "http", Protocol::Tcp};
+  const ServicePortName web_port{{"ns", "web"}, "http", Protocol::Tcp};
+  EXPECT_EQ(after.service_ports.at(api), before.service_ports.at(api));  // the same object
+  EXPECT_NE(*after.service_ports.at(web_port), *before.service_ports.at(web_port));
+  EXPECT_EQ(after, compile_nft(changed, config()).plan);
+}
+
 // Elements with the same key in one set: the kernel refuses the second.
 std::vector<NftSetElement> duplicate_keys(const NftPlan& plan) {
   std::map<std::pair<std::string, std::vector<NftValue>>, int> seen;
