@@ -16,10 +16,15 @@ namespace {
 // appearance, so that each set's elements share as few messages as fit.
 class ElementGroups {
  public:
-  void add(const std::string& set, const NftElement* element) {
-    auto [it, inserted] = index_.try_emplace(set, groups_.size());
-    if (inserted) groups_.emplace_back(set, std::vector<const NftElement*>{});
-    groups_[it->second].second.push_back(element);
+  void add(const NftSetName& set, const NftElement* element) {
+    // A service port's elements come sorted by set: most follow one of the same set.
+    if (groups_.empty() || set != last_set_) {
+      auto [it, inserted] = index_.try_emplace(set, groups_.size());
+      if (inserted) groups_.emplace_back(set.str(), std::vector<const NftElement*>{});
+      last_set_ = set;
+      last_group_ = it->second;
+    }
+    groups_[last_group_].second.push_back(element);
     ++count_;
   }
   bool empty() const { return count_ == 0; }
@@ -33,7 +38,9 @@ class ElementGroups {
 
  private:
   std::vector<std::pair<std::string, std::vector<const NftElement*>>> groups_;
-  std::map<std::string, std::size_t, std::less<>> index_;
+  std::map<NftSetName, std::size_t> index_;
+  NftSetName last_set_;
+  std::size_t last_group_ = 0;
   std::size_t count_ = 0;
 };
 
@@ -305,7 +312,7 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
     }
     pending_bytes += bytes;
   }
-  const std::string hairpin_set = kNftHairpinSet;
+  const NftSetName hairpin_set = kNftHairpinSet;
   for (const auto& [ip, refs] : plan.hairpin_refs) {
     NftElement element{{ip, ip}, {}};
     const std::size_t bytes = element_bytes(element);

@@ -17,8 +17,6 @@
 
 namespace kubenat {
 
-using NftSetElement = std::pair<std::string, NftElement>;  // (set or map name, element)
-
 struct NftChange {
   IpFamily family = IpFamily::V4;
   std::string table = "kubenat";

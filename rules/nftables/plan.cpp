@@ -20,8 +20,8 @@ bool NftPlan::operator==(const NftPlan& other) const {
   return true;
 }
 
-std::vector<std::pair<std::string, NftElement>> plan_elements(const NftPlan& plan) {
-  std::vector<std::pair<std::string, NftElement>> out = plan.fixed_elements;
+std::vector<NftSetElement> plan_elements(const NftPlan& plan) {
+  std::vector<NftSetElement> out = plan.fixed_elements;
   for (const auto& [name, fragment] : plan.service_ports) {
     out.insert(out.end(), fragment->elements.begin(), fragment->elements.end());
   }

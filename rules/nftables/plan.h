@@ -29,6 +29,7 @@
 #include "rules/ip.h"
 #include "rules/conntrack_cleanup.h"
 #include "rules/model.h"
+#include "rules/nftables/set_name.h"
 #include "rules/nftables/values.h"
 
 namespace kubenat {
@@ -62,6 +63,8 @@ struct NftElement {
   NftValues data;  // map data, empty for plain sets
   auto operator<=>(const NftElement&) const = default;
 };
+
+using NftSetElement = std::pair<NftSetName, NftElement>;  // (set or map name, element)
 
 struct NftSet {
   std::string name;
@@ -233,7 +236,7 @@ struct NftAffinityTarget {
 // has no chains or sets of its own: the table holds the same chains and
 // sets whatever the number of services.
 struct NftServicePortRules {
-  std::vector<std::pair<std::string, NftElement>> elements;  // (set, element), sorted; no other port has these
+  std::vector<NftSetElement> elements;  // (set, element), sorted; no other port has these
   // Every destination the port claims, sorted, whether it is served there
   // or another port is (see NftPlan::claims).
   std::vector<NftDestination> destinations;
@@ -262,7 +265,7 @@ struct NftPlan {
   std::vector<NftChain> chains;
   // Elements that come from the configuration, not from a service port
   // (the NodePort addresses), sorted.
-  std::vector<std::pair<std::string, NftElement>> fixed_elements;
+  std::vector<NftSetElement> fixed_elements;
   std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>> service_ports;
   // References from the service ports to shared things (see above).
   std::map<std::string, std::size_t> count_set_refs;
@@ -300,6 +303,6 @@ inline constexpr const char* kNftAffinityMap = "affinity";
 // Every element a complete table holds, for renderers and full applies: the
 // fixed ones, the service ports', then the hairpin pairs. (Its sets and
 // chains are NftPlan::sets and NftPlan::chains.)
-std::vector<std::pair<std::string, NftElement>> plan_elements(const NftPlan& plan);
+std::vector<NftSetElement> plan_elements(const NftPlan& plan);
 
 }  // namespace kubenat

@@ -141,9 +141,9 @@ std::string statement_text(const NftStatement& statement, IpFamily family) {
 // by set name, sorted.
 // `shared` holds the elements no service port owns (the configuration's and
 // the hairpin pairs), built by the caller so that the pointers stay valid.
-std::map<std::string, std::vector<const NftElement*>> elements_by_set(const NftPlan& plan,
+std::map<NftSetName, std::vector<const NftElement*>> elements_by_set(const NftPlan& plan,
                                                                       std::vector<NftSetElement>& shared) {
-  std::map<std::string, std::vector<const NftElement*>> out;
+  std::map<NftSetName, std::vector<const NftElement*>> out;
   shared = plan.fixed_elements;
   for (const auto& [ip, refs] : plan.hairpin_refs) shared.emplace_back(kNftHairpinSet, NftElement{{ip, ip}, {}});
   for (const auto& [set, element] : shared) out[set].push_back(&element);
@@ -327,7 +327,7 @@ std::string render_nft_change(const NftChange& change) {
     for (std::size_t i = 0; i < list.size();) {
       std::size_t end = i;
       while (end < list.size() && list[end].first == list[i].first) ++end;
-      out += std::string(verb) + " element " + where + list[i].first + " { ";
+      out += std::string(verb) + " element " + where + list[i].first.str() + " { ";
       for (std::size_t k = i; k < end; ++k) {
         const NftElement& element = list[k].second;
         out += (k != i ? ", " : "") + (keys_only ? render_nft_values(element.key, true) : render_nft_element(element));
