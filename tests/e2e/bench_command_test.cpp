@@ -68,9 +68,9 @@ TEST_F(BenchCommand, SucceedsAndPrintsATablePerFigure) {
 
 TEST_F(BenchCommand, MeasuresEverySizeOnEveryBackendWithoutErrors) {
   ASSERT_FALSE(report_->is_discarded());
-  EXPECT_EQ((*report_)["cells"].size(), 6u);
+  EXPECT_EQ((*report_)["cells"].size(), 10u);
   for (int services : {50, 100}) {
-    for (const char* backend : {"iptables", "nftables", "kube-proxy"}) {
+    for (const char* backend : {"iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor"}) {
       const nlohmann::json* c = cell(services, backend);
       ASSERT_NE(c, nullptr) << backend << " " << services;
       EXPECT_TRUE((*c)["error"].is_null()) << backend << " " << services << ": " << (*c)["error"];
@@ -91,6 +91,23 @@ TEST_F(BenchCommand, KubenatBackendsHaveEveryControlAndDataPlaneFigure) {
     EXPECT_EQ(sample_count(*c, "peak_memory_mib"), 1u) << backend;
     EXPECT_EQ((*c)["connection_failures"], 0) << backend;
   }
+}
+
+TEST_F(BenchCommand, NftablesBaselineHasControlAndDataPlaneFigures) {
+  const nlohmann::json* c = cell(100, "kube-proxy-nftables");
+  ASSERT_NE(c, nullptr);
+  for (const char* figure : {"full_sync_ms", "endpoint_change_ms", "service_add_ms", "connect_latency_us"}) {
+    EXPECT_EQ(sample_count(*c, figure), 2u) << figure;
+  }
+}
+
+TEST_F(BenchCommand, FloorHasTheDataPlaneFiguresAlone) {
+  const nlohmann::json* c = cell(100, "floor");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u);
+  EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u);
+  EXPECT_EQ(sample_count(*c, "full_sync_ms"), 0u);
+  EXPECT_EQ((*c)["connection_failures"], 0);
 }
 
 TEST_F(BenchCommand, BaselineHasFullAndPartialSyncFiguresButNoDataPlane) {
