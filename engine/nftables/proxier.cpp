@@ -36,21 +36,18 @@ std::string summary_of(const NftApplyStats& applied) {
 
 // The parts of `after`'s counters that the ports in `old_fragments` and
 // `new_fragments` refer to, as they were before those ports changed.
-template <class Key, class Names>
-void before_refs(const std::map<Key, std::size_t>& after, const std::vector<const NftServicePortRules*>& old_fragments,
-                 const std::vector<const NftServicePortRules*>& new_fragments, Names names,
-                 std::map<Key, std::size_t>& before) {
-  std::map<Key, long> delta;
+void before_refs(const NftAddressRefs& after, const std::vector<const NftServicePortRules*>& old_fragments,
+                 const std::vector<const NftServicePortRules*>& new_fragments, NftAddressRefs& before) {
+  std::map<IpAddress, long> delta;
   for (const NftServicePortRules* f : old_fragments) {
-    for (const Key& key : names(*f)) ++delta[key];
+    for (const IpAddress& ip : f->hairpin_ips) ++delta[ip];
   }
   for (const NftServicePortRules* f : new_fragments) {
-    for (const Key& key : names(*f)) --delta[key];
+    for (const IpAddress& ip : f->hairpin_ips) --delta[ip];
   }
-  for (const auto& [key, d] : delta) {
-    auto it = after.find(key);
-    const long count = (it == after.end() ? 0 : static_cast<long>(it->second)) + d;
-    if (count > 0) before[key] = static_cast<std::size_t>(count);
+  for (const auto& [ip, d] : delta) {
+    const long count = static_cast<long>(after.refs(ip)) + d;
+    if (count > 0) before.set(ip, static_cast<std::uint32_t>(count));
   }
 }
 
@@ -85,8 +82,7 @@ void NftProxier::compile(const ClusterState& state, const std::set<ObjectName>* 
     for (const ServicePortName& name : touched) {
       if (auto it = plan_->service_ports.find(name); it != plan_->service_ports.end()) new_fragments.push_back(it->second.get());
     }
-    before_refs(plan_->hairpin_refs, old_fragments, new_fragments,
-                [](const NftServicePortRules& f) { return f.hairpin_ips; }, before.hairpin_refs);
+    before_refs(plan_->hairpin_refs, old_fragments, new_fragments, before.hairpin_refs);
     pending_change_ = diff_nft(before, *plan_, touched);
     before_view_ = std::move(before);
   } else {

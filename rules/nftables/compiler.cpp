@@ -704,7 +704,7 @@ void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
     if (use > 0) add_count_set(plan, set);
     if (use < 0) remove_count_set(plan, set);
   }
-  for (const IpAddress& ip : fragment.hairpin_ips) count_reference(plan.hairpin_refs, ip, delta);
+  for (const IpAddress& ip : fragment.hairpin_ips) plan.hairpin_refs.add(ip, delta);
   if (fragment.affinity_timeout) {
     const int use = count_reference(plan.affinity_timeout_refs, *fragment.affinity_timeout, delta);
     if (use > 0) add_affinity_timeout(plan, *fragment.affinity_timeout);

@@ -29,6 +29,7 @@
 #include "rules/ip.h"
 #include "rules/conntrack_cleanup.h"
 #include "rules/model.h"
+#include "rules/nftables/address_refs.h"
 #include "rules/nftables/set_name.h"
 #include "rules/nftables/values.h"
 
@@ -269,7 +270,7 @@ struct NftPlan {
   std::map<ServicePortName, std::shared_ptr<const NftServicePortRules>> service_ports;
   // References from the service ports to shared things (see above).
   std::map<std::string, std::size_t> count_set_refs;
-  std::map<IpAddress, std::size_t> hairpin_refs;
+  NftAddressRefs hairpin_refs;
   std::map<std::uint32_t, std::size_t> affinity_timeout_refs;
   std::size_t total_endpoints = 0;
   // The service ports claiming each destination, in name order. The API

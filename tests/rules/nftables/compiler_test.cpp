@@ -274,7 +274,7 @@ TEST(NftCompiler, HairpinPairStaysWhileAnyServiceUsesTheEndpoint) {
   NftPlan after = compile_nft(after_state, config()).plan;
   NftChange change = diff_nft(before, after);
   EXPECT_THAT(change.elements_removed, Not(Contains(NftSetElement{"hairpin", {{ip("10.1.0.1"), ip("10.1.0.1")}, {}}})));
-  EXPECT_EQ(after.hairpin_refs.at(ip("10.1.0.1")), 1u);
+  EXPECT_EQ(after.hairpin_refs.refs(ip("10.1.0.1")), 1u);
 }
 
 TEST(NftCompiler, IdenticalPlansGiveNoChange) {
