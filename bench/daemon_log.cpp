@@ -32,6 +32,19 @@ std::chrono::nanoseconds from_milliseconds(double ms) {
   return std::chrono::nanoseconds(static_cast<long long>(ms * 1e6));
 }
 
+// "..., compiled in 1.234000 ms, 5.678000 ms": the compile's milliseconds.
+std::optional<std::chrono::nanoseconds> compile_duration(std::string_view message) {
+  constexpr std::string_view kCompiled = ", compiled in ";
+  const std::size_t at = message.rfind(kCompiled);
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = message.substr(at + kCompiled.size());
+  const std::size_t unit = rest.find(" ms, ");
+  if (unit == std::string_view::npos) return std::nullopt;
+  auto ms = trailing_milliseconds(rest.substr(0, unit + 3));
+  if (!ms) return std::nullopt;
+  return from_milliseconds(*ms);
+}
+
 }  // namespace
 
 std::optional<WallClock::time_point> parse_log_time(std::string_view line, int year) {
@@ -70,6 +83,7 @@ DaemonLog parse_daemon_log(std::string_view text, int year) {
       auto ms = trailing_milliseconds(message);
       if (!ms) continue;
       sync.duration = from_milliseconds(*ms);
+      sync.compile_duration = compile_duration(message);
     } else if (line[0] == 'I' && message.starts_with("full sync (")) {
       auto ms = trailing_milliseconds(message);
       const std::size_t close = message.find("): ");
@@ -77,6 +91,7 @@ DaemonLog parse_daemon_log(std::string_view text, int year) {
       sync.full = true;
       sync.reason = std::string(message.substr(11, close - 11));
       sync.duration = from_milliseconds(*ms);
+      sync.compile_duration = compile_duration(message);
     } else if (line[0] == 'E' && message.starts_with("sync failed after ")) {
       // "sync failed after 12.000000 ms: <error>"
       const std::string_view rest = message.substr(18);

@@ -143,6 +143,11 @@ std::string render_daemon_table(const DaemonReport& report) {
   row("- first full sync: compile and apply", [](const DaemonRun& r) {
     return r.first_sync_seconds > 0 ? seconds_text(r.first_sync_seconds) : std::string("-");
   });
+  row("- - of which compile / apply", [](const DaemonRun& r) {
+    if (!r.first_sync_compile_seconds) return std::string("-");
+    return seconds_text(*r.first_sync_compile_seconds) + " / " +
+           seconds_text(r.first_sync_seconds - *r.first_sync_compile_seconds);
+  });
   row("cold start CPU", [](const DaemonRun& r) { return seconds_text(r.cold_start_cpu_seconds); });
   row("RSS / VmHWM after the first sync", [](const DaemonRun& r) { return memory_text(r.after_first_sync); });
   row("steady: changes made", [](const DaemonRun& r) {
@@ -243,6 +248,8 @@ json daemon_report_to_json(const DaemonReport& report) {
                     {"startup_seconds", optional_json(r.startup_seconds)},
                     {"list_seconds", optional_json(r.list_seconds)},
                     {"first_sync_seconds", r.first_sync_seconds},
+                    {"first_sync_compile_seconds",
+                     r.first_sync_compile_seconds ? json(*r.first_sync_compile_seconds) : json()},
                     {"cold_start_cpu_seconds", r.cold_start_cpu_seconds},
                     {"after_first_sync", memory_to_json(r.after_first_sync)},
                     {"steady", phase_to_json(r.steady)},

@@ -52,7 +52,8 @@ struct DaemonRun {
   double cold_start_seconds = 0;
   std::optional<double> startup_seconds;  // to "kubenat run: node ...": flags, Node, servers, watches started
   std::optional<double> list_seconds;     // from there to the first sync's start: lists decoded, waiting for all
-  double first_sync_seconds = 0;          // the first full sync: compile and apply (not split by the daemon)
+  double first_sync_seconds = 0;          // the first full sync: compile and apply
+  std::optional<double> first_sync_compile_seconds;  // of it, the compile, where the log says
   double cold_start_cpu_seconds = 0;
   ProcessMemory after_first_sync;
   DaemonPhase steady;

@@ -227,6 +227,9 @@ DaemonRun run_daemon_scenario(const BenchOptions& options, BenchBackend backend,
     if (first_full == log.syncs.end()) return failed("no successful full sync in " + daemon_options.log_path);
     run.cold_start_seconds = seconds_between(started, first_full->end);
     run.first_sync_seconds = std::chrono::duration<double>(first_full->duration).count();
+    if (first_full->compile_duration) {
+      run.first_sync_compile_seconds = std::chrono::duration<double>(*first_full->compile_duration).count();
+    }
     if (log.watch_started) {
       run.startup_seconds = seconds_between(started, *log.watch_started);
       run.list_seconds = seconds_between(*log.watch_started, first_full->start());

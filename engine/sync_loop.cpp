@@ -151,6 +151,7 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   // kernel: without it, so the watch keeps delivering meanwhile.
   if (proxier_) proxier_->compile(state_, everything ? nullptr : &changed);
   for (Proxier* other : others_) other->compile(state_, everything ? nullptr : &changed);
+  report.compile_duration = clock_.now() - started;
   lock.unlock();
   if (proxier_) {
     report.result = proxier_->apply();

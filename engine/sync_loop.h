@@ -32,6 +32,7 @@ struct SyncReport {
   // The other proxiers' (static routes), in the order they were added.
   std::vector<SyncResult> other_results;
   std::chrono::steady_clock::duration duration{};
+  std::chrono::steady_clock::duration compile_duration{};  // of duration: compiling, the rest applying
   std::size_t services_changed = 0;  // Services whose Service object changed
   std::size_t endpoints_changed = 0; // Services whose slices changed
   std::vector<ObjectName> changed_services;  // every Service this sync looked at again

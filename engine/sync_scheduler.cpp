@@ -41,15 +41,24 @@ void SyncScheduler::synced(time_point started, time_point finished, bool ok) {
   // A change that arrived while the sync ran is not in it: the next one is due.
   pending_ = pending_ && last_change_ > started;
   if (pending_) pending_since_ = std::max(pending_since_, started);
-  if (ok) recent_costs_[costs_recorded_++ % recent_costs_.size()] = finished - started;
+  // The first sync writes everything; what it cost says nothing about the
+  // partial syncs that follow.
+  if (ok && !first_sync_counted_) {
+    first_sync_counted_ = true;
+  } else if (ok) {
+    recent_costs_[costs_recorded_++ % recent_costs_.size()] = finished - started;
+  }
 }
 
 std::chrono::steady_clock::duration SyncScheduler::sync_cost() const {
   const std::size_t n = std::min(costs_recorded_, recent_costs_.size());
   if (n == 0) return std::chrono::steady_clock::duration::zero();
   std::array<std::chrono::steady_clock::duration, 5> costs = recent_costs_;
-  std::nth_element(costs.begin(), costs.begin() + n / 2, costs.begin() + n);
-  return costs[n / 2];
+  // The lower median: of two, the cheaper.
+  const std::size_t middle = (n - 1) / 2;
+  std::nth_element(costs.begin(), costs.begin() + static_cast<std::ptrdiff_t>(middle),
+                   costs.begin() + static_cast<std::ptrdiff_t>(n));
+  return costs[middle];
 }
 
 milliseconds SyncScheduler::retry_base() const {

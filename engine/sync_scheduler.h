@@ -19,8 +19,9 @@
 //       1 s, kube-proxy's default: a burst of changes ends in a few syncs;
 //     * a sync starts no sooner than 4 times the cost after the previous one
 //       finished (at most 1 s), so syncing takes at most a fifth of the time.
-//   The cost is the median duration of the last five successful syncs: one
-//   expensive sync (the first, a periodic full one) does not slow the rest.
+//   The cost is the (lower) median duration of the last five successful
+//   syncs after the first: the first writes everything, and one expensive
+//   sync (a periodic full one) does not slow the rest.
 
 #include <array>
 #include <chrono>
@@ -55,8 +56,8 @@ class SyncScheduler {
   time_point next_sync() const;
   bool due(time_point now) const { return now >= next_sync(); }
 
-  // What a sync costs, as the spacing uses it: the median duration of the
-  // last five successful syncs (zero before the first).
+  // What a sync costs, as the spacing uses it: the lower median duration of
+  // the last five successful syncs after the first (zero before).
   std::chrono::steady_clock::duration sync_cost() const;
 
  private:
@@ -74,6 +75,7 @@ class SyncScheduler {
   int failures_ = 0;
   std::array<std::chrono::steady_clock::duration, 5> recent_costs_{};
   std::size_t costs_recorded_ = 0;
+  bool first_sync_counted_ = false;
 };
 
 }  // namespace kubenat

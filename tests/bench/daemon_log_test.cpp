@@ -20,7 +20,7 @@ constexpr std::string_view kLog =
     "I1205 06:41:05.494532 serving /metrics, /proxyMode, /configz, /healthz on 127.0.0.1:10249 (port 10249)\n"
     "I1205 06:41:05.496915 kubenat run: node node-0, nftables table ip kubenat, API server http://127.0.0.1:1\n"
     "I1205 06:41:05.730836 full sync (first sync): 24066 elements added, 0 removed, 26 chains and 84 sets "
-    "written, 0 deleted, 835612 netlink bytes in 1 transaction, 115.518676 ms\n"
+    "written, 0 deleted, 835612 netlink bytes in 1 transaction, compiled in 15.5 ms, 115.518676 ms\n"
     "I1205 06:41:06.000500 partial sync: 1 elements added, 0 removed, 0 chains and 0 sets written, 0 deleted, "
     "300 netlink bytes in 1 transaction, 0.500000 ms\n"
     "E1205 06:41:07.100000 sync failed after 100.000000 ms: nftables: table busy (service ns1/svc1 port http)\n"
@@ -45,6 +45,13 @@ TEST(DaemonLog, ReadsEachSyncWithItsEndDurationAndKindAndSkipsOtherLines) {
   EXPECT_EQ(log.syncs[1].start(), at(6, 41, 6, 0));
   EXPECT_FALSE(log.syncs[2].ok);
   EXPECT_EQ(log.syncs[2].start(), at(6, 41, 7, 0));
+}
+
+TEST(DaemonLog, ReadsTheCompilesShareOfASyncWhereTheLineHasIt) {
+  const DaemonLog log = parse_daemon_log(kLog, 2026);
+  ASSERT_EQ(log.syncs.size(), 3u);
+  EXPECT_EQ(log.syncs[0].compile_duration, 15500000ns);
+  EXPECT_EQ(log.syncs[1].compile_duration, std::nullopt);
 }
 
 TEST(DaemonLog, ALineWithoutAKlogTimeIsNotRead) {

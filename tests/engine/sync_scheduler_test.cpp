@@ -79,25 +79,37 @@ TEST(SyncScheduler, FailuresRetryWithDoublingDelaysUpToTheSyncPeriod) {
 
 constexpr std::optional<std::chrono::milliseconds> kFollowCost = std::nullopt;
 
-// Five syncs of `cost` each, the last finishing at `end`.
+// A first sync, then five syncs of `cost` each, the last finishing at `end`.
 void sync_five_times(SyncScheduler& s, time_point end, std::chrono::microseconds cost) {
+  s.synced(end - 10s, end - 9s, true);
   for (int i = 4; i >= 0; --i) s.synced(end - cost - i * 1s, end - i * 1s, true);
+}
+
+TEST(SyncSchedulerFollowingCost, TheFirstSyncsCostCountsForNothing) {
+  SyncScheduler s(kFollowCost, 30s);
+  s.synced(t0, t0 + 10s, true);
+  EXPECT_EQ(s.sync_cost(), 0ms);
+  s.changed(t0 + 10s + 1ms);
+  EXPECT_EQ(s.next_sync(), t0 + 10s + 3ms);
 }
 
 TEST(SyncSchedulerFollowingCost, TheCostIsTheMedianOfTheLastFiveSyncs) {
   SyncScheduler s(kFollowCost, 30s);
-  s.synced(t0, t0 + 10s, true);  // a first full sync
+  s.synced(t0, t0 + 10s, true);  // the first sync
   s.synced(t0 + 11s, t0 + 11s + 2ms, true);
-  s.synced(t0 + 12s, t0 + 12s + 3ms, true);
+  s.synced(t0 + 12s, t0 + 12s + 20s, true);  // a periodic full one
+  EXPECT_EQ(s.sync_cost(), 2ms) << "of two, the cheaper";
+  s.synced(t0 + 33s, t0 + 33s + 3ms, true);
   EXPECT_EQ(s.sync_cost(), 3ms);
-  s.synced(t0 + 13s, t0 + 13s + 1ms, true);
-  s.synced(t0 + 14s, t0 + 14s + 1ms, true);
-  s.synced(t0 + 15s, t0 + 15s + 1ms, true);  // the 10 s one is gone
+  s.synced(t0 + 34s, t0 + 34s + 1ms, true);
+  s.synced(t0 + 35s, t0 + 35s + 1ms, true);
+  s.synced(t0 + 36s, t0 + 36s + 1ms, true);  // the 2 ms one is gone
   EXPECT_EQ(s.sync_cost(), 1ms);
 }
 
 TEST(SyncSchedulerFollowingCost, FailedSyncsDoNotCountTowardsTheCost) {
   SyncScheduler s(kFollowCost, 30s);
+  s.synced(t0 - 20s, t0 - 10s, true);  // the first sync
   s.synced(t0, t0 + 2ms, true);
   s.synced(t0 + 1s, t0 + 1s + 20s, false);
   EXPECT_EQ(s.sync_cost(), 2ms);
