@@ -422,7 +422,7 @@ class ServicePortCompiler {
   NftServicePortRules compile();
 
  private:
-  void add(std::string set, std::vector<NftValue> key, std::vector<NftValue> data = {}) {
+  void add(NftSetName set, std::vector<NftValue> key, std::vector<NftValue> data = {}) {
     out_.elements.emplace_back(std::move(set), NftElement{std::move(key), std::move(data)});
   }
   NftValue endpoint_data_ip(std::size_t i) const { return port_.endpoints[i].ip; }
@@ -453,11 +453,11 @@ class ServicePortCompiler {
 
 void ServicePortCompiler::add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list) {
   if (list.empty()) return;
-  std::string set = count_set(kind, list.size());
+  const NftSetName set = count_set(kind, list.size());
   if (std::find(out_.count_sets.begin(), out_.count_sets.end(), set) == out_.count_sets.end()) {
     out_.count_sets.push_back(set);
   }
-  add(std::move(set), key);
+  add(set, key);
   for (std::size_t index = 0; index < list.size(); ++index) {
     std::vector<NftValue> indexed = key;
     indexed.emplace_back(static_cast<std::uint32_t>(index));
@@ -699,7 +699,8 @@ int count_reference(std::map<Key, std::size_t>& refs, const Key& key, int delta)
 }
 
 void reference(NftPlan& plan, const NftServicePortRules& fragment, int delta) {
-  for (const std::string& set : fragment.count_sets) {
+  for (const NftSetName& name : fragment.count_sets) {
+    const std::string set = name.str();
     const int use = count_reference(plan.count_set_refs, set, delta);
     if (use > 0) add_count_set(plan, set);
     if (use < 0) remove_count_set(plan, set);

@@ -244,7 +244,7 @@ struct NftServicePortRules {
   // Shared count sets it is a member of ("cluster-count-3", ...) and
   // endpoint IPs for the hairpin set: several ports may need the same ones,
   // so the plan counts references and keeps them while any port does.
-  std::vector<std::string> count_sets;
+  std::vector<NftSetName> count_sets;
   std::vector<IpAddress> hairpin_ips;
   // Set for UDP ports only: what the conntrack cleanup compares.
   std::optional<UdpFlowTargets> udp;
