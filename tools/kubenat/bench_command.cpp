@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <expected>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -59,6 +60,21 @@ std::string minutes_seconds(double seconds) {
 
 // One soak per backend asked for, one after the other; a line per phase and
 // per sample on standard error, the report at the end.
+// Names the report files written, or says why they were not; false when
+// they were not.
+bool say_written(const std::expected<bench::WrittenReport, std::string>& written, std::ostream& out,
+                 std::ostream& err) {
+  if (!written) {
+    err << "kubenat bench: " << written.error() << "\n";
+    return false;
+  }
+  out << "\nwritten:";
+  for (const std::string& file : written->files) out << " " << file;
+  out << "\n";
+  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+  return true;
+}
+
 int soak_command(const bench::BenchOptions& options, std::ostream& out, std::ostream& err) {
   std::error_code ec;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -96,15 +112,7 @@ int soak_command(const bench::BenchOptions& options, std::ostream& out, std::ost
 
   out << bench::render_soak_table(report);
   out.flush();
-  auto written = bench::write_soak_report_files(report, options.out_dir, options.plots);
-  if (!written) {
-    err << "kubenat bench: " << written.error() << "\n";
-    return 1;
-  }
-  out << "\nwritten:";
-  for (const std::string& file : written->files) out << " " << file;
-  out << "\n";
-  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+  if (!say_written(bench::write_soak_report_files(report, options.out_dir, options.plots), out, err)) return 1;
 
   if (interrupted) return 130;
   for (const bench::SoakResult& soak : report.soaks) {
@@ -152,15 +160,7 @@ int daemon_command(const bench::BenchOptions& options, std::ostream& out, std::o
 
   out << bench::render_daemon_table(report);
   out.flush();
-  auto written = bench::write_daemon_report_files(report, options.out_dir, options.plots);
-  if (!written) {
-    err << "kubenat bench: " << written.error() << "\n";
-    return 1;
-  }
-  out << "\nwritten:";
-  for (const std::string& file : written->files) out << " " << file;
-  out << "\n";
-  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+  if (!say_written(bench::write_daemon_report_files(report, options.out_dir, options.plots), out, err)) return 1;
 
   if (interrupted) return 130;
   for (const bench::DaemonRun& run : report.runs) {
@@ -231,15 +231,7 @@ int bench_command(std::span<const std::string> args, std::ostream& out, std::ost
 
   out << bench::render_table(report);
   out.flush();
-  auto written = bench::write_report_files(report, options->out_dir, options->plots);
-  if (!written) {
-    err << "kubenat bench: " << written.error() << "\n";
-    return 1;
-  }
-  out << "\nwritten:";
-  for (const std::string& file : written->files) out << " " << file;
-  out << "\n";
-  if (!written->plot_error.empty()) err << "kubenat bench: no plots: " << written->plot_error << "\n";
+  if (!say_written(bench::write_report_files(report, options->out_dir, options->plots), out, err)) return 1;
 
   if (interrupted) return 130;
   bool failed = false;
