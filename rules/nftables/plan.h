@@ -233,6 +233,26 @@ struct NftAffinityTarget {
   bool operator==(const NftAffinityTarget&) const = default;
 };
 
+// A UDP port's conntrack targets (rules/conntrack_cleanup.h), held apart and
+// compared by content: most ports are TCP, and the targets held inline (as a
+// std::optional) cost every port's fragment 64 bytes.
+class NftUdpTargets {
+ public:
+  explicit operator bool() const { return targets_ != nullptr; }
+  const UdpFlowTargets& operator*() const { return *targets_; }
+  const UdpFlowTargets* operator->() const { return targets_.get(); }
+  UdpFlowTargets& emplace() {
+    targets_ = std::make_shared<UdpFlowTargets>();
+    return *targets_;
+  }
+  bool operator==(const NftUdpTargets& other) const {
+    return targets_ == other.targets_ || (targets_ && other.targets_ && *targets_ == *other.targets_);
+  }
+
+ private:
+  std::shared_ptr<UdpFlowTargets> targets_;
+};
+
 // What one service port owns: elements in the shared sets and maps. A port
 // has no chains or sets of its own: the table holds the same chains and
 // sets whatever the number of services.
@@ -247,7 +267,7 @@ struct NftServicePortRules {
   std::vector<NftSetName> count_sets;
   std::vector<IpAddress> hairpin_ips;
   // Set for UDP ports only: what the conntrack cleanup compares.
-  std::optional<UdpFlowTargets> udp;
+  NftUdpTargets udp;
   std::size_t endpoint_count = 0;
   // Session affinity: how long a client is remembered (the timeout's own
   // sets and rules are shared like the count sets), and where to.
