@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +20,23 @@ std::expected<void, std::string> write_file(const std::filesystem::path& path, c
   file.close();
   if (!file) return std::unexpected("cannot write " + path.string());
   written.files.push_back(path.string());
+  return {};
+}
+
+// Writes each (name, text) under `root`, in order; the first failure ends it.
+std::expected<void, std::string> write_files(const std::filesystem::path& root,
+                                             std::initializer_list<std::pair<const char*, std::string>> files,
+                                             WrittenReport& written) {
+  for (const auto& [name, text] : files) {
+    if (auto ok = write_file(root / name, text, written); !ok) return ok;
+  }
+  return {};
+}
+
+std::expected<void, std::string> make_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected("cannot create " + dir + ": " + ec.message());
   return {};
 }
 
@@ -84,25 +103,23 @@ std::expected<WrittenReport, std::string> write_report_files(const BenchReport& 
 
 std::expected<WrittenReport, std::string> write_soak_report_files(const SoakReport& report, const std::string& dir,
                                                                   bool plots) {
+  if (auto made = make_directory(dir); !made) return std::unexpected(made.error());
   const std::filesystem::path root(dir);
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
-  if (ec) return std::unexpected("cannot create " + dir + ": " + ec.message());
-
   WrittenReport written;
-  if (auto ok = write_file(root / "soak.json", soak_report_to_json(report).dump(2) + "\n", written); !ok) {
-    return std::unexpected(ok.error());
-  }
-  if (auto ok = write_file(root / "soak.md", render_soak_table(report), written); !ok) {
+  if (auto ok = write_files(
+          root, {{"soak.json", soak_report_to_json(report).dump(2) + "\n"}, {"soak.md", render_soak_table(report)}},
+          written);
+      !ok) {
     return std::unexpected(ok.error());
   }
   const bool sampled = std::any_of(report.soaks.begin(), report.soaks.end(),
                                    [](const SoakResult& soak) { return !soak.samples.empty(); });
   if (!plots || !sampled) return written;
-  if (auto ok = write_file(root / "soak_memory.dat", render_soak_plot_data(report), written); !ok) {
-    return std::unexpected(ok.error());
-  }
-  if (auto ok = write_file(root / "soak.gp", render_soak_gnuplot_script(report), written); !ok) {
+  if (auto ok = write_files(root,
+                            {{"soak_memory.dat", render_soak_plot_data(report)},
+                             {"soak.gp", render_soak_gnuplot_script(report)}},
+                            written);
+      !ok) {
     return std::unexpected(ok.error());
   }
   draw_plots(root, "soak.gp", {(root / "soak_memory.png").string()}, written);
@@ -111,25 +128,24 @@ std::expected<WrittenReport, std::string> write_soak_report_files(const SoakRepo
 
 std::expected<WrittenReport, std::string> write_daemon_report_files(const DaemonReport& report, const std::string& dir,
                                                                     bool plots) {
+  if (auto made = make_directory(dir); !made) return std::unexpected(made.error());
   const std::filesystem::path root(dir);
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
-  if (ec) return std::unexpected("cannot create " + dir + ": " + ec.message());
-
   WrittenReport written;
-  if (auto ok = write_file(root / "daemon.json", daemon_report_to_json(report).dump(2) + "\n", written); !ok) {
-    return std::unexpected(ok.error());
-  }
-  if (auto ok = write_file(root / "table.md", render_daemon_table(report), written); !ok) {
+  if (auto ok = write_files(root,
+                            {{"daemon.json", daemon_report_to_json(report).dump(2) + "\n"},
+                             {"table.md", render_daemon_table(report)}},
+                            written);
+      !ok) {
     return std::unexpected(ok.error());
   }
   const bool measured = std::any_of(report.runs.begin(), report.runs.end(),
                                     [](const DaemonRun& run) { return run.cold_start_seconds > 0; });
   if (!plots || !measured) return written;
-  if (auto ok = write_file(root / "daemon.dat", render_daemon_plot_data(report), written); !ok) {
-    return std::unexpected(ok.error());
-  }
-  if (auto ok = write_file(root / "daemon.gp", render_daemon_gnuplot_script(report), written); !ok) {
+  if (auto ok = write_files(root,
+                            {{"daemon.dat", render_daemon_plot_data(report)},
+                             {"daemon.gp", render_daemon_gnuplot_script(report)}},
+                            written);
+      !ok) {
     return std::unexpected(ok.error());
   }
   std::vector<std::string> pngs;
