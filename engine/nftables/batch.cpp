@@ -212,6 +212,12 @@ void NftBatch::delete_elements(std::string_view set, const NftSet* declaration,
                declaration ? declaration : find_set(set), elements);
 }
 
+void NftBatch::add_address_pairs(std::string_view set, const NftSet* declaration,
+                                 std::span<const IpAddress* const> addresses) {
+  put_elements(NFT_MSG_NEWSETELEM, NLM_F_CREATE, NftMessageKind::AddElements, set,
+               declaration ? declaration : find_set(set), {}, {}, addresses);
+}
+
 void NftBatch::add_timed_elements(std::string_view set, const NftSet* declaration,
                                   std::span<const NftTimedElement> elements) {
   std::vector<const NftElement*> plain;
@@ -222,11 +228,18 @@ void NftBatch::add_timed_elements(std::string_view set, const NftSet* declaratio
 
 void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                             const NftSet* declaration, std::span<const NftElement* const> elements,
-                            std::span<const NftTimedElement> times) {
+                            std::span<const NftTimedElement> times, std::span<const IpAddress* const> pairs) {
   const bool adding = kind == NftMessageKind::AddElements;
   const std::string set_name(set);
+  const std::size_t total = pairs.empty() ? elements.size() : pairs.size();
+  NftElement pair;  // the element of pairs[next], made for encoding it
+  const auto element_at = [&](std::size_t i) -> const NftElement& {
+    if (pairs.empty()) return *elements[i];
+    pair = NftElement{{*pairs[i], *pairs[i]}, {}};
+    return pair;
+  };
   std::size_t next = 0;
-  while (next < elements.size()) {
+  while (next < total) {
     nlmsghdr* header = start_message(type, flags);
     auto target = nftnl::make_set();
     nftnl_set_set_str(target.get(), NFTNL_SET_TABLE, table_.c_str());
@@ -235,12 +248,12 @@ void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageK
     nlattr* list = mnl_attr_nest_start(header, NFTA_SET_ELEM_LIST_ELEMENTS);
     const auto list_start = reinterpret_cast<const char*>(list);
     auto message = std::make_unique<ElementMessage>();
-    message->map = declaration ? !declaration->data.empty() : !elements[next]->data.empty();
+    message->map = declaration ? !declaration->data.empty() : !element_at(next).data.empty();
     std::size_t count = 0;
-    while (next < elements.size() &&
+    while (next < total &&
            static_cast<std::size_t>(reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(header)) - list_start) <
                kElementListBytes) {
-      for (const nftnl::SetElem& element : expand_element(*elements[next], declaration, adding)) {
+      for (const nftnl::SetElem& element : expand_element(element_at(next), declaration, adding)) {
         if (!times.empty()) {
           nftnl_set_elem_set_u64(element.get(), NFTNL_SET_ELEM_TIMEOUT, times[next].timeout_ms);
           nftnl_set_elem_set_u64(element.get(), NFTNL_SET_ELEM_EXPIRATION, times[next].expires_ms);
@@ -248,7 +261,11 @@ void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageK
         // nft numbers the nests 1, 2, 3...; the kernel ignores the type, and
         // NFTA_LIST_ELEM throughout is what the kernel sends and libnftnl
         // parses.
-        message->parts.emplace_back(header->nlmsg_len, elements[next]);
+        if (pairs.empty()) {
+          message->parts.emplace_back(header->nlmsg_len, elements[next]);
+        } else {
+          message->pairs.emplace_back(header->nlmsg_len, pairs[next]);
+        }
         nftnl_set_elem_nlmsg_build(header, element.get(), NFTA_LIST_ELEM);
       }
       ++next;
@@ -339,6 +356,14 @@ std::optional<NftMessageOrigin> NftBatch::origin(std::uint32_t seq, std::optiona
         out.element = part->second;
         out.at_fault = true;
       }
+    }
+    if (!elements.pairs.empty()) {
+      const IpAddress* address = elements.pairs.front().second;
+      if (const auto* part = offset ? part_at(elements.pairs, elements.end, *offset) : nullptr) {
+        address = part->second;
+        out.at_fault = true;
+      }
+      out.element = &origin_elements_.emplace_back(NftElement{{*address, *address}, {}});
     }
   }
   if (index < rule_messages_.size() && rule_messages_[index]) {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <memory>
 #include <optional>
@@ -131,6 +132,13 @@ class NftBatch {
   void add_elements(std::string_view set, const NftSet* declaration, std::span<const NftElement* const> elements);
   void delete_elements(std::string_view set, const NftSet* declaration,
                        std::span<const NftElement* const> elements);
+  // The elements (address . address) of a plain set, one per address: what
+  // add_elements() adds for NftElement{{*address, *address}, {}} each, with
+  // no such element held meanwhile (the hairpin set's million at 100,000
+  // Services were a copy of 64 bytes each for the length of a transaction).
+  // The addresses must outlive the batch.
+  void add_address_pairs(std::string_view set, const NftSet* declaration,
+                         std::span<const IpAddress* const> addresses);
   // Elements with their own timeouts and expirations (a set with timeouts).
   void add_timed_elements(std::string_view set, const NftSet* declaration,
                           std::span<const NftTimedElement> elements);
@@ -165,6 +173,8 @@ class NftBatch {
   struct ElementMessage {
     bool map = false;
     std::vector<std::pair<std::uint32_t, const NftElement*>> parts;  // (offset in the message, element), in order
+    // Instead of parts for add_address_pairs(): (offset, address), in order.
+    std::vector<std::pair<std::uint32_t, const IpAddress*>> pairs;
     std::uint32_t end = 0;                                           // where the element list ends
   };
   struct RuleMessage {
@@ -178,9 +188,11 @@ class NftBatch {
   void end_message(nlmsghdr* header, NftMessageKind kind, std::string object, std::size_t elements = 0);
   void reserve(std::size_t bytes);
   // `times`, when not empty, holds each element's timeout and expiration.
+  // With `pairs` not empty, the elements are (address . address) of those
+  // addresses instead of `elements`.
   void put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                     const NftSet* declaration, std::span<const NftElement* const> elements,
-                    std::span<const NftTimedElement> times = {});
+                    std::span<const NftTimedElement> times = {}, std::span<const IpAddress* const> pairs = {});
   const NftSet* find_set(std::string_view name) const;
 
   IpFamily family_;
@@ -195,6 +207,8 @@ class NftBatch {
   std::vector<NftMessageInfo> messages_;
   std::vector<std::unique_ptr<ElementMessage>> element_messages_;  // by message index, sparse
   std::vector<std::unique_ptr<RuleMessage>> rule_messages_;
+  // The elements origin() made for address pairs, for the pointers it hands out.
+  mutable std::deque<NftElement> origin_elements_;
 };
 
 }  // namespace kubenat

@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
@@ -328,6 +330,26 @@ TEST(NftElements, ManyElementsSpreadOverMessagesUnder64KiB) {
   EXPECT_EQ(batch.messages().size(), 2u + 7u);
 }
 
+TEST(NftElements, AddressPairsAreTheBytesOfTheirElements) {
+  const std::vector<IpAddress> addresses = {ip("10.0.1.5"), ip("10.0.1.6"), ip("10.0.2.7")};
+  std::vector<NftElement> elements;
+  std::vector<const IpAddress*> pointers_to;
+  for (const IpAddress& address : addresses) {
+    elements.push_back(NftElement{{address, address}, {}});
+    pointers_to.push_back(&address);
+  }
+  NftBatch as_elements(IpFamily::V4, "kubenat", 1);
+  as_elements.add_elements("hairpin", nullptr, pointers(elements));
+  as_elements.finish();
+  NftBatch as_pairs(IpFamily::V4, "kubenat", 1);
+  as_pairs.add_address_pairs("hairpin", nullptr, pointers_to);
+  as_pairs.finish();
+  EXPECT_TRUE(std::ranges::equal(as_pairs.bytes(), as_elements.bytes()));
+  ASSERT_EQ(as_pairs.messages().size(), 3u);
+  EXPECT_EQ(as_pairs.messages()[1].kind, NftMessageKind::AddElements);
+  EXPECT_EQ(as_pairs.messages()[1].elements, 3u);
+}
+
 // --- Rules.
 
 TEST(NftBatch, RuleThatCannotBeExpressedAddsNothing) {
@@ -372,6 +394,28 @@ TEST(NftBatchOrigin, AnOffsetOutsideTheElementsNamesTheMessagesFirst) {
     EXPECT_EQ(origin->element, &elements[0]);
     EXPECT_FALSE(origin->at_fault);
   }
+}
+
+TEST(NftBatchOrigin, AnAddressPairIsNamedAsItsElement) {
+  const std::vector<IpAddress> addresses = {ip("10.0.1.5"), ip("10.0.1.6")};
+  const std::vector<const IpAddress*> pointers_to = {&addresses[0], &addresses[1]};
+  NftBatch batch(IpFamily::V4, "kubenat", 1);
+  batch.add_address_pairs("hairpin", nullptr, pointers_to);
+  const nlmsghdr* header = header_of(batch, 1);
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    auto origin = batch.origin(2, child_offset(header, NFTA_SET_ELEM_LIST_ELEMENTS, i) + 8);
+    ASSERT_TRUE(origin);
+    EXPECT_EQ(origin->object, "hairpin");
+    EXPECT_FALSE(origin->map);
+    ASSERT_NE(origin->element, nullptr);
+    EXPECT_EQ(*origin->element, (NftElement{{addresses[i], addresses[i]}, {}})) << "element " << i;
+    EXPECT_TRUE(origin->at_fault);
+  }
+  auto whole = batch.origin(2, std::nullopt);
+  ASSERT_TRUE(whole);
+  ASSERT_NE(whole->element, nullptr);
+  EXPECT_EQ(*whole->element, (NftElement{{addresses[0], addresses[0]}, {}}));
+  EXPECT_FALSE(whole->at_fault);
 }
 
 TEST(NftBatchOrigin, TheStatementOfTheExpressionAtTheKernelsOffset) {
