@@ -59,6 +59,10 @@ class SyncObserver {
   virtual void sync_done(const SyncReport&) {}
   virtual void watch_incident(WatchedResource, WatchIncident, const std::string&) {}
   virtual void object_diagnostics(const Diagnostics&) {}
+  // A watched resource's first list is complete: so many objects of it are
+  // held (Services, EndpointSlices or v1 Endpoints as slices, Nodes). Once
+  // per resource; relists are watch incidents.
+  virtual void resource_listed(WatchedResource, std::size_t /*objects*/) {}
   // This node's Node object changed (nullopt: deleted), as the watch
   // reported it: what decides whether load balancers may send it traffic.
   virtual void own_node_changed(const std::optional<Node>&) {}
@@ -116,6 +120,7 @@ class SyncLoop final : public ClusterListener {
   void mark_changed(const ObjectName& service, bool endpoints,
                     const std::optional<std::chrono::system_clock::time_point>& trigger_time);
   void queued(std::size_t services_pending, std::size_t endpoints_pending);
+  bool ready_locked() const;
   SyncReport sync_locked(std::unique_lock<std::mutex>& lock);
 
   Proxier* proxier_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <string_view>
 #include <utility>
 
 namespace kubenat {
@@ -14,6 +16,18 @@ void SyncReporter::sync_queued(std::size_t services_pending, std::size_t endpoin
   }
   metrics_.service_changes_pending.set(static_cast<double>(services_pending));
   metrics_.endpoint_changes_pending.set(static_cast<double>(endpoints_pending));
+}
+
+void SyncReporter::resource_listed(WatchedResource resource, std::size_t objects) {
+  std::string_view kind = "Services";
+  if (resource == WatchedResource::EndpointSlices) kind = "EndpointSlices";
+  if (resource == WatchedResource::Endpoints) kind = "Endpoints";
+  if (resource == WatchedResource::Nodes) kind = "Nodes";
+  const double seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1f", seconds);
+  log_.info(0, "listed " + std::string(kind) + ": " + std::to_string(objects) + (objects == 1 ? " object" : " objects") +
+                   " in " + took + " s");
 }
 
 void SyncReporter::sync_done(const SyncReport& report) {

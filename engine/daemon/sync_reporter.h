@@ -43,6 +43,8 @@ class SyncReporter final : public SyncObserver {
   void watch_incident(WatchedResource resource, WatchIncident incident, const std::string& detail) override;
   void own_node_changed(const std::optional<Node>& node) override;
   void object_diagnostics(const Diagnostics& diagnostics) override;
+  // "listed EndpointSlices: 100000 objects in 5.1 s", the time from `started`.
+  void resource_listed(WatchedResource resource, std::size_t objects) override;
 
  private:
   // The service proxier's sync: metrics and log; the families whose rules

@@ -70,6 +70,25 @@ TEST_F(SyncLoopTest, NothingIsSyncedBeforeEveryResourceIsListed) {
   EXPECT_TRUE(iptables_.has_chain("nat", svc("web")));
 }
 
+TEST(SyncLoopListingTest, EachResourcesFirstListIsToldToTheObserverWithItsObjectCount) {
+  struct Listed : SyncObserver {
+    std::vector<std::pair<WatchedResource, std::size_t>> seen;
+    void resource_listed(WatchedResource resource, std::size_t objects) override { seen.emplace_back(resource, objects); }
+  } observer;
+  FakeClock clock;
+  SyncLoop loop(nullptr, clock, SyncLoop::Options{}, &observer);
+  loop.service_changed({"ns", "a"}, ServiceBuilder("ns", "a").cluster_ip("10.96.0.1").port("http", 80).build());
+  SliceBuilder slice("ns", "a");
+  slice.port("http", 8080).endpoint("10.0.0.1", "node-a");
+  loop.slice_changed({"ns", "a"}, "a-1", slice.build());
+  loop.slice_changed({"ns", "a"}, "a-2", slice.build());
+  loop.synced(WatchedResource::Services);
+  loop.synced(WatchedResource::EndpointSlices);
+  loop.synced(WatchedResource::Services);  // a relist: told as a watch incident, not again here
+  EXPECT_THAT(observer.seen, ::testing::ElementsAre(std::pair{WatchedResource::Services, std::size_t{1}},
+                                                    std::pair{WatchedResource::EndpointSlices, std::size_t{2}}));
+}
+
 TEST_F(SyncLoopTest, FirstSyncIsFull) {
   add("web", {"10.1.0.1"});
   list_everything();

@@ -103,6 +103,15 @@ TEST_F(SyncReporterTest, AFailedSyncIsLoggedAndLeavesTheProxyUnhealthyAfterTheTi
   EXPECT_FALSE(health_.healthy());
 }
 
+TEST_F(SyncReporterTest, AResourcesFirstListIsLoggedWithItsObjectCountAtDefaultVerbosity) {
+  std::ostringstream out;
+  Log quiet(out, 0);
+  SyncReporter reporter(metrics_, health_, quiet, {IpFamily::V4}, true, nullptr, std::chrono::system_clock::now());
+  reporter.resource_listed(WatchedResource::EndpointSlices, 100000);
+  EXPECT_THAT(out.str(), HasSubstr("listed EndpointSlices: 100000 objects in "));
+  EXPECT_THAT(out.str(), ::testing::EndsWith(" s\n"));
+}
+
 class NftablesSyncReporterTest : public SyncReporterTest {
  protected:
   NftablesSyncReporterTest() : SyncReporterTest(ProxyMode::Nftables) {}
