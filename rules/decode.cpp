@@ -567,7 +567,13 @@ void read_hints(Reader& reader, const Field& hints, std::string_view list_name, 
   }
 }
 
-std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, AddressType address_type) {
+// An endpoint's node name or zone, shared through `texts` when set.
+SharedText share(SharedTextPool* texts, std::string_view text) {
+  return texts != nullptr ? texts->intern(text) : SharedText(text);
+}
+
+std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, AddressType address_type,
+                                            SharedTextPool* texts) {
   constexpr std::string_view kSkip = "endpoint skipped";
   std::vector<Field> addresses;
   if (!reader.check_object(entry, kSkip) || !reader.get_list(entry["addresses"], addresses, kSkip)) {
@@ -603,29 +609,37 @@ std::optional<Endpoint> read_slice_endpoint(Reader& reader, const Field& entry, 
     return std::nullopt;
   }
 
-  read_node_name(reader, entry["nodeName"], endpoint.node_name);
-  read_zone(reader, entry["zone"], endpoint.zone, "field ignored");
+  std::string node_name;
+  std::string zone;
+  read_node_name(reader, entry["nodeName"], node_name);
+  read_zone(reader, entry["zone"], zone, "field ignored");
   // discovery.k8s.io/v1beta1 kept node and zone in a topology map.
   const Field topology = entry["topology"];
   if (reader.check_object(topology, "field ignored")) {
     if (!entry["nodeName"].present()) {
-      read_node_name(reader, topology.key(kHostnameTopologyKey), endpoint.node_name);
+      read_node_name(reader, topology.key(kHostnameTopologyKey), node_name);
     }
     if (!entry["zone"].present()) {
-      read_zone(reader, topology.key(kZoneTopologyKey), endpoint.zone, "field ignored");
+      read_zone(reader, topology.key(kZoneTopologyKey), zone, "field ignored");
     }
   }
+  endpoint.node_name = share(texts, node_name);
+  endpoint.zone = share(texts, zone);
 
   const Field hints = entry["hints"];
   if (reader.check_object(hints, "field ignored")) {
-    read_hints(reader, hints, "forZones", endpoint.zone_hints, false);
-    read_hints(reader, hints, "forNodes", endpoint.node_hints, true);
+    std::vector<std::string> zone_hints;
+    std::vector<std::string> node_hints;
+    read_hints(reader, hints, "forZones", zone_hints, false);
+    read_hints(reader, hints, "forNodes", node_hints, true);
+    endpoint.hints = EndpointHints(std::move(zone_hints), std::move(node_hints));
   }
   return endpoint;
 }
 
 // One v1 Endpoints address (addresses[] or notReadyAddresses[]).
-std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entry, bool ready) {
+std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entry, bool ready,
+                                               SharedTextPool* texts) {
   constexpr std::string_view kSkip = "endpoint skipped";
   if (!reader.check_object(entry, kSkip)) {
     return std::nullopt;
@@ -638,7 +652,9 @@ std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entr
   endpoint.address = *address;
   endpoint.ready = ready;
   endpoint.serving = ready;
-  read_node_name(reader, entry["nodeName"], endpoint.node_name);
+  std::string node_name;
+  read_node_name(reader, entry["nodeName"], node_name);
+  endpoint.node_name = share(texts, node_name);
   return endpoint;
 }
 
@@ -752,7 +768,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOpt
     // The slice is kept as long as it exists: no slack from growing.
     slice.endpoints.reserve(entries.size());
     for (const Field& entry : entries) {
-      if (std::optional<Endpoint> endpoint = read_slice_endpoint(reader, entry, slice.address_type)) {
+      if (std::optional<Endpoint> endpoint = read_slice_endpoint(reader, entry, slice.address_type, options.texts)) {
         slice.endpoints.push_back(std::move(*endpoint));
       }
     }
@@ -820,7 +836,7 @@ Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, cons
     v6.address_type = AddressType::IPv6;
     for (const auto& [entries, ready] : {std::pair(&ready_entries, true), std::pair(&not_ready_entries, false)}) {
       for (const Field& entry : *entries) {
-        if (std::optional<Endpoint> endpoint = read_endpoints_address(reader, entry, ready)) {
+        if (std::optional<Endpoint> endpoint = read_endpoints_address(reader, entry, ready, options.texts)) {
           (endpoint->address.is_v4() ? v4 : v6).endpoints.push_back(std::move(*endpoint));
         }
       }

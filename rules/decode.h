@@ -30,6 +30,7 @@
 
 #include "rules/diagnostic.h"
 #include "rules/model.h"
+#include "rules/shared_text.h"
 
 namespace kubenat {
 
@@ -52,6 +53,10 @@ struct DecodeOptions {
   // and takes only the objects whose label has exactly this value; unlabelled
   // ones are ignored. Headless ones are ignored either way.
   std::string service_proxy_name;
+  // Where endpoints' node names and zones are interned, so that equal names
+  // share one block (rules/shared_text.h); null: each endpoint holds its own.
+  // The pool belongs to the caller and must not be used by two threads at once.
+  SharedTextPool* texts = nullptr;
 };
 
 // A Kubernetes label value: empty, or at most 63 characters, alphanumeric at

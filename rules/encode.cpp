@@ -37,7 +37,7 @@ json strings(const std::vector<T>& values) {
   return out;
 }
 
-json names(const std::vector<std::string>& values) {
+json names(std::span<const std::string> values) {
   json out = json::array();
   for (const std::string& value : values) out.push_back({{"name", value}});
   return out;
@@ -105,11 +105,11 @@ json encode_slice(const EndpointSlice& slice) {
     json entry = {{"addresses", {endpoint.address.to_string()}},
                   {"conditions",
                    {{"ready", endpoint.ready}, {"serving", endpoint.serving}, {"terminating", endpoint.terminating}}}};
-    if (!endpoint.node_name.empty()) entry["nodeName"] = endpoint.node_name;
-    if (!endpoint.zone.empty()) entry["zone"] = endpoint.zone;
+    if (!endpoint.node_name.empty()) entry["nodeName"] = endpoint.node_name.str();
+    if (!endpoint.zone.empty()) entry["zone"] = endpoint.zone.str();
     json hints = json::object();
-    if (!endpoint.zone_hints.empty()) hints["forZones"] = names(endpoint.zone_hints);
-    if (!endpoint.node_hints.empty()) hints["forNodes"] = names(endpoint.node_hints);
+    if (!endpoint.hints.zones().empty()) hints["forZones"] = names(endpoint.hints.zones());
+    if (!endpoint.hints.nodes().empty()) hints["forNodes"] = names(endpoint.hints.nodes());
     if (!hints.empty()) entry["hints"] = std::move(hints);
     endpoints.push_back(std::move(entry));
   }

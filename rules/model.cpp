@@ -1,11 +1,41 @@
 #include "rules/model.h"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "rules/diagnostic.h"
 
 namespace kubenat {
+
+EndpointHints::EndpointHints(std::vector<std::string> zones, std::vector<std::string> nodes) {
+  if (!zones.empty() || !nodes.empty()) lists_ = std::make_unique<const Lists>(std::move(zones), std::move(nodes));
+}
+
+EndpointHints::EndpointHints(const EndpointHints& other)
+    : lists_(other.lists_ == nullptr ? nullptr : std::make_unique<const Lists>(*other.lists_)) {}
+
+EndpointHints& EndpointHints::operator=(const EndpointHints& other) {
+  if (this != &other) *this = EndpointHints(other);
+  return *this;
+}
+
+EndpointHints::EndpointHints(EndpointHints&& other) noexcept = default;
+EndpointHints& EndpointHints::operator=(EndpointHints&& other) noexcept = default;
+EndpointHints::~EndpointHints() = default;
+
+std::span<const std::string> EndpointHints::zones() const {
+  return lists_ == nullptr ? std::span<const std::string>() : std::span<const std::string>(lists_->zones);
+}
+
+std::span<const std::string> EndpointHints::nodes() const {
+  return lists_ == nullptr ? std::span<const std::string>() : std::span<const std::string>(lists_->nodes);
+}
+
+bool operator==(const EndpointHints& a, const EndpointHints& b) {
+  return std::ranges::equal(a.zones(), b.zones()) && std::ranges::equal(a.nodes(), b.nodes());
+}
 
 std::string_view protocol_lower(Protocol protocol) {
   switch (protocol) {

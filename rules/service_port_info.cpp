@@ -84,8 +84,8 @@ std::vector<EndpointInfo> endpoints_for(const ServicePort& port,
         info.serving = ep.serving;
         info.terminating = ep.terminating;
         info.is_local = !ep.node_name.empty() && ep.node_name == config.node_name;
-        info.zone_hints = ep.zone_hints;
-        info.node_hints = ep.node_hints;
+        info.zone_hints.assign(ep.hints.zones().begin(), ep.hints.zones().end());
+        info.node_hints.assign(ep.hints.nodes().begin(), ep.hints.nodes().end());
       }
     }
   }

@@ -105,9 +105,9 @@ class Assembler {
       add_service(decode_service(item));
     } else if (kind == "EndpointSlice" && (api_version.empty() || api_version == "discovery.k8s.io/v1" ||
                                            api_version == "discovery.k8s.io/v1beta1")) {
-      add_slice(decode_endpoint_slice(item));
+      add_slice(decode_endpoint_slice(item, decode_options()));
     } else if (kind == "Endpoints" && (api_version.empty() || api_version == "v1")) {
-      add_endpoints(metadata_name(item), decode_endpoints_v1(item));
+      add_endpoints(metadata_name(item), decode_endpoints_v1(item, decode_options()));
     } else if (kind == "Node" && (api_version.empty() || api_version == "v1")) {
       add_node(decode_node(item));
     }
@@ -210,7 +210,14 @@ class Assembler {
     snapshot_.state.nodes.insert_or_assign(name, std::move(*node));
   }
 
+  DecodeOptions decode_options() {
+    DecodeOptions options;
+    options.texts = &texts_;
+    return options;
+  }
+
   Snapshot snapshot_;
+  SharedTextPool texts_;  // endpoints' node names and zones
   std::map<ObjectName, ObjectName> slice_owners_;                    // slice -> Service it is filed under
   std::map<ObjectName, std::vector<std::string>> endpoints_slices_;  // Endpoints -> slice names
 };

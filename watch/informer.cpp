@@ -169,7 +169,9 @@ Informer::Informer(ApiTransport& transport, ClusterListener& listener, InformerO
       options_(std::move(options)),
       sleeper_(sleeper),
       backoff_(options_.backoff, options_.backoff_seed != 0 ? options_.backoff_seed : std::random_device{}()),
-      resource_(options_.resource) {}
+      resource_(options_.resource) {
+  options_.decode.texts = &texts_;
+}
 
 Informer::~Informer() = default;
 

@@ -143,6 +143,9 @@ class Informer {
   Backoff backoff_;
   WatchedResource resource_;
   std::atomic<bool> stopped_{false};
+  // Where decoded endpoints' node names and zones are interned
+  // (options_.decode.texts): a million endpoints name a few thousand nodes.
+  SharedTextPool texts_;
 
   std::map<std::string, Known> known_;  // by "namespace/name" (Nodes: name)
   std::string resource_version_;        // where the next watch starts

@@ -844,8 +844,11 @@ TEST(DecodeEndpointSlice, HintsAreRead) {
                                                     "forNodes": [{"name": "worker-1"}]})");
   const Decoded<EndpointSlice> decoded = decode_endpoint_slice(object);
   EXPECT_THAT(decoded.diagnostics, IsEmpty());
-  EXPECT_EQ(decoded.value->endpoints[0].zone_hints, (std::vector<std::string>{"zone-a", "zone-b"}));
-  EXPECT_EQ(decoded.value->endpoints[0].node_hints, (std::vector<std::string>{"worker-1"}));
+  const EndpointHints& hints = decoded.value->endpoints[0].hints;
+  EXPECT_EQ(std::vector<std::string>(hints.zones().begin(), hints.zones().end()),
+            (std::vector<std::string>{"zone-a", "zone-b"}));
+  EXPECT_EQ(std::vector<std::string>(hints.nodes().begin(), hints.nodes().end()),
+            (std::vector<std::string>{"worker-1"}));
 }
 
 TEST(DecodeEndpointSlice, MissingServiceNameLabelSkipsSlice) {

@@ -63,7 +63,7 @@ TEST(Encode, EverySliceFieldReadsBack) {
   EndpointSlice& slice = state.slices.at({"shop", "web"}).at("web-1");
   slice.ports.push_back(EndpointPort{std::nullopt, Protocol::Sctp, 0});  // nil name, no port
   slice.endpoints[0].zone = "zone-a";
-  slice.endpoints[0].node_hints = {"node-a"};
+  slice.endpoints[0].hints = EndpointHints({"zone-a"}, {"node-a"});
   slice.last_change_trigger_time = kTriggerTime + std::chrono::nanoseconds(123);
   EXPECT_EQ(read_back(state).slices, state.slices);
 }

@@ -87,7 +87,10 @@ class SliceBuilder {
     last().serving = serving;
     return *this;
   }
-  SliceBuilder& zone_hints(std::vector<std::string> zones) { last().zone_hints = std::move(zones); return *this; }
+  SliceBuilder& zone_hints(std::vector<std::string> zones) {
+    last().hints = EndpointHints(std::move(zones), {});
+    return *this;
+  }
   SliceBuilder& from_endpoints_v1() { slice_.from_endpoints_v1 = true; return *this; }
 
   EndpointSlice build() const { return slice_; }
