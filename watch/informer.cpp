@@ -4,7 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
-#include <set>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 
@@ -148,7 +148,7 @@ std::string url_encode(std::string_view text) {
 struct Informer::Update {
   std::string key;
   std::string resource_version;
-  std::vector<Reported> reported;
+  std::vector<ReportedObject> reported;
   std::vector<std::variant<Service, EndpointSlice, Node>> values;
   Diagnostics diagnostics;
   bool skipped = false;  // the decoder rejected the object (not: ignored it)
@@ -310,7 +310,7 @@ bool Informer::list() {
   std::string continue_token;
   std::string list_version;
   std::vector<Update> updates;
-  std::set<std::string> seen;
+  std::unordered_set<std::string> seen;
   bool restarted = false;
   while (true) {
     if (stopped_.load()) {
@@ -361,8 +361,7 @@ bool Informer::list() {
         seen.insert(*key);
         std::string version = metadata_string(item, "resourceVersion");
         // Unchanged since it was last reported: a relist costs what changed.
-        if (const auto known = known_.find(*key); !report_all_ && known != known_.end() && !version.empty() &&
-                                                  known->second.resource_version == version) {
+        if (!report_all_ && known_.has_version(*key, version)) {
           continue;
         }
         updates.push_back(decode(item, std::move(*key), std::move(version)));
@@ -373,13 +372,7 @@ bool Informer::list() {
     }
   }
 
-  std::vector<std::string> vanished;
-  for (const auto& [key, known] : known_) {
-    if (!seen.contains(key)) {
-      vanished.push_back(key);
-    }
-  }
-  for (const std::string& key : vanished) {
+  for (const std::string& key : known_.keys_not_in(seen)) {
     forget(key);
   }
   for (Update& update : updates) {
@@ -578,14 +571,12 @@ void Informer::apply(Update update) {
                     update.diagnostics.empty() ? std::string(kind_name(resource_)) + " " + update.key + " skipped"
                                                : update.diagnostics.front().to_string());
   }
-  Known& known = known_[update.key];
-  for (const Reported& old : known.reported) {
+  for (const ReportedObject& old : known_.reported(update.key)) {
     if (std::ranges::find(update.reported, old) == update.reported.end()) {
       report_gone(old);
     }
   }
-  known.resource_version = std::move(update.resource_version);
-  known.reported = std::move(update.reported);
+  known_.set(update.key, update.resource_version, update.reported);
   for (auto& value : update.values) {
     if (auto* service = std::get_if<Service>(&value)) {
       const ObjectName id = service->id;
@@ -602,18 +593,15 @@ void Informer::apply(Update update) {
 }
 
 void Informer::forget(const std::string& key) {
-  const auto it = known_.find(key);
-  if (it == known_.end()) {
+  if (!known_.contains(key)) {
     return;
   }
-  const std::vector<Reported> reported = std::move(it->second.reported);
-  known_.erase(it);
-  for (const Reported& old : reported) {
+  for (const ReportedObject& old : known_.erase(key)) {
     report_gone(old);
   }
 }
 
-void Informer::report_gone(const Reported& reported) {
+void Informer::report_gone(const ReportedObject& reported) {
   switch (resource_) {
     case WatchedResource::Services:
       listener_.service_changed(reported.service, std::nullopt);

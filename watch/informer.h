@@ -47,6 +47,7 @@
 #include "watch/api_transport.h"
 #include "watch/backoff.h"
 #include "watch/cluster_listener.h"
+#include "watch/known_objects.h"
 
 namespace kubenat {
 
@@ -108,17 +109,6 @@ class Informer {
   WatchedResource resource() const { return resource_; }
 
  private:
-  // What one object was last reported as: Services and Nodes one entry, an
-  // EndpointSlice one (service, slice), a v1 Endpoints one per slice.
-  struct Reported {
-    ObjectName service;  // Nodes: {"", node name}
-    std::string slice;   // EndpointSlices and Endpoints only
-    auto operator<=>(const Reported&) const = default;
-  };
-  struct Known {
-    std::string resource_version;
-    std::vector<Reported> reported;
-  };
   struct Update;
   enum class WatchEnd;
 
@@ -131,7 +121,7 @@ class Informer {
   Update decode(const nlohmann::json& object, std::string key, std::string resource_version) const;
   void apply(Update update);
   void forget(const std::string& key);
-  void report_gone(const Reported& reported);
+  void report_gone(const ReportedObject& reported);
   void report_incident(WatchIncident incident, const std::string& detail);
   [[nodiscard]] bool pause();  // a backoff delay; false once stopped
   [[nodiscard]] std::string query(bool watch, const std::string& continue_token) const;
@@ -147,7 +137,7 @@ class Informer {
   // (options_.decode.texts): a million endpoints name a few thousand nodes.
   SharedTextPool texts_;
 
-  std::map<std::string, Known> known_;  // by "namespace/name" (Nodes: name)
+  KnownObjects known_;                  // by "namespace/name" (Nodes: name)
   std::string resource_version_;        // where the next watch starts
   bool events_since_list_ = false;      // a watch event or bookmark arrived since the last list
   // The listener may have missed reports (it threw): the next list reports
