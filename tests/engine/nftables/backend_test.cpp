@@ -280,6 +280,43 @@ TEST_F(NftBackendTest, FailedLaterChunkReportsWhatWasDone) {
   EXPECT_TRUE(chunked.table_handle());
 }
 
+TEST_F(NftBackendTest, ChunksOfAFullApplyNumberTheirMessagesOnFromTheChunkBefore) {
+  NftBackend chunked(transport_, IpFamily::V4, "kubenat", NftBackend::Options{4096});
+  ASSERT_TRUE(chunked.apply_full(plan_of(200)));
+  ASSERT_GT(transport_.sent.size(), 3u);
+  std::uint32_t next = transport_.sent[0].messages.front().seq;
+  for (const auto& sent : transport_.sent) {
+    for (const NftMessageInfo& message : sent.messages) EXPECT_EQ(message.seq, next++);
+  }
+  // The next transaction goes on from the last chunk.
+  NftChange change;
+  change.elements_added = {{"service-ips", service_element(999)}};
+  ASSERT_TRUE(chunked.apply(change));
+  EXPECT_EQ(transport_.sent.back().messages.front().seq, next);
+}
+
+TEST_F(NftBackendTest, NoChunkIsSentAfterARefusedOne) {
+  struct RefuseSecond : NftTransport {
+    FakeNftTransport& inner;
+    int calls = 0;
+    explicit RefuseSecond(FakeNftTransport& t) : inner(t) {}
+    std::expected<std::vector<NftAck>, std::string> send(const NftBatch& batch) override {
+      if (++calls == 2) inner.refuse_next = FakeNftTransport::Refusal{1, ENOMEM, std::nullopt, ""};
+      return inner.send(batch);
+    }
+    std::expected<std::optional<std::uint64_t>, std::string> table_handle(IpFamily f, const std::string& n) override {
+      return inner.table_handle(f, n);
+    }
+    std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily f, const std::string& t,
+                                                                         const std::string& s) override {
+      return inner.dump_elements(f, t, s);
+    }
+  } refusing(transport_);
+  NftBackend chunked(refusing, IpFamily::V4, "kubenat", NftBackend::Options{4096});
+  ASSERT_FALSE(chunked.apply_full(plan_of(200)));
+  EXPECT_EQ(transport_.sent.size(), 2u);
+}
+
 TEST_F(NftBackendTest, ElementsOfKnownIntervalSetsUseTheirDeclaration) {
   NftPlan plan = plan_of(0);
   plan.sets.push_back(NftSet{"local", {NftType::Ipv4Addr}, {}, true, std::nullopt, ""});
