@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 
 namespace kubenat {
 namespace {
@@ -56,14 +58,14 @@ void put(std::string& out, const NftValue& value) {
       value);
 }
 
-std::uint8_t byte_at(const std::string& bytes, std::size_t at) { return static_cast<std::uint8_t>(bytes[at]); }
+std::uint8_t byte_at(std::string_view bytes, std::size_t at) { return static_cast<std::uint8_t>(bytes[at]); }
 
-IpAddress address_at(const std::string& bytes, std::size_t at, std::size_t length) {
+IpAddress address_at(std::string_view bytes, std::size_t at, std::size_t length) {
   return *IpAddress::from_bytes(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data() + at), length));
 }
 
 // The length of the packed value at `at`, tag included.
-std::size_t length_at(const std::string& bytes, std::size_t at) {
+std::size_t length_at(std::string_view bytes, std::size_t at) {
   switch (byte_at(bytes, at)) {
     case kIpv4:
       return 5;
@@ -84,7 +86,7 @@ std::size_t length_at(const std::string& bytes, std::size_t at) {
   }
 }
 
-NftValue value_at(const std::string& bytes, std::size_t at) {
+NftValue value_at(std::string_view bytes, std::size_t at) {
   switch (byte_at(bytes, at)) {
     case kIpv4:
       return address_at(bytes, at + 1, 4);
@@ -104,41 +106,52 @@ NftValue value_at(const std::string& bytes, std::size_t at) {
                                         std::uint32_t{byte_at(bytes, at + 3)} << 8 | byte_at(bytes, at + 4));
     default:
       return NftVerdict{static_cast<NftVerdict::Kind>(byte_at(bytes, at + 1)),
-                        bytes.substr(at + 4, length_at(bytes, at) - 4)};
+                        std::string(bytes.substr(at + 4, length_at(bytes, at) - 4))};
   }
+}
+
+// Packs `values` in a scratch string first, so a list longer than the inline
+// buffer is allocated once.
+template <typename Values>
+PackedBytes pack(const Values& values) {
+  std::string bytes;
+  for (const NftValue& value : values) put(bytes, value);
+  return PackedBytes(bytes);
 }
 
 }  // namespace
 
-NftValue NftValues::const_iterator::operator*() const { return value_at(*bytes_, at_); }
+NftValue NftValues::const_iterator::operator*() const { return value_at(bytes_, at_); }
 
 NftValues::const_iterator& NftValues::const_iterator::operator++() {
-  at_ += length_at(*bytes_, at_);
+  at_ += length_at(bytes_, at_);
   return *this;
 }
 
-NftValues::NftValues(std::initializer_list<NftValue> values) {
-  for (const NftValue& value : values) put(bytes_, value);
-}
+NftValues::NftValues(std::initializer_list<NftValue> values) : bytes_(pack(values)) {}
 
-NftValues::NftValues(const std::vector<NftValue>& values) {
-  for (const NftValue& value : values) put(bytes_, value);
-}
+NftValues::NftValues(const std::vector<NftValue>& values) : bytes_(pack(values)) {}
 
 NftValues::operator std::vector<NftValue>() const { return std::vector<NftValue>(begin(), end()); }
 
-void NftValues::push_back(const NftValue& value) { put(bytes_, value); }
+void NftValues::push_back(const NftValue& value) {
+  std::string bytes;
+  put(bytes, value);
+  bytes_.append(bytes);
+}
 
 std::size_t NftValues::size() const {
+  const std::string_view bytes = bytes_.view();
   std::size_t count = 0;
-  for (std::size_t at = 0; at < bytes_.size(); at += length_at(bytes_, at)) ++count;
+  for (std::size_t at = 0; at < bytes.size(); at += length_at(bytes, at)) ++count;
   return count;
 }
 
 NftValue NftValues::operator[](std::size_t index) const {
+  const std::string_view bytes = bytes_.view();
   std::size_t at = 0;
-  for (; index > 0; --index) at += length_at(bytes_, at);
-  return value_at(bytes_, at);
+  for (; index > 0; --index) at += length_at(bytes, at);
+  return value_at(bytes, at);
 }
 
 std::strong_ordering operator<=>(const NftValues& a, const NftValues& b) {

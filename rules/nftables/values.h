@@ -4,8 +4,8 @@
 // 100,000 Services holds over a million elements; as std::vector<NftValue>
 // each one cost two heap blocks of 48-byte variants (over 400 bytes an
 // element), packed an IPv4 key (address . protocol . port . index) is 15
-// bytes and fits in std::string's inline buffer, so most elements need no
-// heap block at all.
+// bytes and fits in PackedBytes' inline buffer, so most elements need no
+// heap block at all, and an NftValues is 16 bytes.
 //
 // It reads like a std::vector<NftValue> that hands out values rather than
 // references (operator[], iteration, size), converts to and from one, and
@@ -16,11 +16,13 @@
 #include <initializer_list>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "rules/ip.h"
 #include "rules/model.h"
+#include "rules/nftables/packed_bytes.h"
 
 namespace kubenat {
 
@@ -59,8 +61,8 @@ class NftValues {
 
    private:
     friend class NftValues;
-    const_iterator(const std::string* bytes, std::size_t at) : bytes_(bytes), at_(at) {}
-    const std::string* bytes_ = nullptr;
+    const_iterator(std::string_view bytes, std::size_t at) : bytes_(bytes), at_(at) {}
+    std::string_view bytes_;
     std::size_t at_ = 0;
   };
   using value_type = NftValue;
@@ -81,8 +83,8 @@ class NftValues {
   bool empty() const { return bytes_.empty(); }
   // The value at `index` (< size()), by value.
   NftValue operator[](std::size_t index) const;
-  const_iterator begin() const { return {&bytes_, 0}; }
-  const_iterator end() const { return {&bytes_, bytes_.size()}; }
+  const_iterator begin() const { return {bytes_.view(), 0}; }
+  const_iterator end() const { return {bytes_.view(), bytes_.size()}; }
 
   // One value packs to one sequence of bytes, so equal lists are equal bytes.
   friend bool operator==(const NftValues& a, const NftValues& b) { return a.bytes_ == b.bytes_; }
@@ -90,7 +92,7 @@ class NftValues {
   friend std::strong_ordering operator<=>(const NftValues& a, const NftValues& b);
 
  private:
-  std::string bytes_;  // per value: a tag byte, then its fields (see values.cpp)
+  PackedBytes bytes_;  // per value: a tag byte, then its fields (see values.cpp)
 };
 
 }  // namespace kubenat
