@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -20,7 +19,6 @@
 #include "engine/daemon/kube_proxy_configuration.h"
 #include "engine/daemon/local_addresses.h"
 #include "engine/daemon/log.h"
-#include "engine/daemon/malloc_arenas.h"
 #include "engine/daemon/metrics.h"
 #include "engine/daemon/node_sysctls.h"
 #include "engine/daemon/proxy_stack.h"
@@ -120,10 +118,6 @@ int run_command(std::span<const std::string> args, std::ostream& out, std::ostre
     return 2;
   }
   Log log(err, run->verbosity);
-  // One arena: before any thread starts (engine/daemon/malloc_arenas.h).
-  if (limit_malloc_arenas(1, std::getenv("MALLOC_ARENA_MAX")) == MallocArenas::Refused) {
-    log.warning("malloc refused to use one arena (mallopt M_ARENA_MAX); each thread may keep its own");
-  }
   auto api = api_server_config(*run);
   if (!api) {
     err << "kubenat run: " << api.error() << "\n";
