@@ -290,6 +290,8 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
   // Finishes the pending transaction and commits it once the one before is
   // in; the next transaction starts.
   const auto send_current = [&]() -> std::expected<void, NftApplyError> {
+    // pending_bytes errs on the large side (element_bytes()).
+    batch.reserve_bytes(batch.size() + pending_bytes + (256u << 10));
     for (const auto& [set, elements] : pending.groups()) batch.add_elements(set, lookup(set), elements);
     if (!pending_hairpins.empty()) batch.add_address_pairs(kNftHairpinSet, lookup(kNftHairpinSet), pending_hairpins);
     batch.finish();

@@ -63,8 +63,13 @@ NftBatch::~NftBatch() = default;
 
 void NftBatch::reserve(std::size_t bytes) {
   if (buffer_.size() >= used_ + bytes) return;
-  buffer_.resize(std::max(buffer_.size() * 2, used_ + bytes));
+  std::size_t size = std::max(buffer_.size() * 2, used_ + bytes);
+  // Within room made ahead: no move, and the rest of it stays untouched.
+  if (used_ + bytes <= buffer_.capacity()) size = std::min(size, buffer_.capacity());
+  buffer_.resize(size);
 }
+
+void NftBatch::reserve_bytes(std::size_t bytes) { buffer_.reserve(bytes); }
 
 nlmsghdr* NftBatch::start_message(std::uint16_t type, std::uint16_t flags) {
   reserve(kMessageReserve);
