@@ -252,24 +252,28 @@ TEST_F(NftBackendTest, LargeFullApplySendsTheLayoutAndEveryVerdictFirstThenDataI
   EXPECT_EQ(backend.table_intact(), Intact(true));
 }
 
+// A transport that passes the first transaction to `inner` and makes it
+// refuse the second's first message (ENOMEM).
+struct SecondTransactionRefused : NftTransport {
+  FakeNftTransport& inner;
+  int calls = 0;
+  explicit SecondTransactionRefused(FakeNftTransport& t) : inner(t) {}
+  std::expected<std::vector<NftAck>, std::string> send(const NftBatch& batch) override {
+    if (++calls == 2) inner.refuse_next = FakeNftTransport::Refusal{1, ENOMEM, std::nullopt, ""};
+    return inner.send(batch);
+  }
+  std::expected<std::optional<std::uint64_t>, std::string> table_handle(IpFamily f, const std::string& n) override {
+    return inner.table_handle(f, n);
+  }
+  std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily f, const std::string& t,
+                                                                       const std::string& s) override {
+    return inner.dump_elements(f, t, s);
+  }
+};
+
 TEST_F(NftBackendTest, FailedLaterChunkReportsWhatWasDone) {
   // Let the first transaction through, refuse the second's first message.
-  struct Once : NftTransport {
-    FakeNftTransport& inner;
-    int calls = 0;
-    explicit Once(FakeNftTransport& t) : inner(t) {}
-    std::expected<std::vector<NftAck>, std::string> send(const NftBatch& batch) override {
-      if (++calls == 2) inner.refuse_next = FakeNftTransport::Refusal{1, ENOMEM, std::nullopt, ""};
-      return inner.send(batch);
-    }
-    std::expected<std::optional<std::uint64_t>, std::string> table_handle(IpFamily f, const std::string& n) override {
-      return inner.table_handle(f, n);
-    }
-    std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily f, const std::string& t,
-                                                                         const std::string& s) override {
-      return inner.dump_elements(f, t, s);
-    }
-  } once(transport_);
+  SecondTransactionRefused once(transport_);
   NftBackend chunked(once, IpFamily::V4, "kubenat", NftBackend::Options{4096});
   auto applied = chunked.apply_full(plan_of(200));
   ASSERT_FALSE(applied);
@@ -296,22 +300,7 @@ TEST_F(NftBackendTest, ChunksOfAFullApplyNumberTheirMessagesOnFromTheChunkBefore
 }
 
 TEST_F(NftBackendTest, NoChunkIsSentAfterARefusedOne) {
-  struct RefuseSecond : NftTransport {
-    FakeNftTransport& inner;
-    int calls = 0;
-    explicit RefuseSecond(FakeNftTransport& t) : inner(t) {}
-    std::expected<std::vector<NftAck>, std::string> send(const NftBatch& batch) override {
-      if (++calls == 2) inner.refuse_next = FakeNftTransport::Refusal{1, ENOMEM, std::nullopt, ""};
-      return inner.send(batch);
-    }
-    std::expected<std::optional<std::uint64_t>, std::string> table_handle(IpFamily f, const std::string& n) override {
-      return inner.table_handle(f, n);
-    }
-    std::expected<std::vector<NftRawElement>, std::string> dump_elements(IpFamily f, const std::string& t,
-                                                                         const std::string& s) override {
-      return inner.dump_elements(f, t, s);
-    }
-  } refusing(transport_);
+  SecondTransactionRefused refusing(transport_);
   NftBackend chunked(refusing, IpFamily::V4, "kubenat", NftBackend::Options{4096});
   ASSERT_FALSE(chunked.apply_full(plan_of(200)));
   EXPECT_EQ(transport_.sent.size(), 2u);
