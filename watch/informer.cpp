@@ -593,9 +593,6 @@ void Informer::apply(Update update) {
 }
 
 void Informer::forget(const std::string& key) {
-  if (!known_.contains(key)) {
-    return;
-  }
   for (const ReportedObject& old : known_.erase(key)) {
     report_gone(old);
   }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
-#include <future>
 #include <memory>
 #include <utility>
 #include <vector>
