@@ -153,9 +153,14 @@ struct ApiServerSim::Impl final : SimControl {
     changed_.notify_all();
     if (accept_thread_.joinable()) accept_thread_.join();
     store_.stop_watches();  // watches end with their final chunk where they can
-    std::unique_lock lock(mutex_);
-    for (auto& [id, connection] : connections_) ::shutdown(connection.fd, SHUT_RDWR);
-    changed_.wait(lock, [&] { return threads_ == 0; });
+    std::map<std::uint64_t, std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, connection] : connections_) ::shutdown(connection.fd, SHUT_RDWR);
+      threads.swap(threads_);
+      finished_.clear();
+    }
+    for (auto& [id, thread] : threads) thread.join();
   }
 
   std::string url() const {
@@ -220,26 +225,40 @@ struct ApiServerSim::Impl final : SimControl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      std::uint64_t id = 0;
-      {
-        std::lock_guard lock(mutex_);
-        id = next_id_++;
-        connections_[id] = Connection{socket.native_handle(), false};
-        ++threads_;
-      }
-      std::thread([this, id, connection = std::move(socket)]() mutable {
-        serve_connection(id, connection);
-        {
-          std::lock_guard lock(mutex_);
-          connections_.erase(id);
-        }
-        boost::system::error_code ignored;
-        connection.close(ignored);
-        std::lock_guard lock(mutex_);
-        --threads_;
-        changed_.notify_all();
-      }).detach();
+      join_finished_threads();
+      std::lock_guard registry_lock(mutex_);
+      const std::uint64_t id = next_id_++;
+      connections_[id] = Connection{socket.native_handle(), false};
+      // Registered under the lock, so the thread cannot report itself
+      // finished before it is in the map.
+      threads_.emplace(id, std::thread([this, id, connection = std::move(socket)]() mutable {
+                         serve_connection(id, connection);
+                         {
+                           std::lock_guard lock(mutex_);
+                           connections_.erase(id);
+                         }
+                         boost::system::error_code ignored;
+                         connection.close(ignored);
+                         std::lock_guard lock(mutex_);
+                         finished_.push_back(id);
+                       }));
     }
+  }
+
+  // Connection threads are joined, never detached: a thread's exit still
+  // runs OpenSSL's per-thread cleanup, which must not overlap the process's
+  // own cleanup of the same locks at exit.
+  void join_finished_threads() {
+    std::vector<std::thread> done;
+    {
+      std::lock_guard lock(mutex_);
+      for (const std::uint64_t id : finished_) {
+        auto node = threads_.extract(id);
+        if (!node.empty()) done.push_back(std::move(node.mapped()));
+      }
+      finished_.clear();
+    }
+    for (auto& thread : done) thread.join();
   }
 
   void serve_connection(std::uint64_t id, tcp::socket& socket) {
@@ -368,7 +387,8 @@ struct ApiServerSim::Impl final : SimControl {
   int listen_fd_ = -1;
   std::map<std::uint64_t, Connection> connections_;
   std::uint64_t next_id_ = 1;
-  std::size_t threads_ = 0;
+  std::map<std::uint64_t, std::thread> threads_;  // one per connection
+  std::vector<std::uint64_t> finished_;           // threads_ that are done and not yet joined
 };
 
 // --- ApiServerSim ------------------------------------------------------------
