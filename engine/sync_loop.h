@@ -35,7 +35,7 @@ struct SyncReport {
   std::chrono::steady_clock::duration compile_duration{};  // of duration: compiling, the rest applying
   std::size_t services_changed = 0;  // Services whose Service object changed
   std::size_t endpoints_changed = 0; // Services whose slices changed
-  std::vector<ObjectName> changed_services;  // every Service this sync looked at again
+  std::set<ObjectName> changed_services;  // every Service this sync looked at again
   // For each changed Service: how long from the change's arrival to the
   // rules being in the kernel (kubenat's own share of network programming
   // latency).

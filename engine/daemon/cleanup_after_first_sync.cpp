@@ -4,6 +4,11 @@
 
 namespace kubenat {
 
+void CleanupAfterFirstSync::compile(const ClusterState& state, const std::set<ObjectName>* changed) {
+  if (!done_) malloc_trim(0);  // a failed first sync is retried: cheap, since little is free then
+  inner_.compile(state, changed);
+}
+
 SyncResult CleanupAfterFirstSync::apply() {
   SyncResult result = inner_.apply();
   if (!result.ok || done_) return result;
