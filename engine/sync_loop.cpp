@@ -165,13 +165,12 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   // of names at 100,000), and the sync's peak is the daemon's.
   std::set<ObjectName> changed = std::exchange(services_changed_, {});
   changed.merge(endpoints_changed_);
+  endpoints_changed_.clear();  // what merge() left: names `changed` has already
   const bool everything = everything_changed_;
   auto since = std::move(changed_since_);
   changed_since_.clear();
   auto trigger_times = std::move(trigger_times_);
   trigger_times_.clear();
-  services_changed_.clear();
-  endpoints_changed_.clear();
   everything_changed_ = false;
 
   // Compiling reads the state: under the lock. Applying touches only the
