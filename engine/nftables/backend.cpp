@@ -242,10 +242,11 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
   bool first = true;
   ElementGroups pending;
   std::size_t pending_bytes = 0;
-  // The hairpin pairs of the pending transaction: their addresses in
-  // plan.hairpin_refs, whose elements the batch encodes as it goes (a
-  // million at 100,000 Services, too many to copy as elements).
-  std::vector<const IpAddress*> pending_hairpins;
+  // The hairpin pairs of the pending transaction: a run of plan.hairpin_refs'
+  // addresses, whose elements the batch encodes as it goes (a million at
+  // 100,000 Services, too many to copy as elements).
+  NftAddressRefs::const_iterator pending_hairpins;
+  std::size_t pending_hairpin_count = 0;
   // A transaction is committed on a thread of its own while the next one is
   // built: the kernel does its share in the sending thread's sendmsg, about
   // as long again as building (1.2 s and 2 s of the 3.2 s at 100,000
@@ -292,14 +293,14 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
     // pending_bytes errs on the large side (element_bytes()).
     batch.reserve_bytes(batch.size() + pending_bytes + (256u << 10));
     for (const auto& [set, elements] : pending.groups()) batch.add_elements(set, lookup(set), elements);
-    if (!pending_hairpins.empty()) batch.add_address_pairs(kNftHairpinSet, lookup(kNftHairpinSet), pending_hairpins);
+    batch.add_address_pairs(kNftHairpinSet, lookup(kNftHairpinSet), pending_hairpins, pending_hairpin_count);
     batch.finish();
     const std::uint32_t following = batch.next_seq();
     if (auto ok = wait_committed(); !ok) return ok;
-    in_flight = std::make_unique<InFlight>(InFlight{std::move(batch), pending.count() + pending_hairpins.size(), first});
+    in_flight = std::make_unique<InFlight>(InFlight{std::move(batch), pending.count() + pending_hairpin_count, first});
     first = false;
     pending.clear();
-    pending_hairpins.clear();
+    pending_hairpin_count = 0;
     pending_bytes = 0;
     committed = std::async(std::launch::async, commit_in_flight, std::ref(*in_flight));
     batch = NftBatch(family_, table_, following, lookup);
@@ -345,13 +346,14 @@ std::expected<NftApplyStats, NftApplyError> NftBackend::apply_full(
     }
     pending_bytes += bytes;
   }
-  for (const auto& [ip, refs] : plan.hairpin_refs) {
+  for (auto hairpin = plan.hairpin_refs.begin(); hairpin != plan.hairpin_refs.end(); ++hairpin) {
+    const IpAddress ip = (*hairpin).first;
     const std::size_t bytes = element_bytes(NftElement{{ip, ip}, {}});
-    if ((!pending.empty() || !pending_hairpins.empty()) &&
+    if ((!pending.empty() || pending_hairpin_count > 0) &&
         batch.size() + pending_bytes + bytes > options_.max_transaction_bytes) {
       if (auto ok = send_current(); !ok) return std::unexpected(ok.error());
     }
-    pending_hairpins.push_back(&ip);
+    if (pending_hairpin_count++ == 0) pending_hairpins = hairpin;
     pending_bytes += bytes;
   }
   if (auto ok = send_current(); !ok) return std::unexpected(ok.error());

@@ -218,9 +218,10 @@ void NftBatch::delete_elements(std::string_view set, const NftSet* declaration,
 }
 
 void NftBatch::add_address_pairs(std::string_view set, const NftSet* declaration,
-                                 std::span<const IpAddress* const> addresses) {
+                                 NftAddressRefs::const_iterator first, std::size_t count) {
+  if (count == 0) return;
   put_elements(NFT_MSG_NEWSETELEM, NLM_F_CREATE, NftMessageKind::AddElements, set,
-               declaration ? declaration : find_set(set), {}, {}, addresses);
+               declaration ? declaration : find_set(set), {}, {}, AddressRun{first, count});
 }
 
 void NftBatch::add_timed_elements(std::string_view set, const NftSet* declaration,
@@ -233,14 +234,18 @@ void NftBatch::add_timed_elements(std::string_view set, const NftSet* declaratio
 
 void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                             const NftSet* declaration, std::span<const NftElement* const> elements,
-                            std::span<const NftTimedElement> times, std::span<const IpAddress* const> pairs) {
+                            std::span<const NftTimedElement> times, std::optional<AddressRun> pairs) {
   const bool adding = kind == NftMessageKind::AddElements;
   const std::string set_name(set);
-  const std::size_t total = pairs.empty() ? elements.size() : pairs.size();
-  NftElement pair;  // the element of pairs[next], made for encoding it
+  const std::size_t total = pairs ? pairs->count : elements.size();
+  // The pairs are read in order: `pairs->first` is at pair number `pair_at`.
+  std::size_t pair_at = 0;
+  NftElement pair;  // the element made of it, for encoding
   const auto element_at = [&](std::size_t i) -> const NftElement& {
-    if (pairs.empty()) return *elements[i];
-    pair = NftElement{{*pairs[i], *pairs[i]}, {}};
+    if (!pairs) return *elements[i];
+    for (; pair_at < i; ++pair_at) ++pairs->first;
+    const IpAddress address = (*pairs->first).first;
+    pair = NftElement{{address, address}, {}};
     return pair;
   };
   std::size_t next = 0;
@@ -266,10 +271,10 @@ void NftBatch::put_elements(std::uint16_t type, std::uint16_t flags, NftMessageK
         // nft numbers the nests 1, 2, 3...; the kernel ignores the type, and
         // NFTA_LIST_ELEM throughout is what the kernel sends and libnftnl
         // parses.
-        if (pairs.empty()) {
-          message->parts.emplace_back(header->nlmsg_len, elements[next]);
+        if (pairs) {
+          message->pair_offsets.push_back(header->nlmsg_len);
         } else {
-          message->pairs.emplace_back(header->nlmsg_len, pairs[next]);
+          message->parts.emplace_back(header->nlmsg_len, elements[next]);
         }
         nftnl_set_elem_nlmsg_build(header, element.get(), NFTA_LIST_ELEM);
       }
@@ -342,6 +347,32 @@ const std::pair<std::uint32_t, Value>* part_at(const std::vector<std::pair<std::
   return &*std::prev(after);
 }
 
+// The first address of the (address . address) element whose
+// NFTA_LIST_ELEM nest starts at `nest`: the first 4 or 16 bytes of its key.
+std::optional<IpAddress> pair_address(const std::byte* nest, IpFamily family) {
+  const auto* list_element = reinterpret_cast<const nlattr*>(nest);
+  const std::size_t length = family == IpFamily::V4 ? 4 : 16;
+  // libmnl's mnl_attr_for_each_nested, which C++ cannot compile (void* to
+  // nlattr*).
+  const auto for_each_nested = [](const nlattr* parent, auto&& visit) {
+    const auto* payload = static_cast<const char*>(mnl_attr_get_payload(parent));
+    const char* const end = payload + mnl_attr_get_payload_len(parent);
+    for (const auto* attr = reinterpret_cast<const nlattr*>(payload);
+         mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr))); attr = mnl_attr_next(attr)) {
+      if (auto found = visit(attr)) return found;
+    }
+    return std::optional<IpAddress>();
+  };
+  return for_each_nested(list_element, [&](const nlattr* attr) -> std::optional<IpAddress> {
+    if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_KEY) return std::nullopt;
+    return for_each_nested(attr, [&](const nlattr* value) -> std::optional<IpAddress> {
+      if (mnl_attr_get_type(value) != NFTA_DATA_VALUE || mnl_attr_get_payload_len(value) < length) return std::nullopt;
+      const auto* bytes = static_cast<const std::uint8_t*>(mnl_attr_get_payload(value));
+      return IpAddress::from_bytes(std::span<const std::uint8_t>(bytes, length));
+    });
+  });
+}
+
 }  // namespace
 
 std::optional<NftMessageOrigin> NftBatch::origin(std::uint32_t seq, std::optional<std::uint32_t> offset) const {
@@ -362,13 +393,16 @@ std::optional<NftMessageOrigin> NftBatch::origin(std::uint32_t seq, std::optiona
         out.at_fault = true;
       }
     }
-    if (!elements.pairs.empty()) {
-      const IpAddress* address = elements.pairs.front().second;
-      if (const auto* part = offset ? part_at(elements.pairs, elements.end, *offset) : nullptr) {
-        address = part->second;
+    if (!elements.pair_offsets.empty()) {
+      const std::vector<std::uint32_t>& offsets = elements.pair_offsets;
+      std::uint32_t at = offsets.front();
+      if (offset && *offset >= offsets.front() && *offset < elements.end) {
+        at = *std::prev(std::upper_bound(offsets.begin(), offsets.end(), *offset));
         out.at_fault = true;
       }
-      out.element = &origin_elements_.emplace_back(NftElement{{*address, *address}, {}});
+      if (auto address = pair_address(buffer_.data() + message.offset + at, family_)) {
+        out.element = &origin_elements_.emplace_back(NftElement{{*address, *address}, {}});
+      }
     }
   }
   if (index < rule_messages_.size() && rule_messages_[index]) {

@@ -132,13 +132,14 @@ class NftBatch {
   void add_elements(std::string_view set, const NftSet* declaration, std::span<const NftElement* const> elements);
   void delete_elements(std::string_view set, const NftSet* declaration,
                        std::span<const NftElement* const> elements);
-  // The elements (address . address) of a plain set, one per address: what
-  // add_elements() adds for NftElement{{*address, *address}, {}} each, with
-  // no such element held meanwhile (the hairpin set's million at 100,000
-  // Services were a copy of 64 bytes each for the length of a transaction).
-  // The addresses must outlive the batch.
-  void add_address_pairs(std::string_view set, const NftSet* declaration,
-                         std::span<const IpAddress* const> addresses);
+  // The elements (address . address) of a plain set, one for each of the
+  // `count` addresses from `first`: what add_elements() adds for
+  // NftElement{{address, address}, {}} each, with no such element held
+  // meanwhile (the hairpin set's million at 100,000 Services were a copy of
+  // 64 bytes each for the length of a transaction). Nothing of `first`'s
+  // container is kept: origin() reads the addresses back from the messages.
+  void add_address_pairs(std::string_view set, const NftSet* declaration, NftAddressRefs::const_iterator first,
+                         std::size_t count);
   // Elements with their own timeouts and expirations (a set with timeouts).
   void add_timed_elements(std::string_view set, const NftSet* declaration,
                           std::span<const NftTimedElement> elements);
@@ -178,8 +179,9 @@ class NftBatch {
   struct ElementMessage {
     bool map = false;
     std::vector<std::pair<std::uint32_t, const NftElement*>> parts;  // (offset in the message, element), in order
-    // Instead of parts for add_address_pairs(): (offset, address), in order.
-    std::vector<std::pair<std::uint32_t, const IpAddress*>> pairs;
+    // Instead of parts for add_address_pairs(): each element's offset, in
+    // order (its address is read back from the message).
+    std::vector<std::uint32_t> pair_offsets;
     std::uint32_t end = 0;                                           // where the element list ends
   };
   struct RuleMessage {
@@ -193,11 +195,15 @@ class NftBatch {
   void end_message(nlmsghdr* header, NftMessageKind kind, std::string object, std::size_t elements = 0);
   void reserve(std::size_t bytes);
   // `times`, when not empty, holds each element's timeout and expiration.
-  // With `pairs` not empty, the elements are (address . address) of those
-  // addresses instead of `elements`.
+  // With `pairs`, the elements are (address . address) of its addresses
+  // instead of `elements`.
+  struct AddressRun {
+    NftAddressRefs::const_iterator first;
+    std::size_t count = 0;
+  };
   void put_elements(std::uint16_t type, std::uint16_t flags, NftMessageKind kind, std::string_view set,
                     const NftSet* declaration, std::span<const NftElement* const> elements,
-                    std::span<const NftTimedElement> times = {}, std::span<const IpAddress* const> pairs = {});
+                    std::span<const NftTimedElement> times = {}, std::optional<AddressRun> pairs = std::nullopt);
   const NftSet* find_set(std::string_view name) const;
 
   IpFamily family_;

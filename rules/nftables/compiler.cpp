@@ -449,6 +449,7 @@ class ServicePortCompiler {
   std::uint16_t service_port_;
   const std::vector<NftDestination>& lost_;
   NftServicePortRules out_;
+  std::vector<IpAddress> hairpin_ips_;  // packed into out_ at the end
 };
 
 void ServicePortCompiler::add_list(const char* kind, std::vector<NftValue> key, const std::vector<std::size_t>& list) {
@@ -558,8 +559,8 @@ NftServicePortRules ServicePortCompiler::compile() {
       }
     }
     for (std::size_t i : sel_.reachable) {
-      if (std::find(out_.hairpin_ips.begin(), out_.hairpin_ips.end(), port_.endpoints[i].ip) == out_.hairpin_ips.end()) {
-        out_.hairpin_ips.push_back(port_.endpoints[i].ip);
+      if (std::find(hairpin_ips_.begin(), hairpin_ips_.end(), port_.endpoints[i].ip) == hairpin_ips_.end()) {
+        hairpin_ips_.push_back(port_.endpoints[i].ip);
       }
     }
   }
@@ -573,15 +574,15 @@ NftServicePortRules ServicePortCompiler::compile() {
     std::sort(udp.endpoints.begin(), udp.endpoints.end());
   }
   std::sort(out_.elements.begin(), out_.elements.end());
+  out_.elements.erase(std::unique(out_.elements.begin(), out_.elements.end()), out_.elements.end());
   // The plan keeps the fragment until the port changes: without the slack
   // of growing (a third of the elements' size at 12 elements).
   out_.elements.shrink_to_fit();
-  out_.hairpin_ips.shrink_to_fit();
-  out_.elements.erase(std::unique(out_.elements.begin(), out_.elements.end()), out_.elements.end());
   std::sort(out_.count_sets.begin(), out_.count_sets.end());
   std::sort(out_.affinity.begin(), out_.affinity.end(),
             [](const NftAffinityTarget& a, const NftAffinityTarget& b) { return a.destination < b.destination; });
-  std::sort(out_.hairpin_ips.begin(), out_.hairpin_ips.end());
+  std::sort(hairpin_ips_.begin(), hairpin_ips_.end());
+  out_.hairpin_ips = NftAddressList(hairpin_ips_);
   return std::move(out_);
 }
 

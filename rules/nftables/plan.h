@@ -29,6 +29,7 @@
 #include "rules/ip.h"
 #include "rules/conntrack_cleanup.h"
 #include "rules/model.h"
+#include "rules/nftables/address_list.h"
 #include "rules/nftables/address_refs.h"
 #include "rules/nftables/set_name.h"
 #include "rules/nftables/values.h"
@@ -265,7 +266,7 @@ struct NftServicePortRules {
   // endpoint IPs for the hairpin set: several ports may need the same ones,
   // so the plan counts references and keeps them while any port does.
   std::vector<NftSetName> count_sets;
-  std::vector<IpAddress> hairpin_ips;
+  NftAddressList hairpin_ips;  // sorted
   // Set for UDP ports only: what the conntrack cleanup compares.
   NftUdpTargets udp;
   std::size_t endpoint_count = 0;

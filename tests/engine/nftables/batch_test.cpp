@@ -333,16 +333,16 @@ TEST(NftElements, ManyElementsSpreadOverMessagesUnder64KiB) {
 TEST(NftElements, AddressPairsAreTheBytesOfTheirElements) {
   const std::vector<IpAddress> addresses = {ip("10.0.1.5"), ip("10.0.1.6"), ip("10.0.2.7")};
   std::vector<NftElement> elements;
-  std::vector<const IpAddress*> pointers_to;
+  NftAddressRefs refs;
   for (const IpAddress& address : addresses) {
     elements.push_back(NftElement{{address, address}, {}});
-    pointers_to.push_back(&address);
+    refs.set(address, 1);
   }
   NftBatch as_elements(IpFamily::V4, "kubenat", 1);
   as_elements.add_elements("hairpin", nullptr, pointers(elements));
   as_elements.finish();
   NftBatch as_pairs(IpFamily::V4, "kubenat", 1);
-  as_pairs.add_address_pairs("hairpin", nullptr, pointers_to);
+  as_pairs.add_address_pairs("hairpin", nullptr, refs.begin(), refs.size());
   as_pairs.finish();
   EXPECT_TRUE(std::ranges::equal(as_pairs.bytes(), as_elements.bytes()));
   ASSERT_EQ(as_pairs.messages().size(), 3u);
@@ -398,9 +398,10 @@ TEST(NftBatchOrigin, AnOffsetOutsideTheElementsNamesTheMessagesFirst) {
 
 TEST(NftBatchOrigin, AnAddressPairIsNamedAsItsElement) {
   const std::vector<IpAddress> addresses = {ip("10.0.1.5"), ip("10.0.1.6")};
-  const std::vector<const IpAddress*> pointers_to = {&addresses[0], &addresses[1]};
+  NftAddressRefs refs;
+  for (const IpAddress& address : addresses) refs.set(address, 2);
   NftBatch batch(IpFamily::V4, "kubenat", 1);
-  batch.add_address_pairs("hairpin", nullptr, pointers_to);
+  batch.add_address_pairs("hairpin", nullptr, refs.begin(), refs.size());
   const nlmsghdr* header = header_of(batch, 1);
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     auto origin = batch.origin(2, child_offset(header, NFTA_SET_ELEM_LIST_ELEMENTS, i) + 8);
@@ -416,6 +417,31 @@ TEST(NftBatchOrigin, AnAddressPairIsNamedAsItsElement) {
   ASSERT_NE(whole->element, nullptr);
   EXPECT_EQ(*whole->element, (NftElement{{addresses[0], addresses[0]}, {}}));
   EXPECT_FALSE(whole->at_fault);
+}
+
+TEST(NftBatchOrigin, AnIpv6AddressPairIsReadBackFromItsMessage) {
+  NftAddressRefs refs;
+  refs.set(ip("fd00::1:5"), 1);
+  refs.set(ip("fd00::1:6"), 1);
+  NftBatch batch(IpFamily::V6, "kubenat", 1);
+  batch.add_address_pairs("hairpin", nullptr, refs.begin(), refs.size());
+  auto origin = batch.origin(2, child_offset(header_of(batch, 1), NFTA_SET_ELEM_LIST_ELEMENTS, 1) + 8);
+  ASSERT_TRUE(origin);
+  ASSERT_NE(origin->element, nullptr);
+  EXPECT_EQ(*origin->element, (NftElement{{ip("fd00::1:6"), ip("fd00::1:6")}, {}}));
+  EXPECT_TRUE(origin->at_fault);
+}
+
+TEST(NftElements, AddressPairsRunFromTheirFirstAddressForTheirCount) {
+  NftAddressRefs refs;
+  for (const char* address : {"10.0.1.5", "10.0.1.6", "10.0.2.7", "10.0.2.8"}) refs.set(ip(address), 1);
+  NftBatch batch(IpFamily::V4, "kubenat", 1);
+  batch.add_address_pairs("hairpin", nullptr, std::next(refs.begin()), 2);
+  const std::vector<NftElement> expected = {NftElement{{ip("10.0.1.6"), ip("10.0.1.6")}, {}},
+                                            NftElement{{ip("10.0.2.7"), ip("10.0.2.7")}, {}}};
+  NftBatch as_elements(IpFamily::V4, "kubenat", 1);
+  as_elements.add_elements("hairpin", nullptr, pointers(expected));
+  EXPECT_TRUE(std::ranges::equal(batch.bytes(), as_elements.bytes()));
 }
 
 TEST(NftBatchOrigin, TheStatementOfTheExpressionAtTheKernelsOffset) {

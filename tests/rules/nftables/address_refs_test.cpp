@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -17,6 +18,16 @@ namespace {
 IpAddress address(std::uint32_t n) {
   return IpAddress::v4(10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
                        static_cast<std::uint8_t>(n));
+}
+
+// Odd n: an IPv6 address (fd00::<n>), even n: an IPv4 one.
+IpAddress either_family(std::uint32_t n) {
+  if (n % 2 == 0) return address(n);
+  std::array<std::uint8_t, 16> bytes{0xfd};
+  bytes[13] = static_cast<std::uint8_t>(n >> 16);
+  bytes[14] = static_cast<std::uint8_t>(n >> 8);
+  bytes[15] = static_cast<std::uint8_t>(n);
+  return *IpAddress::from_bytes(bytes);
 }
 
 std::vector<NftAddressRefs::value_type> pairs_of(const NftAddressRefs& refs) {
@@ -73,6 +84,52 @@ TEST(NftAddressRefs, EqualWhenTheyHoldTheSamePairsHoweverBuilt) {
   descending.set(address(500), 0);
   EXPECT_NE(ascending, descending);
   EXPECT_EQ(descending.size(), 999u);
+}
+
+TEST(NftAddressRefs, HoldsBothFamiliesInAddressOrderIpv4First) {
+  std::mt19937 random(6);
+  NftAddressRefs refs;
+  std::map<IpAddress, std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const IpAddress ip = either_family(random() % 2000);
+    refs.add(ip, 1);
+    ++expected[ip];
+  }
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    const IpAddress ip = either_family(random() % 2000);
+    if (!expected.contains(ip)) continue;
+    refs.add(ip, -1);
+    if (--expected[ip] == 0) expected.erase(ip);
+  }
+  EXPECT_EQ(pairs_of(refs), pairs_of(expected));
+  EXPECT_TRUE(pairs_of(refs).front().first.is_v4());
+  EXPECT_FALSE(pairs_of(refs).back().first.is_v4());
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    auto it = expected.find(either_family(i));
+    EXPECT_EQ(refs.refs(either_family(i)), it == expected.end() ? 0u : it->second);
+  }
+}
+
+TEST(NftAddressRefs, IteratesOverIpv6AloneAndOverNothing) {
+  NftAddressRefs refs;
+  EXPECT_EQ(refs.begin(), refs.end());
+  refs.set(either_family(3), 4);
+  ASSERT_EQ(pairs_of(refs).size(), 1u);
+  EXPECT_EQ(pairs_of(refs).front(), (NftAddressRefs::value_type{either_family(3), 4u}));
+  refs.set(either_family(3), 0);
+  EXPECT_EQ(refs.begin(), refs.end());
+}
+
+TEST(NftAddressRefs, Ipv4AddressesOrderByTheirBytesNotTheirHostNumber) {
+  NftAddressRefs refs;
+  refs.set(IpAddress::v4(10, 0, 0, 200), 1);
+  refs.set(IpAddress::v4(10, 0, 1, 1), 1);
+  refs.set(IpAddress::v4(9, 255, 255, 255), 1);
+  const auto pairs = pairs_of(refs);
+  ASSERT_EQ(pairs.size(), 3u);
+  EXPECT_EQ(pairs[0].first, IpAddress::v4(9, 255, 255, 255));
+  EXPECT_EQ(pairs[1].first, IpAddress::v4(10, 0, 0, 200));
+  EXPECT_EQ(pairs[2].first, IpAddress::v4(10, 0, 1, 1));
 }
 
 }  // namespace
