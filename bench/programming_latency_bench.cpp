@@ -38,18 +38,21 @@ class Waiter final : public SyncObserver {
     std::lock_guard lock(mu_);
     ++syncs_;
     last_full_ = report.result.full;
+    if (report.all_services) all_done_ = steady::now();
     for (const ObjectName& name : report.changed_services) done_[name] = steady::now();
     cv_.notify_all();
   }
   std::optional<steady::time_point> wait_for(const ObjectName& service, steady::time_point after,
                                              std::chrono::seconds limit) {
     std::unique_lock lock(mu_);
-    const bool ok = cv_.wait_for(lock, limit, [&] {
+    const auto done = [&]() -> std::optional<steady::time_point> {
       auto it = done_.find(service);
-      return it != done_.end() && it->second >= after;
-    });
-    if (!ok) return std::nullopt;
-    return done_[service];
+      if (it != done_.end() && it->second >= after) return it->second;
+      if (all_done_ >= after) return all_done_;
+      return std::nullopt;
+    };
+    if (!cv_.wait_for(lock, limit, [&] { return done().has_value(); })) return std::nullopt;
+    return done();
   }
   bool wait_first_sync(std::chrono::seconds limit) {
     std::unique_lock lock(mu_);
@@ -60,6 +63,7 @@ class Waiter final : public SyncObserver {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<ObjectName, steady::time_point> done_;
+  steady::time_point all_done_;  // the last sync that looked at every Service
   int syncs_ = 0;
   bool last_full_ = false;
 };

@@ -15,8 +15,9 @@ void SyncLoop::mark_changed(const ObjectName& service, bool endpoints,
                             const std::optional<std::chrono::system_clock::time_point>& trigger_time) {
   if (trigger_time) trigger_times_.push_back(*trigger_time);
   const Clock::time_point now = clock_.now();
-  changed_since_.try_emplace(service, now);
-  (endpoints ? endpoints_changed_ : services_changed_).insert(service);
+  std::set<ObjectName>& pending = endpoints ? endpoints_changed_ : services_changed_;
+  const std::set<ObjectName>& other = endpoints ? services_changed_ : endpoints_changed_;
+  if (pending.insert(service).second && !other.contains(service)) first_changes_.push_back(now);
   scheduler_.changed(now);
   // Before every resource is listed run() waits for synced() alone: waking
   // it for each of the initial lists' objects (100,000s) only costs a futex
@@ -167,8 +168,8 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   changed.merge(endpoints_changed_);
   endpoints_changed_.clear();  // what merge() left: names `changed` has already
   const bool everything = everything_changed_;
-  auto since = std::move(changed_since_);
-  changed_since_.clear();
+  if (everything) changed.clear();
+  const std::vector<Clock::time_point> first_changes = std::exchange(first_changes_, {});
   auto trigger_times = std::move(trigger_times_);
   trigger_times_.clear();
   everything_changed_ = false;
@@ -179,6 +180,7 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   for (Proxier* other : others_) other->compile(state_, everything ? nullptr : &changed);
   report.compile_duration = clock_.now() - started;
   report.changed_services = std::move(changed);
+  report.all_services = everything;
   lock.unlock();
   if (proxier_) {
     report.result = proxier_->apply();
@@ -195,7 +197,9 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   scheduler_.synced(started, finished, ok);
   ++syncs_;
   if (ok) {
-    for (const auto& [service, first_change] : since) report.programming_latencies.push_back(finished - first_change);
+    for (const Clock::time_point first_change : first_changes) {
+      report.programming_latencies.push_back(finished - first_change);
+    }
     report.trigger_times = std::move(trigger_times);
   }
   report.services_pending = services_changed_.size();

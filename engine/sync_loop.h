@@ -35,7 +35,12 @@ struct SyncReport {
   std::chrono::steady_clock::duration compile_duration{};  // of duration: compiling, the rest applying
   std::size_t services_changed = 0;  // Services whose Service object changed
   std::size_t endpoints_changed = 0; // Services whose slices changed
-  std::set<ObjectName> changed_services;  // every Service this sync looked at again
+  // Every Service this sync looked at again; when it looked at all of them
+  // (`all_services`: a first sync, or this node's labels changed), empty
+  // instead, as the names would only add to the sync's peak (10 MB at
+  // 100,000 Services).
+  std::set<ObjectName> changed_services;
+  bool all_services = false;
   // For each changed Service: how long from the change's arrival to the
   // rules being in the kernel (kubenat's own share of network programming
   // latency).
@@ -134,10 +139,13 @@ class SyncLoop final : public ClusterListener {
   bool stopping_ = false;
   ClusterState state_;
   std::set<WatchedResource> synced_;
-  // Since the last sync: which Services changed and when they first did.
-  std::map<ObjectName, Clock::time_point> changed_since_;
+  // Since the last sync: which Services changed (the Service itself, its
+  // endpoints), and when each of them first did, in no order: all the sync
+  // reports of them (a name for each would be 10 MB more at a first sync of
+  // 100,000 Services).
   std::set<ObjectName> services_changed_;
   std::set<ObjectName> endpoints_changed_;
+  std::vector<Clock::time_point> first_changes_;
   std::vector<std::chrono::system_clock::time_point> trigger_times_;
   bool everything_changed_ = true;
   SyncScheduler scheduler_;

@@ -10,6 +10,10 @@ void CleanupAfterFirstSync::compile(const ClusterState& state, const std::set<Ob
 }
 
 SyncResult CleanupAfterFirstSync::apply() {
+  // The first compile's garbage too (each port's temporaries, the slack its
+  // vectors grew by) goes back before the first apply's transaction buffers
+  // are mapped afresh on top of it.
+  if (!done_) malloc_trim(0);
   SyncResult result = inner_.apply();
   if (!result.ok || done_) return result;
   done_ = true;

@@ -2,6 +2,9 @@
 
 #include "engine/sync_loop.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -148,6 +151,37 @@ TEST_F(SyncLoopTest, LatencyIsReportedForEachChangedServiceFromItsFirstChange) {
   ASSERT_TRUE(report);
   ASSERT_EQ(report->programming_latencies.size(), 1u);
   EXPECT_EQ(report->programming_latencies[0], 500ms);
+}
+
+TEST_F(SyncLoopTest, LatencyIsReportedOnceForEachChangedServiceWhateverChangedInIt) {
+  add("web", {"10.1.0.1"});
+  add("db", {"10.1.0.9"});
+  list_everything();
+  ASSERT_TRUE(loop_.sync_now());
+  loop_.service_changed({"ns", "web"}, std::nullopt);
+  clock_.advance(100ms);
+  add("db", {"10.1.0.9", "10.1.0.10"});
+  clock_.advance(50ms);
+  loop_.slice_changed({"ns", "web"}, "web-1", std::nullopt);
+  auto report = loop_.sync_now();
+  ASSERT_TRUE(report);
+  std::vector<std::chrono::steady_clock::duration> latencies = report->programming_latencies;
+  std::sort(latencies.begin(), latencies.end());
+  EXPECT_EQ(latencies, (std::vector<std::chrono::steady_clock::duration>{50ms, 150ms}));
+}
+
+TEST_F(SyncLoopTest, TheFirstSyncReportsAllServicesRatherThanEachName) {
+  add("web", {"10.1.0.1"});
+  list_everything();
+  auto first = loop_.sync_now();
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->all_services);
+  EXPECT_TRUE(first->changed_services.empty());
+  add("web", {"10.1.0.1", "10.1.0.2"});
+  auto second = loop_.sync_now();
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->all_services);
+  EXPECT_EQ(second->changed_services, (std::set<ObjectName>{{"ns", "web"}}));
 }
 
 TEST_F(SyncLoopTest, ASyncReportsTheTriggerTimesOfWhatItApplied) {
