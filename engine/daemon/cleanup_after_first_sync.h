@@ -11,7 +11,8 @@
 // (malloc_trim): before the first compile, what the initial lists left in
 // the informers' malloc arenas (at 100,000 Services that lowers the daemon's
 // high-water mark by 17 MB, since the first sync's peak no longer stacks on
-// it), and after the first sync, that sync's own garbage.
+// it); before the first apply, the first compile's garbage, under the
+// transaction buffers to come; and after the first sync, that sync's own.
 
 #include <functional>
 #include <string>
