@@ -145,20 +145,17 @@ SyncResult NftProxier::apply() {
 
   if (conntrack_ != nullptr) {
     // The ports to compare: the change's; after a full apply, every port.
-    std::set<ServicePortName> ports;
-    if (!result.full && pending_change_) {
-      ports.insert(pending_change_->changed_service_ports.begin(), pending_change_->changed_service_ports.end());
-    } else {
-      for (const auto& [name, fragment] : plan_->service_ports) ports.insert(name);
-      if (before_view_) {
-        for (const auto& [name, fragment] : before_view_->service_ports) ports.insert(name);
-      }
-    }
     const NftPlan* before = before_view_ ? &*before_view_ : nullptr;
-    result.conntrack = clean_stale_flows(*conntrack_,
-                                         stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
-                                                         std::vector<ServicePortName>(ports.begin(), ports.end())),
-                                         result.warnings);
+    std::vector<ConntrackFilter> stale;
+    if (!result.full && pending_change_) {
+      const std::set<ServicePortName> ports(pending_change_->changed_service_ports.begin(),
+                                            pending_change_->changed_service_ports.end());
+      stale = stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
+                              std::vector<ServicePortName>(ports.begin(), ports.end()));
+    } else {
+      stale = stale_udp_flows(before, *plan_);
+    }
+    result.conntrack = clean_stale_flows(*conntrack_, stale, result.warnings);
   }
   policy_.synced(result.full, true);
   applied_once_ = true;
