@@ -161,14 +161,18 @@ SyncReport SyncLoop::sync_locked(std::unique_lock<std::mutex>& lock) {
   const Clock::time_point started = clock_.now();
   report.services_changed = services_changed_.size();
   report.endpoints_changed = endpoints_changed_.size();
-  // The pending sets' nodes move into `changed`, and on into the report,
-  // rather than being copied: at a first sync they name every Service (10 MB
-  // of names at 100,000), and the sync's peak is the daemon's.
-  std::set<ObjectName> changed = std::exchange(services_changed_, {});
-  changed.merge(endpoints_changed_);
-  endpoints_changed_.clear();  // what merge() left: names `changed` has already
   const bool everything = everything_changed_;
-  if (everything) changed.clear();
+  // The pending sets' nodes move into `changed`, and on into the report,
+  // rather than being copied; a sync of every Service needs no names (at a
+  // first sync they name all 100,000, 10 MB, and the sync's peak is the
+  // daemon's).
+  std::set<ObjectName> changed;
+  if (!everything) {
+    changed = std::exchange(services_changed_, {});
+    changed.merge(endpoints_changed_);
+  }
+  services_changed_.clear();
+  endpoints_changed_.clear();  // what merge() left: names `changed` has already
   const std::vector<Clock::time_point> first_changes = std::exchange(first_changes_, {});
   auto trigger_times = std::move(trigger_times_);
   trigger_times_.clear();

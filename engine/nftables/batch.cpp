@@ -341,14 +341,21 @@ void NftBatch::finish() {
 namespace {
 
 // The part whose range [its offset, the next part's) holds `offset`; parts
-// are in increasing order and the last ends at `end`.
+// are in increasing order of their offsets (`offset_of`), and the last ends
+// at `end`.
+template <class Part, class OffsetOf>
+const Part* part_at(const std::vector<Part>& parts, std::uint32_t end, std::uint32_t offset, OffsetOf offset_of) {
+  if (parts.empty() || offset < offset_of(parts.front()) || offset >= end) return nullptr;
+  auto after = std::upper_bound(parts.begin(), parts.end(), offset,
+                                [&](std::uint32_t at, const Part& part) { return at < offset_of(part); });
+  return &*std::prev(after);
+}
+
+// Parts as (offset, what starts there).
 template <class Value>
 const std::pair<std::uint32_t, Value>* part_at(const std::vector<std::pair<std::uint32_t, Value>>& parts,
                                                std::uint32_t end, std::uint32_t offset) {
-  if (parts.empty() || offset < parts.front().first || offset >= end) return nullptr;
-  auto after = std::upper_bound(parts.begin(), parts.end(), offset,
-                                [](std::uint32_t at, const auto& part) { return at < part.first; });
-  return &*std::prev(after);
+  return part_at(parts, end, offset, [](const std::pair<std::uint32_t, Value>& part) { return part.first; });
 }
 
 // The first address of the (address . address) element whose
@@ -398,10 +405,11 @@ std::optional<NftMessageOrigin> NftBatch::origin(std::uint32_t seq, std::optiona
       }
     }
     if (!elements.pair_offsets.empty()) {
-      const std::vector<std::uint32_t>& offsets = elements.pair_offsets;
-      std::uint32_t at = offsets.front();
-      if (offset && *offset >= offsets.front() && *offset < elements.end) {
-        at = *std::prev(std::upper_bound(offsets.begin(), offsets.end(), *offset));
+      std::uint32_t at = elements.pair_offsets.front();
+      const auto own_offset = [](std::uint32_t element_offset) { return element_offset; };
+      if (const std::uint32_t* part =
+              offset ? part_at(elements.pair_offsets, elements.end, *offset, own_offset) : nullptr) {
+        at = *part;
         out.at_fault = true;
       }
       if (auto address = pair_address(buffer_.data() + message.offset + at, family_)) {

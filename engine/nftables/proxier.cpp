@@ -1,5 +1,7 @@
 #include "engine/nftables/proxier.h"
 
+#include <algorithm>
+
 #include "rules/conntrack_cleanup.h"
 #include "rules/local_traffic_detector.h"
 #include "rules/nftables/affinity_cleanup.h"
@@ -148,10 +150,10 @@ SyncResult NftProxier::apply() {
     const NftPlan* before = before_view_ ? &*before_view_ : nullptr;
     std::vector<ConntrackFilter> stale;
     if (!result.full && pending_change_) {
-      const std::set<ServicePortName> ports(pending_change_->changed_service_ports.begin(),
-                                            pending_change_->changed_service_ports.end());
-      stale = stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_),
-                              std::vector<ServicePortName>(ports.begin(), ports.end()));
+      std::vector<ServicePortName> ports = pending_change_->changed_service_ports;
+      std::sort(ports.begin(), ports.end());
+      ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+      stale = stale_udp_flows(plan_->family, udp_targets_of(before), udp_targets_of(&*plan_), ports);
     } else {
       stale = stale_udp_flows(before, *plan_);
     }
