@@ -1,11 +1,11 @@
 #include "engine/daemon/cleanup_after_first_sync.h"
 
-#include <malloc.h>
+#include "engine/daemon/free_memory.h"
 
 namespace kubenat {
 
 void CleanupAfterFirstSync::compile(const ClusterState& state, const std::set<ObjectName>* changed) {
-  if (!done_) malloc_trim(0);  // a failed first sync is retried: cheap, since little is free then
+  if (!done_) release_free_memory();  // a failed first sync is retried: cheap, since little is free then
   inner_.compile(state, changed);
 }
 
@@ -13,7 +13,7 @@ SyncResult CleanupAfterFirstSync::apply() {
   // The first compile's garbage too (each port's temporaries, the slack its
   // vectors grew by) goes back before the first apply's transaction buffers
   // are mapped afresh on top of it.
-  if (!done_) malloc_trim(0);
+  if (!done_) release_free_memory();
   SyncResult result = inner_.apply();
   if (!result.ok || done_) return result;
   done_ = true;
@@ -25,10 +25,10 @@ SyncResult CleanupAfterFirstSync::apply() {
     result.warnings.push_back("could not remove what another proxy mode left: " + failure);
   }
   // The start-up's garbage (list pages, the decoded objects' temporaries,
-  // the first transaction's buffers) is free but still held by glibc's
-  // arenas, one per informer thread: hand it back once, so that the RSS an
-  // operator sees is what the daemon keeps. Later syncs are small.
-  malloc_trim(0);
+  // the first transaction's buffers) is free but still held by the
+  // allocator: hand it back once, so that the RSS an operator sees is what
+  // the daemon keeps. Later syncs are small.
+  release_free_memory();
   return result;
 }
 

@@ -8,11 +8,11 @@
 // matches the second), so switching costs no connection.
 //
 // It also hands the memory the start-up freed back to the system
-// (malloc_trim): before the first compile, what the initial lists left in
-// the informers' malloc arenas (at 100,000 Services that lowers the daemon's
-// high-water mark by 17 MB, since the first sync's peak no longer stacks on
-// it); before the first apply, the first compile's garbage, under the
-// transaction buffers to come; and after the first sync, that sync's own.
+// (engine/daemon/free_memory.h): before the first compile, what the initial
+// lists left (with glibc's malloc at 100,000 Services that lowered the
+// daemon's high-water mark by 17 MB, since the first sync's peak no longer
+// stacked on it); before the first apply, the first compile's garbage, under
+// the transaction buffers to come; and after the first sync, that sync's own.
 
 #include <functional>
 #include <string>
