@@ -58,7 +58,7 @@ std::string describe(std::string_view kind, const std::optional<std::string>& na
 // and checks both against the Kubernetes name syntax.
 [[nodiscard]] bool read_identity(Reader& reader, const json& object, std::string_view kind, bool namespaced,
                                  ObjectName& id, std::string_view consequence) {
-  const Field root{&object, ""};
+  const Field root{&object};
   if (!object.is_object()) {
     reader.report(root, with("expected an object, got " + quote_json(object), consequence));
     return false;
@@ -332,31 +332,32 @@ std::optional<ServicePort> read_service_port(Reader& reader, const Field& entry,
       continue;
     }
     ReadPort& earlier = named[it->second];
-    reader.report(entry["name"], "same name " + quote(port->name) + " as " + earlier.entry.path + "; " +
-                                     earlier.entry.path + " skipped");
+    const std::string earlier_path = earlier.entry.path();
+    reader.report(entry["name"], "same name " + quote(port->name) + " as " + earlier_path + "; " + earlier_path +
+                                     " skipped");
     earlier = {std::move(*port), entry};
   }
 
   constexpr std::string_view kSkip = "port skipped";
-  std::map<std::pair<Protocol, int>, std::string> ports;       // -> path of the port that has it
-  std::map<std::pair<Protocol, int>, std::string> node_ports;  // the same for nodePorts
+  std::map<std::pair<Protocol, int>, const Field*> ports;       // -> the port entry that has it
+  std::map<std::pair<Protocol, int>, const Field*> node_ports;  // the same for nodePorts
   for (const ReadPort& read : named) {
     const ServicePort& port = read.port;
     const auto described = [&](int number) {
       return std::to_string(number) + "/" + std::string(protocol_upper(port.protocol));
     };
     if (const auto it = ports.find({port.protocol, port.port}); it != ports.end()) {
-      reader.report(read.entry["port"], with(described(port.port) + " is also the port of " + it->second, kSkip));
+      reader.report(read.entry["port"], with(described(port.port) + " is also the port of " + it->second->path(), kSkip));
       continue;
     }
     if (const auto it = node_ports.find({port.protocol, port.node_port}); it != node_ports.end()) {
       reader.report(read.entry["nodePort"],
-                    with(described(port.node_port) + " is also the nodePort of " + it->second, kSkip));
+                    with(described(port.node_port) + " is also the nodePort of " + it->second->path(), kSkip));
       continue;
     }
-    ports.emplace(std::pair(port.protocol, port.port), read.entry.path);
+    ports.emplace(std::pair(port.protocol, port.port), &read.entry);
     if (port.node_port != 0) {
-      node_ports.emplace(std::pair(port.protocol, port.node_port), read.entry.path);
+      node_ports.emplace(std::pair(port.protocol, port.node_port), &read.entry);
     }
     out.push_back(port);
   }
@@ -449,7 +450,7 @@ void read_session_affinity(Reader& reader, const Field& spec, Service& service) 
 
 [[nodiscard]] bool read_labels(Reader& reader, const json& object, std::map<std::string, std::string>& labels,
                                std::string_view consequence) {
-  return reader.get_string_map(Field{&object, ""}["metadata"]["labels"], labels, consequence);
+  return reader.get_string_map(Field{&object}["metadata"]["labels"], labels, consequence);
 }
 
 // The annotation the endpoints controllers put on what they write (and
@@ -458,7 +459,7 @@ void read_session_affinity(Reader& reader, const Field& spec, Service& service) 
 inline constexpr std::string_view kTriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
 
 std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& reader, const json& object) {
-  const Field field = Field{&object, ""}["metadata"]["annotations"].key(kTriggerTimeAnnotation);
+  const Field field = Field{&object}["metadata"]["annotations"].key(kTriggerTimeAnnotation);
   std::string text;
   if (!field.present() || !reader.get_string(field, text, "annotation ignored")) return std::nullopt;
   auto time = parse_rfc3339(text);
@@ -496,7 +497,7 @@ std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& r
   if (!reader.get_list(root["ports"], entries, "slice skipped")) {
     return false;
   }
-  std::map<std::string, std::string> paths_by_name;
+  std::map<std::string, const Field*> entries_by_name;
   for (const Field& entry : entries) {
     EndpointPort port;
     std::string name;
@@ -507,9 +508,9 @@ std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& r
     }
     // nil and "" differ: kube-proxy drops ports with a nil name.
     if (entry["name"].present()) {
-      const auto [it, added] = paths_by_name.try_emplace(name, entry.path);
+      const auto [it, added] = entries_by_name.try_emplace(name, &entry);
       if (!added) {
-        reader.report(entry["name"], with("same name " + quote(name) + " as " + it->second, kSkip));
+        reader.report(entry["name"], with("same name " + quote(name) + " as " + it->second->path(), kSkip));
         continue;
       }
       port.name = std::move(name);
@@ -676,7 +677,7 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   // characters: with the namespace and a port name they keep iptables
   // comments within the 255 characters iptables-restore takes.
   if (!is_dns_1035_label(service.id.name)) {
-    reader.report(Field{&object, ""}["metadata"]["name"],
+    reader.report(Field{&object}["metadata"]["name"],
                   with("invalid Service name " + quote(service.id.name) +
                            " (must be a DNS-1035 label: at most 63 characters, a-z, 0-9 and '-', starting with a "
                            "letter and ending alphanumeric)",
@@ -689,7 +690,7 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   }
   service.last_change_trigger_time = read_trigger_time(reader, object);
 
-  const Field root{&object, ""};
+  const Field root{&object};
   const Field spec = root["spec"];
   if (!reader.check_object(spec, kSkip)) {
     return result;
@@ -740,7 +741,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOpt
     return result;
   }
 
-  const Field root{&object, ""};
+  const Field root{&object};
   const Field service_label = root["metadata"]["labels"].key(kServiceNameLabel);
   const auto service_name = labels.find(std::string(kServiceNameLabel));
   if (service_name == labels.end() || service_name->second.empty()) {
@@ -792,7 +793,7 @@ Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, cons
   }
 
   std::vector<Field> subsets;
-  if (!reader.get_list(Field{&object, ""}["subsets"], subsets, kSkip)) {
+  if (!reader.get_list(Field{&object}["subsets"], subsets, kSkip)) {
     return result;
   }
   std::vector<EndpointSlice> slices;
@@ -868,7 +869,7 @@ Decoded<Node> decode_node(const json& object) {
   }
   node.name = std::move(id.name);
 
-  const Field root{&object, ""};
+  const Field root{&object};
   const Field status = root["status"];
   std::vector<Field> addresses;
   if (reader.check_object(status, "field ignored") &&
@@ -907,7 +908,7 @@ Decoded<Node> decode_node(const json& object) {
       cidrs.push_back(spec["podCIDR"]);
     }
     // The API server takes at most one pod CIDR per family.
-    std::map<IpFamily, std::string> paths_by_family;
+    std::map<IpFamily, const Field*> entries_by_family;
     for (const Field& entry : cidrs) {
       std::string text;
       if (!reader.get_string(entry, text, "entry skipped") || text.empty()) {
@@ -918,10 +919,10 @@ Decoded<Node> decode_node(const json& object) {
         reader.report(entry, with("invalid CIDR " + quote(text), "entry skipped"));
         continue;
       }
-      const auto [it, added] = paths_by_family.try_emplace(cidr->family(), entry.path);
+      const auto [it, added] = entries_by_family.try_emplace(cidr->family(), &entry);
       if (!added) {
         reader.report(entry, with(std::string(ip_family_name(cidr->family())) + " CIDR " + quote(text) + " after " +
-                                      it->second + " (one per family)",
+                                      it->second->path() + " (one per family)",
                                   "entry skipped"));
         continue;
       }

@@ -42,12 +42,52 @@ std::string with(std::string_view message, std::string_view consequence) {
   return std::string(message) + "; " + std::string(consequence);
 }
 
-Field Field::operator[](std::string_view key) const {
-  std::string child = path.empty() ? std::string(key) : path + "." + std::string(key);
-  return {lookup(key), std::move(child)};
+std::string Field::path() const {
+  std::string text;
+  for (std::size_t i = 0; i < depth; ++i) {
+    const PathStep& step = steps[i];
+    switch (step.kind) {
+      case PathStep::Kind::Member:
+        if (i > 0) {
+          text += '.';
+        }
+        text += step.name;
+        break;
+      case PathStep::Kind::Index:
+        text += '[' + std::to_string(step.index) + ']';
+        break;
+      case PathStep::Kind::Key:
+        text += '[' + quote(step.name) + ']';
+        break;
+    }
+  }
+  if (truncated) {
+    text += "...";
+  }
+  return text;
 }
 
-Field Field::key(std::string_view key) const { return {lookup(key), path + "[" + quote(key) + "]"}; }
+Field Field::child(const json* child_value, PathStep step) const {
+  Field result = *this;
+  result.value = child_value;
+  if (depth < kMaxDepth) {
+    result.steps[depth] = step;
+    ++result.depth;
+  } else {
+    result.truncated = true;
+  }
+  return result;
+}
+
+Field Field::operator[](std::string_view key) const {
+  return child(lookup(key), PathStep{PathStep::Kind::Member, 0, key});
+}
+
+Field Field::key(std::string_view key) const { return child(lookup(key), PathStep{PathStep::Kind::Key, 0, key}); }
+
+Field Field::element(std::size_t index) const {
+  return child(&(*value)[index], PathStep{PathStep::Kind::Index, static_cast<std::uint32_t>(index), {}});
+}
 
 const json* Field::lookup(std::string_view key) const {
   if (value == nullptr || !value->is_object()) {
@@ -61,7 +101,7 @@ const json* Field::lookup(std::string_view key) const {
 }
 
 void Reader::report(const Field& field, std::string message) {
-  diagnostics_.push_back({object_, field.path, std::move(message)});
+  diagnostics_.push_back({object_, field.path(), std::move(message)});
 }
 
 void Reader::report_missing(const Field& field, std::string_view consequence) {
@@ -118,7 +158,7 @@ bool Reader::get_list(const Field& field, std::vector<Field>& out, std::string_v
   }
   out.reserve(field.value->size());
   for (std::size_t i = 0; i < field.value->size(); ++i) {
-    out.push_back({&(*field.value)[i], field.path + "[" + std::to_string(i) + "]"});
+    out.push_back(field.element(i));
   }
   return true;
 }

@@ -11,6 +11,8 @@
 // The names are generic (Field, Reader, with, quote), hence the nested
 // namespace: only the decoder's implementation uses them.
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,23 +35,49 @@ std::string quote(std::string_view text);
 // "<message>; <consequence>", the shape of every diagnostic message.
 std::string with(std::string_view message, std::string_view consequence);
 
+// One step of a field path: a member name ("ports"), a list index ("[1]") or
+// a map key such as a label key ("[\"app\"]").
+struct PathStep {
+  enum class Kind : std::uint8_t { Member, Index, Key };
+  Kind kind = Kind::Member;
+  std::uint32_t index = 0;
+  // Member and Key: a string literal of the decoder or a key of the document
+  // itself, both of which outlive the decoding of the object.
+  std::string_view name;
+};
+
 // A position in the input object: the value there (nullptr when the field is
-// missing or null, which the Kubernetes API treats alike) and its path.
+// missing or null, which the Kubernetes API treats alike) and how it was
+// reached. The path is kept as steps and spelled out only for a diagnostic:
+// decoding a valid object, the common case, then builds no strings.
 struct Field {
+  // Deeper than any path the decoder reads (the deepest is
+  // "endpoints[i].hints.forZones[j].name"); steps past it are dropped from
+  // the path, shown as "...".
+  static constexpr std::size_t kMaxDepth = 8;
+
   const nlohmann::json* value = nullptr;
-  std::string path;
+  std::array<PathStep, kMaxDepth> steps{};
+  std::uint8_t depth = 0;
+  bool truncated = false;
 
   bool present() const { return value != nullptr; }
 
-  // The member `key` of this object, with path "<path>.<key>"; absent when
-  // this is not an object.
+  // "spec.ports[1].port"; empty for the object itself.
+  std::string path() const;
+
+  // The member `key` of this object; absent when this is not an object.
   Field operator[](std::string_view key) const;
 
   // For map keys that are not identifiers, such as label keys.
   Field key(std::string_view key) const;
 
+  // Element `index` of this list, which the caller has checked is one.
+  Field element(std::size_t index) const;
+
  private:
   const nlohmann::json* lookup(std::string_view key) const;
+  Field child(const nlohmann::json* child_value, PathStep step) const;
 };
 
 // Reads typed fields and records what is wrong with them against the object
