@@ -321,6 +321,11 @@ class ApiClient::Impl {
     tcp_.reset();
     tls_.reset();
     buffer_.clear();
+    // Beast reads as much as the buffer has room for, and at least 512
+    // bytes: left to grow by itself it stays small, and a 100,000-object list
+    // cost half a million 512-byte reads, each with a timer set and an epoll
+    // wait, several seconds of system time.
+    buffer_.reserve(kReadChunk);
     const std::string where = "connecting to " + origin_;
     tcp::resolver::results_type endpoints;
     asio::steady_timer timer(io_);
