@@ -17,6 +17,7 @@ namespace kubenat {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using nlohmann::json;
@@ -376,6 +377,33 @@ TEST_F(InformerTest, UnreachableListIsRetried) {
                           "synced services"));
   EXPECT_THAT(listener.incident_details().at(2), HasSubstr("HTTP 403: forbidden"));
   EXPECT_THAT(sleeper.delays, ElementsAre(100ms, 200ms, 400ms, 800ms));
+}
+
+// Pages are decoded while the next is fetched: the order of the objects and
+// of what is reported about them must not show it.
+TEST_F(InformerTest, ManyPagesAreReportedInListOrderOnceTheLastHasArrived) {
+  std::vector<std::string> expected;
+  for (int page = 0; page < 5; ++page) {
+    std::vector<json> items;
+    for (int i = 0; i < 3; ++i) {
+      const std::string name = "svc" + std::to_string(page * 3 + i);
+      items.push_back(service("a", name, std::to_string(page * 3 + i + 1)));
+      expected.push_back("service a/" + name);
+    }
+    if (page == 2) {
+      items.insert(items.begin() + 1, service("a", "", "99"));
+      items[1]["metadata"].erase("name");
+    }
+    const std::string token = page < 4 ? "p" + std::to_string(page + 1) : "";
+    transport.on_get(page == 0 ? "limit=500" : "continue=p" + std::to_string(page), 200, list(items, "20", token));
+  }
+  transport.on_watch("resourceVersion=20", {});
+  run(WatchedResource::Services);
+  expected.insert(expected.begin(), "incident services DecodeError");
+  expected.push_back("synced services");
+  EXPECT_THAT(listener.events(), ElementsAreArray(expected));
+  ASSERT_EQ(listener.diagnostics().size(), 1u);
+  EXPECT_THAT(listener.diagnostics().at(0), HasSubstr("metadata.name"));
 }
 
 TEST_F(InformerTest, ExpiredContinueTokenRestartsTheList) {
