@@ -9,6 +9,7 @@
 #include "rules/iptables/chain_names.h"
 #include "rules/iptables/compiler.h"
 #include "rules/iptables/render.h"
+#include "rules/nftables/compiler.h"
 
 namespace kubenat::bench {
 namespace {
@@ -61,6 +62,23 @@ void BM_CompileAndRenderIptables(benchmark::State& state) {
   state.counters["peak_rss_MB"] = peak_rss_mb();
 }
 
+// The nftables backend's whole plan, as the daemon's first full sync
+// compiles it (the daemon scenario's mix of Service kinds).
+void BM_CompileNftables(benchmark::State& state) {
+  const ClusterState cluster = make_synthetic_cluster({.services = static_cast<int>(state.range(0)),
+                                                       .node_port_share = 0.10,
+                                                       .load_balancer_share = 0.05,
+                                                       .affinity_share = 0.05,
+                                                       .local_policy_share = 0.05});
+  const ProxyConfig config = bench_config();
+  for (auto _ : state) {
+    NftCompileResult result = compile_nft(cluster, config);
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["services"] = static_cast<double>(state.range(0));
+  state.counters["peak_rss_MB"] = peak_rss_mb();
+}
+
 // One KUBE-SEP name per endpoint, as a compile names them: SHA-256 of the
 // service port and endpoint, base32.
 void BM_SepChainNames(benchmark::State& state) {
@@ -77,6 +95,7 @@ void BM_SepChainNames(benchmark::State& state) {
 
 BENCHMARK(BM_SepChainNames)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CompileIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CompileNftables)->Arg(100)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RenderIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CompileAndRenderIptables)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
