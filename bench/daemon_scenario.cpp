@@ -146,6 +146,23 @@ LatencySummary latencies_from_log(const std::string& log_path, const std::vector
   return summary;
 }
 
+// The synthetic cluster numbers its NodePorts from 30000 on, past 32767 once
+// it has more than 2,768 NodePort and LoadBalancer Services (1,500 at 10,000
+// Services, 15,000 at 100,000). The simulator's range is widened to hold
+// them and 1,000 more, as an operator of such a cluster widens
+// kube-apiserver's --service-node-port-range; otherwise every change the
+// churn makes to one of those Services is refused.
+apiserver_sim::Options simulator_options_for(const ClusterState& cluster) {
+  constexpr int kHeadroom = 1000;
+  apiserver_sim::Options options;
+  int highest = 0;
+  for (const auto& [id, service] : cluster.services) {
+    for (const ServicePort& port : service.ports) highest = std::max(highest, port.node_port);
+  }
+  options.node_port_range.last = std::clamp(highest + kHeadroom, options.node_port_range.last, 65535);
+  return options;
+}
+
 }  // namespace
 
 std::string daemon_namespace_name(std::string_view namespace_prefix) {
@@ -201,10 +218,11 @@ DaemonRun run_daemon_scenario(const BenchOptions& options, BenchBackend backend,
     auto made = make_loopback_namespace(netns);
     if (!made) return failed(made.error());
     ns.emplace(std::move(*made));
-    auto started = start_simulator_in(netns);
+    const ClusterState cluster = make_synthetic_cluster(spec);
+    auto started = start_simulator_in(netns, simulator_options_for(cluster));
     if (!started) return failed(started.error());
     sim = std::move(*started);
-    if (auto seeded = sim->seed(encode_cluster(make_synthetic_cluster(spec))); !seeded) {
+    if (auto seeded = sim->seed(encode_cluster(cluster)); !seeded) {
       return failed("seeding the simulator: " + seeded.error());
     }
     if (auto written = sim->write_kubeconfig(daemon_options.kubeconfig); !written) return failed(written.error());

@@ -13,10 +13,11 @@ std::expected<ScopedNetworkNamespace, std::string> make_loopback_namespace(const
   return created;
 }
 
-std::expected<std::unique_ptr<apiserver_sim::ApiServerSim>, std::string> start_simulator_in(const std::string& netns) {
+std::expected<std::unique_ptr<apiserver_sim::ApiServerSim>, std::string> start_simulator_in(
+    const std::string& netns, const apiserver_sim::Options& options) {
   using apiserver_sim::ApiServerSim;
   std::expected<std::unique_ptr<ApiServerSim>, std::string> sim = std::unexpected("not started");
-  auto entered = run_in_network_namespace(netns, [&] { sim = ApiServerSim::start(apiserver_sim::Options{}); });
+  auto entered = run_in_network_namespace(netns, [&] { sim = ApiServerSim::start(options); });
   if (!entered) return std::unexpected(entered.error());
   if (!sim) return std::unexpected("the API server simulator: " + sim.error());
   return sim;

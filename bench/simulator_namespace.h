@@ -21,6 +21,6 @@ namespace kubenat::bench {
 // to the namespace it was made in, and the simulator makes its listening
 // socket (and its threads) in start().
 [[nodiscard]] std::expected<std::unique_ptr<apiserver_sim::ApiServerSim>, std::string> start_simulator_in(
-    const std::string& netns);
+    const std::string& netns, const apiserver_sim::Options& options = {});
 
 }  // namespace kubenat::bench

@@ -102,6 +102,31 @@ TEST_F(SimTest, NodePortsAreAllocatedOncePerPortAndKeptAcrossUpdates) {
   EXPECT_EQ(call("POST", "/api/v1/namespaces/default/services", clash.dump()).status, 201);
 }
 
+TEST_F(SimTest, ANodePortOutsideTheRangeIsRefusedAndTheMessageNamesTheRange) {
+  json object = service_object("np", "default", json::object(), "NodePort");
+  object["spec"]["ports"][0]["nodePort"] = 40000;
+  HttpResponse refused = call("POST", "/api/v1/namespaces/default/services", object.dump());
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_THAT(refused.json()["message"].get<std::string>(),
+              HasSubstr("40000: provided port is not in the valid range. The range of valid ports is 30000-32767"));
+}
+
+TEST_F(SimTest, AWidenedNodePortRangeAcceptsAndAllocatesWithinIt) {
+  Options options;
+  options.node_port_range = {40000, 40001};
+  start(options);
+  json fixed = service_object("fixed", "default", json::object(), "NodePort");
+  fixed["spec"]["ports"][0]["nodePort"] = 40001;
+  EXPECT_EQ(create(fixed, "/api/v1/namespaces/default/services")["spec"]["ports"][0]["nodePort"], 40001);
+  json allocated = create(service_object("allocated", "default", json::object(), "NodePort"),
+                          "/api/v1/namespaces/default/services");
+  EXPECT_EQ(allocated["spec"]["ports"][0]["nodePort"], 40000);
+  HttpResponse full = call("POST", "/api/v1/namespaces/default/services",
+                           service_object("full", "default", json::object(), "NodePort").dump());
+  EXPECT_EQ(full.status, 500);
+  EXPECT_THAT(full.body, HasSubstr("range is full"));
+}
+
 TEST_F(SimTest, LoadBalancerWithLocalTrafficGetsAHealthCheckNodePort) {
   json object = service_object("lb", "default", json::object(), "LoadBalancer");
   object["spec"]["externalTrafficPolicy"] = "Local";

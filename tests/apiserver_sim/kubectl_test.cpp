@@ -258,6 +258,15 @@ TEST(ApiServerSimProgram, HelpDescribesTheFlagsAndFaults) {
   EXPECT_EQ(bad->exit_status, 2);
 }
 
+TEST(ApiServerSimProgram, AMalformedNodePortRangeIsRefusedByName) {
+  for (const char* range : {"32767-30000", "30000", "0-100", "30000-70000", "a-b"}) {
+    auto result = run_process({KUBENAT_APISERVER_SIM_BINARY, "--service-node-port-range", range});
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->exit_status, 2) << range;
+    EXPECT_THAT(result->err, HasSubstr("--service-node-port-range")) << range;
+  }
+}
+
 TEST(ApiServerSimProgram, PrintsItsUrlAndServesTheSnapshot) {
   TempDir dir;
   const std::string kubeconfig = dir.path() + "/kubeconfig";

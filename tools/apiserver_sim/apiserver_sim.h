@@ -37,6 +37,13 @@ struct FaultSettings {
   bool garbage_closes = false;
 };
 
+// The NodePorts the simulator allocates and accepts, both ends included:
+// kube-apiserver's --service-node-port-range.
+struct NodePortRange {
+  int first = 30000;
+  int last = 32767;
+};
+
 struct Options {
   // Address to listen on; port 0 picks a free one (see port()).
   std::string host = "127.0.0.1";
@@ -58,6 +65,7 @@ struct Options {
   std::chrono::milliseconds watch_timeout{0};
   // The version /version reports (kubectl warns on a large skew).
   std::string kubernetes_version = "v1.32.0";
+  NodePortRange node_port_range;
   FaultSettings faults;
 };
 

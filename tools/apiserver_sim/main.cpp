@@ -70,6 +70,24 @@ std::expected<std::pair<std::string, std::uint16_t>, std::string> parse_listen(c
   return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
+// "30000-32767": kube-apiserver's --service-node-port-range.
+std::expected<NodePortRange, std::string> parse_node_port_range(const std::string& text) {
+  const auto fail = [&] {
+    return std::unexpected("--service-node-port-range: expects FIRST-LAST within 1-65535, got \"" + text + "\"");
+  };
+  const std::size_t dash = text.find('-');
+  if (dash == std::string::npos) return fail();
+  NodePortRange range;
+  const char* const end = text.data() + text.size();
+  auto first = std::from_chars(text.data(), text.data() + dash, range.first);
+  auto last = std::from_chars(text.data() + dash + 1, end, range.last);
+  if (first.ec != std::errc() || first.ptr != text.data() + dash || last.ec != std::errc() || last.ptr != end ||
+      range.first < 1 || range.last > 65535 || range.first > range.last) {
+    return fail();
+  }
+  return range;
+}
+
 const char* kUsage =
     "usage: kubenat-apiserver-sim [flags]\n"
     "\n"
@@ -79,7 +97,8 @@ const char* kUsage =
     "pagination, get, create, update, patch (merge, strategic merge, JSON patch,\n"
     "apply), delete, and watch with resourceVersion resumption, bookmarks and 410\n"
     "Gone once the event window has moved on. Services get a ClusterIP from\n"
-    "10.96.0.0/12 and NodePorts from 30000-32767; namespaces are created on first use.\n"
+    "10.96.0.0/12 and NodePorts from --service-node-port-range; namespaces are created\n"
+    "on first use.\n"
     "\n"
     "kubectl works against it: get (tables, -o json/yaml, -w), create -f, apply\n"
     "(client- and server-side), label, annotate, patch, delete, and the generators\n"
@@ -125,6 +144,7 @@ int main(int argc, char** argv) {
   std::string bookmark_interval = "1s";
   std::string watch_timeout = "0";
   std::string kubernetes_version = "v1.32.0";
+  std::string node_port_range = "30000-32767";
   std::string delay = "0";
   int watch_garbage_every = 0;
   bool garbage_closes = false;
@@ -144,6 +164,8 @@ int main(int argc, char** argv) {
   flags.add_string("bookmark-interval", &bookmark_interval, "BOOKMARK period for watches that allow them (default 1s)");
   flags.add_string("watch-timeout", &watch_timeout, "end watches without timeoutSeconds after this (default 0: never)");
   flags.add_string("kubernetes-version", &kubernetes_version, "the version /version reports (default v1.32.0)");
+  flags.add_string("service-node-port-range", &node_port_range,
+                   "NodePorts allocated and accepted, as kube-apiserver's flag (default 30000-32767)");
   flags.add_string("delay", &delay, "fault: answer every API request this much later");
   flags.add_int("watch-garbage-every", &watch_garbage_every, "fault: garbage lines on watches after every N events");
   flags.add_bool("garbage-closes", &garbage_closes, "fault: a watch ends after its garbage");
@@ -177,6 +199,12 @@ int main(int argc, char** argv) {
   options.tls = tls;
   options.token = token;
   options.kubernetes_version = kubernetes_version;
+  auto range = parse_node_port_range(node_port_range);
+  if (!range) {
+    std::cerr << kName << ": " << range.error() << "\n";
+    return 2;
+  }
+  options.node_port_range = *range;
   if (history < 0) {
     std::cerr << kName << ": --history must not be negative\n";
     return 2;

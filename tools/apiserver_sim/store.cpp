@@ -18,8 +18,6 @@ constexpr std::uint32_t kServiceSize = 1u << 20;
 // 10.96.0.1 is the kubernetes Service's; dynamic allocation starts higher so
 // that snapshots seeded later (kube-dns at 10.96.0.10) rarely collide.
 constexpr std::uint32_t kFirstDynamicOffset = 16;
-constexpr int kNodePortMin = 30000;
-constexpr int kNodePortMax = 32767;
 
 std::string key_of(const ResourceType& type, std::string_view namespace_name, std::string_view name) {
   if (!type.namespaced) return std::string(name);
@@ -213,7 +211,7 @@ WatchQueue::Batch WatchQueue::wait(std::chrono::steady_clock::time_point until, 
 Store::Store(StoreOptions options) : options_(options) {
   objects_.resize(resource_types().size());
   next_cluster_ip_ = kServiceBase + kFirstDynamicOffset;
-  next_node_port_ = kNodePortMin;
+  next_node_port_ = options_.node_port_range.first;
   std::lock_guard lock(mutex_);
   // The namespaces every cluster has.
   for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) ensure_namespace_locked(name);
@@ -825,10 +823,11 @@ Result<std::uint32_t> Store::allocate_cluster_ip_locked(const std::set<std::uint
 }
 
 Result<int> Store::allocate_node_port_locked(const std::set<int>& taken_now) {
-  const int count = kNodePortMax - kNodePortMin + 1;
+  const NodePortRange& range = options_.node_port_range;
+  const int count = range.last - range.first + 1;
   for (int tried = 0; tried < count; ++tried) {
     const int candidate = next_node_port_;
-    next_node_port_ = kNodePortMin + (candidate - kNodePortMin + 1) % count;
+    next_node_port_ = range.first + (candidate - range.first + 1) % count;
     if (!used_node_ports_.contains(candidate) && !taken_now.contains(candidate)) return candidate;
   }
   return std::unexpected(error(500, "InternalError", "failed to allocate a nodePort: range is full"));
@@ -940,9 +939,12 @@ Result<void> Store::prepare_service_locked(json& service, const json* old_servic
     if (holder.contains(field) && holder[field].is_number_integer() && holder[field].get<int>() != 0) {
       const int port = holder[field].get<int>();
       if (seeding) return {};
-      if (port < kNodePortMin || port > kNodePortMax) {
-        return std::unexpected(invalid(type, name, path + ": Invalid value: " + std::to_string(port) +
-                                                       ": provided port is not in the valid range. The range of valid ports is 30000-32767"));
+      const NodePortRange& range = options_.node_port_range;
+      if (port < range.first || port > range.last) {
+        return std::unexpected(invalid(type, name,
+                                       path + ": Invalid value: " + std::to_string(port) +
+                                           ": provided port is not in the valid range. The range of valid ports is " +
+                                           std::to_string(range.first) + "-" + std::to_string(range.last)));
       }
       if (ports_now.contains(port) ||
           (used_node_ports_.contains(port) && !owned_before(port, old_allocations.node_ports))) {

@@ -141,6 +141,7 @@ struct WatchStart {
 struct StoreOptions {
   std::size_t history_limit = 10000;
   std::chrono::milliseconds history_age{0};
+  NodePortRange node_port_range;
 };
 
 class Store {
