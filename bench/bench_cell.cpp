@@ -7,6 +7,7 @@
 #include "bench/dataplane_scenario.h"
 #include "bench/dataplane_world.h"
 #include "engine/network_namespace.h"
+#include "engine/process.h"
 
 namespace kubenat::bench {
 namespace {
@@ -43,20 +44,57 @@ bool measures_peak_memory(const CellSpec& spec) {
   return spec.backend == BenchBackend::Iptables || spec.backend == BenchBackend::Nftables;
 }
 
-// The floor: the same connections straight to the pod, through a node
-// without rules.
+// The NAT floor's Service: an address and port the client routes through
+// the node (10.96.0.0/12), translated to the world's pod.
+constexpr const char* kNatFloorServiceIp = "10.96.0.10";
+constexpr int kNatFloorServicePort = 80;
+
+// The least a service proxy does to a new connection from outside the
+// cluster: DNAT to the pod, and masquerade so that the reply comes back
+// through the node (kubenat and kube-proxy masquerade such a client too).
+std::string nat_floor_ruleset() {
+  const std::string pod = std::string(DataplaneWorld::kPodIp) + ":" + std::to_string(DataplaneWorld::kPodPort);
+  return "table ip kubenat-nat-floor {\n"
+         "  chain prerouting {\n"
+         "    type nat hook prerouting priority dstnat; policy accept;\n"
+         "    ip daddr " + std::string(kNatFloorServiceIp) + " tcp dport " + std::to_string(kNatFloorServicePort) +
+         " dnat to " + pod + "\n"
+         "  }\n"
+         "  chain postrouting {\n"
+         "    type nat hook postrouting priority srcnat; policy accept;\n"
+         "    ct status dnat masquerade\n"
+         "  }\n"
+         "}\n";
+}
+
+// The floors: the same connections straight to the pod through a node
+// without rules (Floor), or to a Service address through a node with only
+// the NAT every service proxy does (NatFloor).
 CellResult run_floor_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase) {
   CellResult cell;
   cell.services = spec.services;
   cell.backend = spec.backend;
   if (!options.dataplane) return cell;
-  phase("data plane (no rules)");
+  const bool nat = spec.backend == BenchBackend::NatFloor;
+  phase(nat ? "data plane (one DNAT and one masquerade rule)" : "data plane (no rules)");
   auto world = DataplaneWorld::create(spec.namespace_prefix);
   if (!world) {
     cell.error = "data plane namespaces: " + world.error();
     return cell;
   }
-  const DataplaneSettings dp{DataplaneWorld::kPodIp, DataplaneWorld::kPodPort, options.runs, options.connections};
+  DataplaneSettings dp{DataplaneWorld::kPodIp, DataplaneWorld::kPodPort, options.runs, options.connections};
+  if (nat) {
+    // nsenter joins the network namespace only (ip netns exec would remount /sys).
+    ProcessOptions load;
+    load.input = nat_floor_ruleset();
+    auto loaded = run_process({"nsenter", "--net=/run/netns/" + (*world)->node_ns(), "nft", "-f", "-"}, load);
+    if (!loaded || !loaded->ok()) {
+      cell.error = "the NAT floor's rules: " + (loaded ? loaded->err : loaded.error());
+      return cell;
+    }
+    dp.service_ip = kNatFloorServiceIp;
+    dp.service_port = kNatFloorServicePort;
+  }
   if (auto done = measure_dataplane(**world, dp, cell); !done) cell.error = done.error();
   return cell;
 }
@@ -73,7 +111,9 @@ std::vector<std::string> cell_namespace_names(const BenchOptions& options, const
 }
 
 CellResult run_cell(const BenchOptions& options, const CellSpec& spec, const PhaseReporter& phase) {
-  if (spec.backend == BenchBackend::Floor) return run_floor_cell(options, spec, phase);
+  if (spec.backend == BenchBackend::Floor || spec.backend == BenchBackend::NatFloor) {
+    return run_floor_cell(options, spec, phase);
+  }
   reset_peak_memory();
   CellResult cell;
   cell.services = spec.services;

@@ -16,6 +16,8 @@ std::string_view backend_name(BenchBackend backend) {
       return "kube-proxy-nftables";
     case BenchBackend::Floor:
       return "floor";
+    case BenchBackend::NatFloor:
+      return "nat-floor";
   }
   return "?";
 }

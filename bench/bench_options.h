@@ -18,14 +18,17 @@ namespace kubenat::bench {
 // write to the kernel (bench/kube_proxy_baseline.h,
 // bench/kube_proxy_nftables_baseline.h). Floor has no rules at all: the data
 // plane's new connections go straight to the pod, the physical limit.
-enum class BenchBackend { Iptables, Nftables, KubeProxy, KubeProxyNftables, Floor };
+// NatFloor has the least any service proxy does to them: one DNAT rule to the
+// pod and one masquerade rule, so that a data plane's distance from the floor
+// can be told apart into the NAT itself and the proxy's lookups.
+enum class BenchBackend { Iptables, Nftables, KubeProxy, KubeProxyNftables, Floor, NatFloor };
 
-inline constexpr BenchBackend kAllBenchBackends[] = {BenchBackend::Iptables, BenchBackend::Nftables,
+inline constexpr BenchBackend kAllBenchBackends[] = {BenchBackend::Iptables,  BenchBackend::Nftables,
                                                      BenchBackend::KubeProxy, BenchBackend::KubeProxyNftables,
-                                                     BenchBackend::Floor};
+                                                     BenchBackend::Floor,     BenchBackend::NatFloor};
 
-// "iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor": the
-// names the --backends flag takes.
+// "iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor",
+// "nat-floor": the names the --backends flag takes.
 std::string_view backend_name(BenchBackend backend);
 std::optional<BenchBackend> backend_from_name(std::string_view name);
 
@@ -75,8 +78,9 @@ struct BenchOptions {
   // Both baselines by default: their one-transaction full syncs are cut at
   // baseline_full_sync_timeout, so that every figure stands beside both
   // modes a user could run instead, and the floor beside the data plane.
-  std::vector<BenchBackend> backends = {BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy,
-                                        BenchBackend::KubeProxyNftables, BenchBackend::Floor};
+  std::vector<BenchBackend> backends = {BenchBackend::Iptables,          BenchBackend::Nftables,
+                                        BenchBackend::KubeProxy,         BenchBackend::KubeProxyNftables,
+                                        BenchBackend::Floor,             BenchBackend::NatFloor};
   int runs = 5;
   int connections = 1000;  // new connections per data-plane run
   double node_port_share = 0.1;

@@ -24,7 +24,8 @@ bool shown_for(const FigureInfo& figure, BenchBackend backend) {
     case BenchBackend::Nftables: return true;
     case BenchBackend::KubeProxy: return !figure.dataplane && !kubenat_process;
     case BenchBackend::KubeProxyNftables: return !kubenat_process;
-    case BenchBackend::Floor: return figure.dataplane;
+    case BenchBackend::Floor:
+    case BenchBackend::NatFloor: return figure.dataplane;
   }
   return true;
 }

@@ -29,8 +29,9 @@ struct BenchReport {
 
 // The ratios the report shows, numerator / denominator: each kube-proxy
 // baseline against each of kubenat's backends, iptables against nftables,
-// and every data plane against the floor (its distance from the physical
-// limit). Only pairs whose backends both ran and that both have the figure
+// every data plane against the floor (its distance from the physical
+// limit) and against the NAT floor (what is left once NAT itself is
+// counted out). Only pairs whose backends both ran and that both have the figure
 // (the iptables baseline has no data plane of its own, the floor nothing
 // but a data plane) are shown.
 inline constexpr std::pair<BenchBackend, BenchBackend> kRatioPairs[] = {
@@ -42,6 +43,10 @@ inline constexpr std::pair<BenchBackend, BenchBackend> kRatioPairs[] = {
     {BenchBackend::Iptables, BenchBackend::Floor},
     {BenchBackend::Nftables, BenchBackend::Floor},
     {BenchBackend::KubeProxyNftables, BenchBackend::Floor},
+    {BenchBackend::NatFloor, BenchBackend::Floor},
+    {BenchBackend::Iptables, BenchBackend::NatFloor},
+    {BenchBackend::Nftables, BenchBackend::NatFloor},
+    {BenchBackend::KubeProxyNftables, BenchBackend::NatFloor},
 };
 
 struct RatioSummary {

@@ -25,7 +25,7 @@ std::vector<CellSpec> plan_cells(const BenchOptions& options, std::string_view n
   for (int services : options.sizes) {
     for (BenchBackend backend : options.backends) {
       // The floor has nothing to measure but the data plane.
-      if (backend == BenchBackend::Floor && !options.dataplane) continue;
+      if ((backend == BenchBackend::Floor || backend == BenchBackend::NatFloor) && !options.dataplane) continue;
       const std::string prefix = std::string(namespace_prefix) + std::to_string(cells.size());
       cells.push_back(CellSpec{services, backend, prefix});
     }

@@ -32,7 +32,8 @@ std::expected<std::unique_ptr<ProxierUnderTest>, std::string> open_proxier(Bench
     case BenchBackend::Nftables: options.mode = ProxyMode::Nftables; break;
     case BenchBackend::KubeProxy:
     case BenchBackend::KubeProxyNftables:
-    case BenchBackend::Floor: return std::unexpected(std::string(backend_name(backend)) + " has no kubenat proxier");
+    case BenchBackend::Floor:
+    case BenchBackend::NatFloor: return std::unexpected(std::string(backend_name(backend)) + " has no kubenat proxier");
   }
   options.config = config;
   options.conntrack_cleanup = false;

@@ -138,6 +138,19 @@ TEST(RenderTable, ShowsTheFloorInTheDataPlaneOnlyAndEveryDataPlaneAgainstIt) {
       << table;
 }
 
+
+TEST(RenderTable, ShowsTheNatFloorAgainstTheFloorAndEveryDataPlaneAgainstTheNatFloor) {
+  BenchReport report = with_the_nftables_baseline_and_the_floor();
+  report.options.backends.push_back(BenchBackend::NatFloor);
+  report.cells.push_back(cell(1000, BenchBackend::NatFloor, Figure::ConnectLatency, {52}));
+  const std::string table = render_table(report);
+  EXPECT_EQ(header_of(table, "one-endpoint change (ms)").find("nat-floor"), std::string::npos) << table;
+  const std::string latency = header_of(table, "new-connection latency, median");
+  EXPECT_NE(latency.find("| nat-floor / floor |"), std::string::npos) << latency;
+  EXPECT_NE(latency.find("| nftables / nat-floor |"), std::string::npos) << latency;
+  EXPECT_NE(latency.find("| kube-proxy-nftables / nat-floor |"), std::string::npos) << latency;
+}
+
 TEST(RenderTable, OmitsTheDataPlaneWhenItWasNotMeasured) {
   BenchReport report = two_sizes_three_backends();
   report.options.dataplane = false;

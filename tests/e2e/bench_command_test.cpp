@@ -68,9 +68,9 @@ TEST_F(BenchCommand, SucceedsAndPrintsATablePerFigure) {
 
 TEST_F(BenchCommand, MeasuresEverySizeOnEveryBackendWithoutErrors) {
   ASSERT_FALSE(report_->is_discarded());
-  EXPECT_EQ((*report_)["cells"].size(), 10u);
+  EXPECT_EQ((*report_)["cells"].size(), 12u);
   for (int services : {50, 100}) {
-    for (const char* backend : {"iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor"}) {
+    for (const char* backend : {"iptables", "nftables", "kube-proxy", "kube-proxy-nftables", "floor", "nat-floor"}) {
       const nlohmann::json* c = cell(services, backend);
       ASSERT_NE(c, nullptr) << backend << " " << services;
       EXPECT_TRUE((*c)["error"].is_null()) << backend << " " << services << ": " << (*c)["error"];
@@ -103,6 +103,17 @@ TEST_F(BenchCommand, NftablesBaselineHasControlAndDataPlaneFigures) {
 
 TEST_F(BenchCommand, FloorHasTheDataPlaneFiguresAlone) {
   const nlohmann::json* c = cell(100, "floor");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u);
+  EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u);
+  EXPECT_EQ(sample_count(*c, "full_sync_ms"), 0u);
+  EXPECT_EQ((*c)["connection_failures"], 0);
+}
+
+// Its connections go to a Service address and reach the pod only through
+// its DNAT rule: none failing means the rules were loaded and work.
+TEST_F(BenchCommand, NatFloorHasTheDataPlaneFiguresAlone) {
+  const nlohmann::json* c = cell(100, "nat-floor");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u);
   EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u);

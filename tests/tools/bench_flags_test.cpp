@@ -35,7 +35,8 @@ TEST(BenchFlags, DefaultsMeasureThreeSizesOnEveryBackend) {
   const BenchOptions options = parsed({});
   EXPECT_THAT(options.sizes, ElementsAre(1000, 10000, 50000));
   EXPECT_THAT(options.backends, ElementsAre(BenchBackend::Iptables, BenchBackend::Nftables, BenchBackend::KubeProxy,
-                                            BenchBackend::KubeProxyNftables, BenchBackend::Floor));
+                                            BenchBackend::KubeProxyNftables, BenchBackend::Floor,
+                                            BenchBackend::NatFloor));
   EXPECT_EQ(options.runs, 5);
   EXPECT_EQ(options.connections, 1000);
   EXPECT_EQ(options.endpoints, 10);

@@ -107,7 +107,8 @@ FlagSet make_flags(RawFlags& raw) {
   flags.add_list("sizes", &raw.sizes, "numbers of services to measure (default 1000,10000,50000)");
   flags.add_string("endpoints", &raw.endpoints, "endpoints per service (default 10)");
   flags.add_list("backends", &raw.backends,
-                 "iptables, nftables, kube-proxy, kube-proxy-nftables, floor (default: all five; soak: iptables or "
+                 "iptables, nftables, kube-proxy, kube-proxy-nftables, floor, nat-floor (default: all six; soak: "
+                 "iptables or "
                  "nftables, default nftables; "
                  "daemon: iptables or nftables, default both)");
   flags.add_string("runs", &raw.runs, "samples per figure (default 5; full syncs take at most 3)");
@@ -287,7 +288,7 @@ std::expected<BenchOptions, std::string> validate(const RawFlags& raw) {
       const std::optional<BenchBackend> backend = backend_from_name(name);
       if (!backend) {
         return std::unexpected(
-            flag_error("backends", "iptables, nftables, kube-proxy, kube-proxy-nftables or floor", name));
+            flag_error("backends", "iptables, nftables, kube-proxy, kube-proxy-nftables, floor or nat-floor", name));
       }
       if (*backend != BenchBackend::Iptables && *backend != BenchBackend::Nftables && runs_kubenat) {
         const bool soak = options.scenario == bench::BenchScenario::Soak;
