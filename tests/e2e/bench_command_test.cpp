@@ -55,6 +55,17 @@ class BenchCommand : public ::testing::Test {
     return c["figures"][figure]["samples"].size();
   }
 
+  // A floor's cell at 100 Services: both runs' data-plane figures, no
+  // control-plane figure, and no connection that failed.
+  static void expect_data_plane_figures_alone(const std::string& backend) {
+    const nlohmann::json* c = cell(100, backend);
+    ASSERT_NE(c, nullptr) << backend;
+    EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u) << backend;
+    EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u) << backend;
+    EXPECT_EQ(sample_count(*c, "full_sync_ms"), 0u) << backend;
+    EXPECT_EQ((*c)["connection_failures"], 0) << backend;
+  }
+
   static inline std::filesystem::path* out_dir_ = nullptr;
   static inline std::expected<ProcessResult, std::string>* result_ = nullptr;
   static inline nlohmann::json* report_ = nullptr;
@@ -101,25 +112,11 @@ TEST_F(BenchCommand, NftablesBaselineHasControlAndDataPlaneFigures) {
   }
 }
 
-TEST_F(BenchCommand, FloorHasTheDataPlaneFiguresAlone) {
-  const nlohmann::json* c = cell(100, "floor");
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u);
-  EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u);
-  EXPECT_EQ(sample_count(*c, "full_sync_ms"), 0u);
-  EXPECT_EQ((*c)["connection_failures"], 0);
-}
+TEST_F(BenchCommand, FloorHasTheDataPlaneFiguresAlone) { expect_data_plane_figures_alone("floor"); }
 
 // Its connections go to a Service address and reach the pod only through
 // its DNAT rule: none failing means the rules were loaded and work.
-TEST_F(BenchCommand, NatFloorHasTheDataPlaneFiguresAlone) {
-  const nlohmann::json* c = cell(100, "nat-floor");
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(sample_count(*c, "connect_latency_us"), 2u);
-  EXPECT_EQ(sample_count(*c, "connections_per_second"), 2u);
-  EXPECT_EQ(sample_count(*c, "full_sync_ms"), 0u);
-  EXPECT_EQ((*c)["connection_failures"], 0);
-}
+TEST_F(BenchCommand, NatFloorHasTheDataPlaneFiguresAlone) { expect_data_plane_figures_alone("nat-floor"); }
 
 TEST_F(BenchCommand, BaselineHasFullAndPartialSyncFiguresButNoDataPlane) {
   const nlohmann::json* c = cell(100, "kube-proxy");
