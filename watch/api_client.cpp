@@ -322,9 +322,9 @@ class ApiClient::Impl {
     tls_.reset();
     buffer_.clear();
     // Beast reads as much as the buffer has room for, and at least 512
-    // bytes: left to grow by itself it stays small, and a 100,000-object list
-    // cost half a million 512-byte reads, each with a timer set and an epoll
-    // wait, several seconds of system time.
+    // bytes: left to grow by itself it stays small, and the lists of 100,000
+    // Services and their EndpointSlices cost hundreds of thousands of
+    // 512-byte reads, each with a timer set and an epoll wait.
     buffer_.reserve(kReadChunk);
     const std::string where = "connecting to " + origin_;
     tcp::resolver::results_type endpoints;

@@ -314,7 +314,7 @@ bool Informer::list() {
   std::unordered_set<std::string> seen;
   std::size_t unnamed = 0;  // items without metadata.name, reported once the pages are decoded
   // A page is decoded while the next is fetched and parsed: a large list is
-  // CPU-bound, and decoding is a third of its cost. One page at a time, in
+  // CPU-bound, and decoding is a fifth of its cost. One page at a time, in
   // order, so `updates`, `seen`, `unnamed` and the decoder's text pool are
   // only ever used by one thread. Declared after them: its destructor waits
   // for the page in hand on every way out.
