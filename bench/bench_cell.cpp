@@ -1,13 +1,14 @@
 #include "bench/bench_cell.h"
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 
 #include "bench/bench_cluster.h"
 #include "bench/dataplane_scenario.h"
 #include "bench/dataplane_world.h"
+#include "bench/kube_proxy_nftables_baseline.h"
 #include "engine/network_namespace.h"
-#include "engine/process.h"
 
 namespace kubenat::bench {
 namespace {
@@ -84,12 +85,9 @@ CellResult run_floor_cell(const BenchOptions& options, const CellSpec& spec, con
   }
   DataplaneSettings dp{DataplaneWorld::kPodIp, DataplaneWorld::kPodPort, options.runs, options.connections};
   if (nat) {
-    // nsenter joins the network namespace only (ip netns exec would remount /sys).
-    ProcessOptions load;
-    load.input = nat_floor_ruleset();
-    auto loaded = run_process({"nsenter", "--net=/run/netns/" + (*world)->node_ns(), "nft", "-f", "-"}, load);
-    if (!loaded || !loaded->ok()) {
-      cell.error = "the NAT floor's rules: " + (loaded ? loaded->err : loaded.error());
+    auto loaded = nft_transaction((*world)->node_ns(), nat_floor_ruleset(), std::chrono::seconds(30));
+    if (!loaded || !*loaded) {
+      cell.error = "the NAT floor's rules: " + (loaded ? std::string("nft -f timed out") : loaded.error());
       return cell;
     }
     dp.service_ip = kNatFloorServiceIp;

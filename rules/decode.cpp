@@ -347,7 +347,8 @@ std::optional<ServicePort> read_service_port(Reader& reader, const Field& entry,
       return std::to_string(number) + "/" + std::string(protocol_upper(port.protocol));
     };
     if (const auto it = ports.find({port.protocol, port.port}); it != ports.end()) {
-      reader.report(read.entry["port"], with(described(port.port) + " is also the port of " + it->second->path(), kSkip));
+      reader.report(read.entry["port"],
+                    with(described(port.port) + " is also the port of " + it->second->path(), kSkip));
       continue;
     }
     if (const auto it = node_ports.find({port.protocol, port.node_port}); it != node_ports.end()) {

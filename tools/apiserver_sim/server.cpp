@@ -54,7 +54,8 @@ std::string host_for_url(const std::string& host) {
 
 struct ApiServerSim::Impl final : SimControl {
   explicit Impl(Options options)
-      : options_(std::move(options)), store_(StoreOptions{options_.history_limit, options_.history_age, options_.node_port_range}),
+      : options_(std::move(options)),
+        store_(StoreOptions{options_.history_limit, options_.history_age, options_.node_port_range}),
         faults_(options_.faults) {}
 
   // --- SimControl --------------------------------------------------------
