@@ -56,9 +56,9 @@ std::string describe(std::string_view kind, const std::optional<std::string>& na
 // Reads metadata.namespace (for namespaced kinds; absent means "default", as
 // for a manifest) and metadata.name, names the object in later diagnostics,
 // and checks both against the Kubernetes name syntax.
-[[nodiscard]] bool read_identity(Reader& reader, const json& object, std::string_view kind, bool namespaced,
+[[nodiscard]] bool read_identity(Reader& reader, const JsonValue& object, std::string_view kind, bool namespaced,
                                  ObjectName& id, std::string_view consequence) {
-  const Field root{&object};
+  const Field root{object};
   if (!object.is_object()) {
     reader.report(root, with("expected an object, got " + quote_json(object), consequence));
     return false;
@@ -70,7 +70,7 @@ std::string describe(std::string_view kind, const std::optional<std::string>& na
   // Name the object first, so that even a wrongly typed name is reported
   // against "Service ns1/\"\"" rather than a bare kind.
   const auto text_of = [](const Field& field) {
-    return field.present() && field.value->is_string() ? field.value->get<std::string>() : std::string();
+    return field.present() ? std::string(field.value.string_or_empty()) : std::string();
   };
   id.name = text_of(metadata["name"]);
   if (namespaced) {
@@ -252,8 +252,8 @@ std::optional<ServiceType> parse_service_type(std::string_view text) {
   if (!field.present()) {
     return true;
   }
-  if (field.value->is_string()) {
-    const auto& name = field.value->get_ref<const std::string&>();
+  if (field.value.is_string()) {
+    const std::string_view name = field.value.string();
     if (name.empty() || is_iana_service_name(name)) {
       return true;
     }
@@ -263,8 +263,8 @@ std::optional<ServiceType> parse_service_type(std::string_view text) {
                               consequence));
     return false;
   }
-  if (!field.value->is_number_integer()) {
-    reader.report(field, with("expected a port number or name, got " + quote_json(*field.value), consequence));
+  if (!field.value.is_integer()) {
+    reader.report(field, with("expected a port number or name, got " + quote_json(field.value), consequence));
     return false;
   }
   int number = 0;
@@ -449,9 +449,9 @@ void read_session_affinity(Reader& reader, const Field& spec, Service& service) 
   }
 }
 
-[[nodiscard]] bool read_labels(Reader& reader, const json& object, std::map<std::string, std::string>& labels,
+[[nodiscard]] bool read_labels(Reader& reader, const JsonValue& object, std::map<std::string, std::string>& labels,
                                std::string_view consequence) {
-  return reader.get_string_map(Field{&object}["metadata"]["labels"], labels, consequence);
+  return reader.get_string_map(Field{object}["metadata"]["labels"], labels, consequence);
 }
 
 // The annotation the endpoints controllers put on what they write (and
@@ -459,8 +459,8 @@ void read_session_affinity(Reader& reader, const Field& spec, Service& service) 
 // unreadable one is reported and ignored: it decides no rule.
 inline constexpr std::string_view kTriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
 
-std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& reader, const json& object) {
-  const Field field = Field{&object}["metadata"]["annotations"].key(kTriggerTimeAnnotation);
+std::optional<std::chrono::system_clock::time_point> read_trigger_time(Reader& reader, const JsonValue& object) {
+  const Field field = Field{object}["metadata"]["annotations"].key(kTriggerTimeAnnotation);
   std::string text;
   if (!field.present() || !reader.get_string(field, text, "annotation ignored")) return std::nullopt;
   auto time = parse_rfc3339(text);
@@ -664,7 +664,29 @@ std::optional<Endpoint> read_endpoints_address(Reader& reader, const Field& entr
 
 bool is_valid_label_value(std::string_view text) { return is_label_value(text); }
 
+// The documents tests, snapshots and watch events hold are copied into a
+// tree: one reader for both, so a diagnostic reads the same from either.
 Decoded<Service> decode_service(const json& object, const DecodeOptions& options) {
+  const JsonTree tree = JsonTree::from_json(object);
+  return decode_service(tree.root(), options);
+}
+
+Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOptions& options) {
+  const JsonTree tree = JsonTree::from_json(object);
+  return decode_endpoint_slice(tree.root(), options);
+}
+
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, const DecodeOptions& options) {
+  const JsonTree tree = JsonTree::from_json(object);
+  return decode_endpoints_v1(tree.root(), options);
+}
+
+Decoded<Node> decode_node(const json& object) {
+  const JsonTree tree = JsonTree::from_json(object);
+  return decode_node(tree.root());
+}
+
+Decoded<Service> decode_service(const JsonValue& object, const DecodeOptions& options) {
   Decoded<Service> result;
   Reader reader("Service", result.diagnostics);
   constexpr std::string_view kSkip = "service skipped";
@@ -678,7 +700,7 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   // characters: with the namespace and a port name they keep iptables
   // comments within the 255 characters iptables-restore takes.
   if (!is_dns_1035_label(service.id.name)) {
-    reader.report(Field{&object}["metadata"]["name"],
+    reader.report(Field{object}["metadata"]["name"],
                   with("invalid Service name " + quote(service.id.name) +
                            " (must be a DNS-1035 label: at most 63 characters, a-z, 0-9 and '-', starting with a "
                            "letter and ending alphanumeric)",
@@ -691,7 +713,7 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   }
   service.last_change_trigger_time = read_trigger_time(reader, object);
 
-  const Field root{&object};
+  const Field root{object};
   const Field spec = root["spec"];
   if (!reader.check_object(spec, kSkip)) {
     return result;
@@ -727,7 +749,7 @@ Decoded<Service> decode_service(const json& object, const DecodeOptions& options
   return result;
 }
 
-Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOptions& options) {
+Decoded<EndpointSlice> decode_endpoint_slice(const JsonValue& object, const DecodeOptions& options) {
   Decoded<EndpointSlice> result;
   Reader reader("EndpointSlice", result.diagnostics);
   constexpr std::string_view kSkip = "slice skipped";
@@ -742,7 +764,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOpt
     return result;
   }
 
-  const Field root{&object};
+  const Field root{object};
   const Field service_label = root["metadata"]["labels"].key(kServiceNameLabel);
   const auto service_name = labels.find(std::string(kServiceNameLabel));
   if (service_name == labels.end() || service_name->second.empty()) {
@@ -779,7 +801,7 @@ Decoded<EndpointSlice> decode_endpoint_slice(const json& object, const DecodeOpt
   return result;
 }
 
-Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, const DecodeOptions& options) {
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const JsonValue& object, const DecodeOptions& options) {
   Decoded<std::vector<EndpointSlice>> result;
   Reader reader("Endpoints", result.diagnostics);
   constexpr std::string_view kSkip = "endpoints skipped";
@@ -794,7 +816,7 @@ Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, cons
   }
 
   std::vector<Field> subsets;
-  if (!reader.get_list(Field{&object}["subsets"], subsets, kSkip)) {
+  if (!reader.get_list(Field{object}["subsets"], subsets, kSkip)) {
     return result;
   }
   std::vector<EndpointSlice> slices;
@@ -859,7 +881,7 @@ Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const json& object, cons
   return result;
 }
 
-Decoded<Node> decode_node(const json& object) {
+Decoded<Node> decode_node(const JsonValue& object) {
   Decoded<Node> result;
   Reader reader("Node", result.diagnostics);
   constexpr std::string_view kSkip = "node skipped";
@@ -870,7 +892,7 @@ Decoded<Node> decode_node(const json& object) {
   }
   node.name = std::move(id.name);
 
-  const Field root{&object};
+  const Field root{object};
   const Field status = root["status"];
   std::vector<Field> addresses;
   if (reader.check_object(status, "field ignored") &&

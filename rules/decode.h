@@ -1,6 +1,7 @@
 #pragma once
 
-// Decoding of single Kubernetes API objects (as nlohmann::json) into the
+// Decoding of single Kubernetes API objects (as a JsonTree's value, or an
+// nlohmann::json document, which is copied into a tree first) into the
 // model. The same functions serve a whole snapshot (rules/snapshot.h) and the
 // API-server watch, so each works on one object and never throws: bad data
 // becomes a Diagnostic, and the smallest enclosing part (a list entry, a
@@ -29,6 +30,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "rules/diagnostic.h"
+#include "rules/json_tree.h"
 #include "rules/model.h"
 #include "rules/shared_text.h"
 
@@ -66,10 +68,12 @@ struct DecodeOptions {
 // A v1 Service. ExternalName Services come back with only id and type set:
 // kube-proxy never reads their other fields, so neither do we. Headless
 // Services (clusterIP "None" or empty) come back with cluster_ips empty.
+Decoded<Service> decode_service(const JsonValue& object, const DecodeOptions& options = {});
 Decoded<Service> decode_service(const nlohmann::json& object, const DecodeOptions& options = {});
 
 // A discovery.k8s.io/v1 (or v1beta1) EndpointSlice. FQDN slices keep their
 // ports but no endpoints: kube-proxy ignores FQDN addresses.
+Decoded<EndpointSlice> decode_endpoint_slice(const JsonValue& object, const DecodeOptions& options = {});
 Decoded<EndpointSlice> decode_endpoint_slice(const nlohmann::json& object, const DecodeOptions& options = {});
 
 // A v1 Endpoints object, converted to EndpointSlices (from_endpoints_v1 set),
@@ -78,10 +82,12 @@ Decoded<EndpointSlice> decode_endpoint_slice(const nlohmann::json& object, const
 // are DNS subdomains. addresses become ready endpoints, notReadyAddresses
 // endpoints with ready and serving false. Subsets without addresses produce no
 // slice, so the value may be an empty vector.
+Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const JsonValue& object, const DecodeOptions& options = {});
 Decoded<std::vector<EndpointSlice>> decode_endpoints_v1(const nlohmann::json& object,
                                                        const DecodeOptions& options = {});
 
 // A v1 Node: name, labels, status.addresses and spec.podCIDRs (or podCIDR).
+Decoded<Node> decode_node(const JsonValue& object);
 Decoded<Node> decode_node(const nlohmann::json& object);
 
 }  // namespace kubenat

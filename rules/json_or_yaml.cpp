@@ -119,9 +119,6 @@ bool looks_like_json(std::string_view text) {
 
 }  // namespace
 
-namespace {
-
-// Whether arrays and objects nest deeper than `limit` outside strings.
 bool nests_deeper_than(std::string_view text, int limit) {
   int depth = 0;
   bool in_string = false;
@@ -147,8 +144,6 @@ bool nests_deeper_than(std::string_view text, int limit) {
   }
   return false;
 }
-
-}  // namespace
 
 std::expected<json, std::string> parse_json(std::string_view text) {
   if (nests_deeper_than(text, kMaxJsonDepth)) {

@@ -25,6 +25,9 @@ namespace kubenat {
 // objects nest a few dozen levels.
 inline constexpr int kMaxJsonDepth = 1000;
 
+// Whether arrays and objects nest deeper than `limit` outside strings.
+bool nests_deeper_than(std::string_view text, int limit);
+
 // One JSON document, nested at most kMaxJsonDepth levels. The error is one
 // short line: the parser's message, or how deep the text nests.
 [[nodiscard]] std::expected<nlohmann::json, std::string> parse_json(std::string_view text);

@@ -13,14 +13,14 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxQuotedLength = 64;
 
-std::optional<std::int64_t> integer_of(const json& value) {
-  if (value.is_number_unsigned()) {
-    const auto unsigned_value = value.get<std::uint64_t>();
+std::optional<std::int64_t> integer_of(const JsonValue& value) {
+  if (value.type() == JsonType::Unsigned) {
+    const std::uint64_t unsigned_value = value.unsigned_integer();
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     return static_cast<std::int64_t>(std::min(unsigned_value, kMax));
   }
-  if (value.is_number_integer()) {
-    return value.get<std::int64_t>();
+  if (value.type() == JsonType::Integer) {
+    return value.integer();
   }
   return std::nullopt;
 }
@@ -35,6 +35,8 @@ std::string quote_json(const json& value) {
   }
   return text;
 }
+
+std::string quote_json(const JsonValue& value) { return quote_json(value.to_json()); }
 
 std::string quote(std::string_view text) { return quote_json(json(std::string(text))); }
 
@@ -67,7 +69,7 @@ std::string Field::path() const {
   return text;
 }
 
-Field Field::child(const json* child_value, PathStep step) const {
+Field Field::child(const JsonValue& child_value, PathStep step) const {
   Field result = *this;
   result.value = child_value;
   if (depth < kMaxDepth) {
@@ -86,18 +88,23 @@ Field Field::operator[](std::string_view key) const {
 Field Field::key(std::string_view key) const { return child(lookup(key), PathStep{PathStep::Kind::Key, 0, key}); }
 
 Field Field::element(std::size_t index) const {
-  return child(&(*value)[index], PathStep{PathStep::Kind::Index, static_cast<std::uint32_t>(index), {}});
+  JsonValue element = value.first();
+  for (std::size_t i = 0; i < index; ++i) {
+    element = element.next();
+  }
+  return child_at(element, index);
 }
 
-const json* Field::lookup(std::string_view key) const {
-  if (value == nullptr || !value->is_object()) {
-    return nullptr;
+Field Field::child_at(const JsonValue& element, std::size_t index) const {
+  return child(element, PathStep{PathStep::Kind::Index, static_cast<std::uint32_t>(index), {}});
+}
+
+JsonValue Field::lookup(std::string_view key) const {
+  const JsonValue member = value.find(key);
+  if (!member.exists() || member.is_null()) {
+    return {};
   }
-  const auto it = value->find(key);
-  if (it == value->end() || it->is_null()) {
-    return nullptr;
-  }
-  return &*it;
+  return member;
 }
 
 void Reader::report(const Field& field, std::string message) {
@@ -112,10 +119,10 @@ bool Reader::get_string(const Field& field, std::string& out, std::string_view c
   if (!field.present()) {
     return true;
   }
-  if (!field.value->is_string()) {
+  if (!field.value.is_string()) {
     return wrong_type(field, "a string", consequence);
   }
-  out = field.value->get<std::string>();
+  out = field.value.string();
   return true;
 }
 
@@ -123,10 +130,10 @@ bool Reader::get_bool(const Field& field, bool& out, std::string_view consequenc
   if (!field.present()) {
     return true;
   }
-  if (!field.value->is_boolean()) {
+  if (!field.value.is_boolean()) {
     return wrong_type(field, "a boolean", consequence);
   }
-  out = field.value->get<bool>();
+  out = field.value.boolean();
   return true;
 }
 
@@ -134,13 +141,13 @@ bool Reader::get_int(const Field& field, int& out, int min, int max, std::string
   if (!field.present()) {
     return true;
   }
-  const std::optional<std::int64_t> number = integer_of(*field.value);
+  const std::optional<std::int64_t> number = integer_of(field.value);
   if (!number) {
     return wrong_type(field, "an integer", consequence);
   }
   if (*number < min || *number > max) {
     report(field,
-           with(quote_json(*field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
+           with(quote_json(field.value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max),
                 consequence));
     return false;
   }
@@ -153,18 +160,19 @@ bool Reader::get_list(const Field& field, std::vector<Field>& out, std::string_v
   if (!field.present()) {
     return true;
   }
-  if (!field.value->is_array()) {
+  if (!field.value.is_array()) {
     return wrong_type(field, "a list", consequence);
   }
-  out.reserve(field.value->size());
-  for (std::size_t i = 0; i < field.value->size(); ++i) {
-    out.push_back(field.element(i));
+  out.reserve(field.value.size());
+  std::size_t index = 0;
+  for (JsonValue element = field.value.first(); element.exists(); element = element.next()) {
+    out.push_back(field.child_at(element, index++));
   }
   return true;
 }
 
 bool Reader::check_object(const Field& field, std::string_view consequence) {
-  if (!field.present() || field.value->is_object()) {
+  if (!field.present() || field.value.is_object()) {
     return true;
   }
   return wrong_type(field, "an object", consequence);
@@ -177,11 +185,17 @@ bool Reader::get_string_map(const Field& field, std::map<std::string, std::strin
   if (!field.present()) {
     return true;
   }
-  for (const auto& [key, value] : field.value->items()) {
+  // In name order, the last of duplicate names counting, as a document
+  // read by nlohmann (or Go) would hold them.
+  std::map<std::string_view, JsonValue> entries;
+  for (JsonValue member = field.value.first(); member.exists(); member = member.next()) {
+    entries[member.key()] = member;
+  }
+  for (const auto& [key, value] : entries) {
     if (value.is_string()) {
-      out[key] = value.get<std::string>();
+      out[std::string(key)] = value.string();
     } else if (value.is_null()) {
-      out[key] = "";  // as Go reads null into a map of strings
+      out[std::string(key)] = "";  // as Go reads null into a map of strings
     } else {
       (void)wrong_type(field.key(key), "a string", "entry skipped");
     }
@@ -190,7 +204,7 @@ bool Reader::get_string_map(const Field& field, std::map<std::string, std::strin
 }
 
 bool Reader::wrong_type(const Field& field, std::string_view expected, std::string_view consequence) {
-  const std::string got = field.present() ? quote_json(*field.value) : std::string("null");
+  const std::string got = field.present() ? quote_json(field.value) : std::string("null");
   report(field, with("expected " + std::string(expected) + ", got " + got, consequence));
   return false;
 }

@@ -22,12 +22,14 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "rules/diagnostic.h"
+#include "rules/json_tree.h"
 
 namespace kubenat::detail {
 
 // A value as it may appear in a diagnostic: JSON text, ASCII only (so a
 // hostile value cannot break a log line or a terminal) and shortened.
 std::string quote_json(const nlohmann::json& value);
+std::string quote_json(const JsonValue& value);
 
 // quote_json of `text` as a JSON string.
 std::string quote(std::string_view text);
@@ -46,7 +48,7 @@ struct PathStep {
   std::string_view name;
 };
 
-// A position in the input object: the value there (nullptr when the field is
+// A position in the input object: the value there (none when the field is
 // missing or null, which the Kubernetes API treats alike) and how it was
 // reached. The path is kept as steps and spelled out only for a diagnostic:
 // decoding a valid object, the common case, then builds no strings.
@@ -56,12 +58,12 @@ struct Field {
   // the path, shown as "...".
   static constexpr std::size_t kMaxDepth = 8;
 
-  const nlohmann::json* value = nullptr;
+  JsonValue value;
   std::array<PathStep, kMaxDepth> steps{};
   std::uint8_t depth = 0;
   bool truncated = false;
 
-  bool present() const { return value != nullptr; }
+  bool present() const { return value.exists(); }
 
   // "spec.ports[1].port"; empty for the object itself.
   std::string path() const;
@@ -75,9 +77,12 @@ struct Field {
   // Element `index` of this list, which the caller has checked is one.
   Field element(std::size_t index) const;
 
+  // `element` is this list's element number `index`.
+  Field child_at(const JsonValue& element, std::size_t index) const;
+
  private:
-  const nlohmann::json* lookup(std::string_view key) const;
-  Field child(const nlohmann::json* child_value, PathStep step) const;
+  JsonValue lookup(std::string_view key) const;
+  Field child(const JsonValue& child_value, PathStep step) const;
 };
 
 // Reads typed fields and records what is wrong with them against the object

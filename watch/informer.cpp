@@ -13,6 +13,7 @@
 
 #include "rules/decode.h"
 #include "rules/json_or_yaml.h"
+#include "rules/json_tree.h"
 
 namespace kubenat {
 namespace {
@@ -67,9 +68,14 @@ std::string metadata_string(const json& object, std::string_view key) {
   return metadata != nullptr ? string_member(*metadata, key) : std::string();
 }
 
+std::string metadata_string(const JsonValue& object, std::string_view key) {
+  return std::string(object.find("metadata").find(key).string_or_empty());
+}
+
 // "namespace/name" (cluster-scoped: "name"), or nullopt when the object has
 // no name to track it by.
-std::optional<std::string> object_key(const json& object) {
+template <class Object>
+std::optional<std::string> object_key(const Object& object) {
   const std::string name = metadata_string(object, "name");
   if (name.empty()) {
     return std::nullopt;
@@ -319,12 +325,12 @@ bool Informer::list() {
   // only ever used by one thread. Declared after them: its destructor waits
   // for the page in hand on every way out.
   std::future<void> decoding;
-  const auto decode_page = [&](json page) {
-    const json* items = member(page, "items");
-    if (items == nullptr || !items->is_array()) {
+  const auto decode_page = [&](const JsonTree& page) {
+    const JsonValue items = page.root().find("items");
+    if (!items.exists() || !items.is_array()) {
       return;
     }
-    for (const json& item : *items) {
+    for (JsonValue item = items.first(); item.exists(); item = item.next()) {
       std::optional<std::string> key = object_key(item);
       if (!key) {
         ++unnamed;
@@ -373,23 +379,25 @@ bool Informer::list() {
                       "list " + path + ": " + status_message(response->status, response->body));
       return false;
     }
-    auto parsed = parse_json(response->body);
-    json page = parsed ? std::move(*parsed) : json(json::value_t::discarded);
-    const json* items = member(page, "items");
-    if (page.is_discarded() || !page.is_object() || (items != nullptr && !items->is_array() && !items->is_null())) {
+    // A tree rather than nlohmann's document: a page of 500 objects is
+    // tens of thousands of values, which a tree holds in two buffers.
+    auto parsed = parse_json_tree(response->body);
+    JsonTree page = parsed ? std::move(*parsed) : JsonTree();
+    const JsonValue items = page.root().find("items");
+    if (!parsed || !page.root().is_object() || (items.exists() && !items.is_array() && !items.is_null())) {
       report_incident(WatchIncident::DecodeError, "list " + path + ": the response is not a list" +
                                                       (parsed ? std::string() : " (" + parsed.error() + ")") + ": " +
                                                       excerpt(response->body));
       return false;
     }
-    list_version = metadata_string(page, "resourceVersion");
-    continue_token = metadata_string(page, "continue");
+    list_version = metadata_string(page.root(), "resourceVersion");
+    continue_token = metadata_string(page.root(), "continue");
     finish_decoding();
     if (continue_token.empty()) {
-      decode_page(std::move(page));
+      decode_page(page);
       break;
     }
-    decoding = std::async(std::launch::async, decode_page, std::move(page));
+    decoding = std::async(std::launch::async, [&decode_page, page = std::move(page)] { decode_page(page); });
   }
 
   for (std::size_t i = 0; i < unnamed; ++i) {
@@ -525,7 +533,8 @@ Informer::WatchEnd Informer::handle_event(std::string_view line, bool& any_event
   } else if (type == "DELETED") {
     forget(*key);
   } else {
-    apply(decode(*object, std::move(*key), version));
+    const JsonTree tree = JsonTree::from_json(*object);
+    apply(decode(tree.root(), std::move(*key), version));
   }
   if (!version.empty()) {
     resource_version_ = std::move(version);
@@ -533,7 +542,7 @@ Informer::WatchEnd Informer::handle_event(std::string_view line, bool& any_event
   return WatchEnd::Continue;
 }
 
-Informer::Update Informer::decode(const json& object, std::string key, std::string resource_version) const {
+Informer::Update Informer::decode(const JsonValue& object, std::string key, std::string resource_version) const {
   Update update;
   update.key = std::move(key);
   update.resource_version = std::move(resource_version);

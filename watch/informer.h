@@ -118,7 +118,7 @@ class Informer {
   WatchEnd handle_event(std::string_view line, bool& any_event);
   [[nodiscard]] WatchEnd relist_now_or_later() const;
 
-  Update decode(const nlohmann::json& object, std::string key, std::string resource_version) const;
+  Update decode(const JsonValue& object, std::string key, std::string resource_version) const;
   void apply(Update update);
   void forget(const std::string& key);
   void report_gone(const ReportedObject& reported);

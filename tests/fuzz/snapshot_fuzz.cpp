@@ -2,13 +2,20 @@
 // object kind (Service, EndpointSlice v1 and v1beta1, Endpoints, Node, lists),
 // and then what the compilers make of whatever decoded, for both backends,
 // both families and the routes: an object the decoder lets through must not
-// crash a compiler either.
+// crash a compiler either. The same text also goes through both JSON
+// readers, which must agree: what the informers parse as a JsonTree must be
+// what parse_json makes of it, or its error word for word.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "rules/iptables/compiler.h"
+#include "rules/json_or_yaml.h"
+#include "rules/json_tree.h"
 #include "rules/iptables/render.h"
 #include "rules/nftables/compiler.h"
 #include "rules/nftables/render.h"
@@ -40,7 +47,14 @@ ProxyConfig fuzz_config(IpFamily family, const ClusterState& state) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace kubenat;
-  auto snapshot = read_snapshot(std::string_view(reinterpret_cast<const char*>(data), size));
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto document = parse_json(text);
+  const auto tree = parse_json_tree(text);
+  if (document.has_value() != tree.has_value() ||
+      (document ? document.value() != tree->root().to_json() : document.error() != tree.error())) {
+    std::abort();
+  }
+  auto snapshot = read_snapshot(text);
   if (!snapshot) return 0;
   for (const IpFamily family : {IpFamily::V4, IpFamily::V6}) {
     const ProxyConfig config = fuzz_config(family, snapshot->state);
