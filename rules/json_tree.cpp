@@ -208,7 +208,8 @@ std::expected<JsonTree, std::string> parse_json_tree(std::string_view text) {
   return tree;
 }
 
-JsonType JsonValue::type() const { return node().type; }
+// None reads as null: the API treats a missing field and a null one alike.
+JsonType JsonValue::type() const { return exists() ? node().type : JsonType::Null; }
 
 bool JsonValue::boolean() const { return node().boolean; }
 

@@ -49,6 +49,7 @@ class JsonValue {
   JsonValue() = default;
 
   bool exists() const { return nodes_ != nullptr; }
+  // Null for none.
   JsonType type() const;
   bool is_null() const { return type() == JsonType::Null; }
   bool is_boolean() const { return type() == JsonType::Boolean; }

@@ -115,6 +115,15 @@ TEST(JsonTree, ValuesStayValidWhenTheTreeIsMoved) {
   EXPECT_EQ(value.key(), "a");
 }
 
+TEST(JsonTree, NoValueReadsAsNull) {
+  const JsonValue none;
+  EXPECT_FALSE(none.exists());
+  EXPECT_TRUE(none.is_null());
+  EXPECT_FALSE(none.is_object());
+  EXPECT_FALSE(none.first().exists());
+  EXPECT_EQ(none.to_json(), nullptr);
+}
+
 TEST(JsonTree, AnEmptyTreeIsNull) { EXPECT_TRUE(JsonTree().root().is_null()); }
 
 TEST(JsonTree, FromJsonHoldsTheSameDocument) {
