@@ -23,6 +23,12 @@ enum class JsonType : std::uint8_t { Null, Boolean, Integer, Unsigned, Float, St
 
 // One node of a JsonTree: a value and where its siblings are.
 struct JsonNode {
+  // A string's characters in the tree's text buffer.
+  struct TextRange {
+    std::uint32_t offset;
+    std::uint32_t size;
+  };
+
   JsonType type = JsonType::Null;
   std::uint32_t next = 0;  // the following sibling; 0 for none (the root is never one)
   std::uint32_t size = 0;  // elements or members
@@ -33,10 +39,7 @@ struct JsonNode {
     std::int64_t integer;
     std::uint64_t unsigned_integer;
     double real;
-    struct {
-      std::uint32_t offset;
-      std::uint32_t size;
-    } text;
+    TextRange text;
   };
   JsonNode() : integer(0) {}
 };
