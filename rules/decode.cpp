@@ -70,7 +70,7 @@ std::string describe(std::string_view kind, const std::optional<std::string>& na
   // Name the object first, so that even a wrongly typed name is reported
   // against "Service ns1/\"\"" rather than a bare kind.
   const auto text_of = [](const Field& field) {
-    return field.present() ? std::string(field.value.string_or_empty()) : std::string();
+    return std::string(field.value.string_or_empty());
   };
   id.name = text_of(metadata["name"]);
   if (namespaced) {

@@ -50,11 +50,15 @@ class JsonTreeBuilder {
     return node != nullptr;
   }
 
-  bool string(std::string& value) {
-    std::uint32_t offset = 0;
-    if (!append(value, offset)) return false;
+  // The parser hands strings and names over as mutable std::string;
+  // from_json passes views of its document's, which need no copy.
+  bool string(std::string& value) { return add_string(value); }
+
+  bool add_string(std::string_view value) {
+    JsonNode::TextRange range{};
+    if (!append(value, range)) return false;
     JsonNode* node = add(JsonType::String);
-    if (node != nullptr) node->text = {offset, static_cast<std::uint32_t>(value.size())};
+    if (node != nullptr) node->text = range;
     return node != nullptr;
   }
 
@@ -69,13 +73,9 @@ class JsonTreeBuilder {
   bool start_array(std::size_t /*elements*/) { return open(JsonType::Array); }
   bool end_array() { return close(); }
 
-  bool key(std::string& name) {
-    std::uint32_t offset = 0;
-    if (!append(name, offset)) return false;
-    key_offset_ = offset;
-    key_size_ = static_cast<std::uint32_t>(name.size());
-    return true;
-  }
+  bool key(std::string& name) { return set_key(name); }
+
+  bool set_key(std::string_view name) { return append(name, key_); }
 
   bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
                    const nlohmann::detail::exception& exception) {
@@ -107,8 +107,7 @@ class JsonTreeBuilder {
       JsonNode& container = nodes[parent.index];
       ++container.size;
       if (container.type == JsonType::Object) {
-        node.key_offset = key_offset_;
-        node.key_size = key_size_;
+        node.key = key_;
       }
     }
     return &nodes.back();
@@ -125,21 +124,20 @@ class JsonTreeBuilder {
     return true;
   }
 
-  bool append(std::string_view text, std::uint32_t& offset) {
+  bool append(std::string_view text, JsonNode::TextRange& range) {
     std::vector<char>& buffer = tree_.text_;
     if (text.size() > std::numeric_limits<std::uint32_t>::max() - buffer.size()) {
       error = "document too large";
       return false;
     }
-    offset = static_cast<std::uint32_t>(buffer.size());
+    range = {static_cast<std::uint32_t>(buffer.size()), static_cast<std::uint32_t>(text.size())};
     buffer.insert(buffer.end(), text.begin(), text.end());
     return true;
   }
 
   JsonTree& tree_;
   std::vector<Open> open_;
-  std::uint32_t key_offset_ = 0;
-  std::uint32_t key_size_ = 0;
+  JsonNode::TextRange key_{};  // the name of the member whose value comes next
 };
 
 namespace {
@@ -158,10 +156,8 @@ bool replay(const json& value, JsonTreeBuilder& builder) {
       return builder.number_unsigned(value.get<std::uint64_t>());
     case json::value_t::number_float:
       return builder.number_float(value.get<double>(), {});
-    case json::value_t::string: {
-      std::string text = value.get<std::string>();
-      return builder.string(text);
-    }
+    case json::value_t::string:
+      return builder.add_string(value.get_ref<const std::string&>());
     case json::value_t::binary:
       return builder.null();
     case json::value_t::array:
@@ -173,8 +169,7 @@ bool replay(const json& value, JsonTreeBuilder& builder) {
     case json::value_t::object:
       if (!builder.start_object(value.size())) return false;
       for (const auto& [name, member] : value.items()) {
-        std::string key = name;
-        if (!builder.key(key) || !replay(member, builder)) return false;
+        if (!builder.set_key(name) || !replay(member, builder)) return false;
       }
       return builder.end_object();
   }
@@ -221,7 +216,7 @@ std::string_view JsonValue::string() const { return {text_ + node().text.offset,
 
 std::size_t JsonValue::size() const { return node().size; }
 
-std::string_view JsonValue::key() const { return {text_ + node().key_offset, node().key_size}; }
+std::string_view JsonValue::key() const { return {text_ + node().key.offset, node().key.size}; }
 
 JsonValue JsonValue::first() const {
   if (!exists() || node().size == 0) return {};
@@ -243,8 +238,7 @@ JsonValue JsonValue::find(std::string_view name) const {
 }
 
 json JsonValue::to_json() const {
-  if (!exists()) return nullptr;
-  switch (type()) {
+  switch (type()) {  // none reads as null
     case JsonType::Null:
       return nullptr;
     case JsonType::Boolean:

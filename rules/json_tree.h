@@ -32,8 +32,7 @@ struct JsonNode {
   JsonType type = JsonType::Null;
   std::uint32_t next = 0;  // the following sibling; 0 for none (the root is never one)
   std::uint32_t size = 0;  // elements or members
-  std::uint32_t key_offset = 0;
-  std::uint32_t key_size = 0;
+  TextRange key{};         // a member's name
   union {
     bool boolean;
     std::int64_t integer;
